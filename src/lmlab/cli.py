@@ -1,0 +1,302 @@
+"""`lmlab <command>`: maps commands onto recipes and tools.
+
+Errors in the user's input raise LmlabError and are printed as one line (exit 2); a traceback
+is shown only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+
+from lmlab.errors import LmlabError
+
+EXAMPLES = """\
+examples:
+  lmlab data list
+  lmlab train gpt --data tinyshakespeare --preset nano --out runs/shakespeare
+  lmlab train gpt --data tang300 --preset demo --tokenizer bpe --bpe_vocab_size 2000 --out runs/tang
+  lmlab generate runs/shakespeare --prompt "ROMEO:" --max-new-tokens 300
+  lmlab info --preset gpt2-small
+"""
+
+
+# ---- config keys: --key value overrides routed to the dataclass that owns the key -------------------
+def _config_classes():
+    from lmlab.data.lm_config import LMDataConfig
+    from lmlab.models.gpt import GPTConfig
+    from lmlab.train.config import TrainConfig
+    return {"model": GPTConfig, "train": TrainConfig, "data": LMDataConfig}
+
+
+def _parse_overrides(extra: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(extra):
+        arg = extra[i]
+        if not arg.startswith("--") or arg == "--":
+            raise LmlabError(f"unexpected argument '{arg}'; config keys are given as --key value")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(extra) or extra[i + 1].startswith("--"):
+                raise LmlabError(f"--{key} needs a value")
+            value = extra[i + 1]
+            i += 1
+        out[key.replace("-", "_")] = value
+        i += 1
+    return out
+
+
+def _route(values: dict, classes: dict) -> dict[str, dict]:
+    """Split flat {key: value} into {"model": {...}, "train": {...}, "data": {...}} by field name."""
+    import difflib
+    routed: dict[str, dict] = {name: {} for name in classes}
+    owners = {f.name: name for name, cls in classes.items() for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        if key in classes and isinstance(value, dict):  # nested config file section
+            for k, v in value.items():
+                routed[key][k] = v
+            continue
+        if key not in owners:
+            close = difflib.get_close_matches(key, list(owners), n=1)
+            hint = f" (did you mean --{close[0]}?)" if close else ""
+            raise LmlabError(f"unknown config key '{key}'{hint}; `lmlab train gpt --help` lists them")
+        routed[owners[key]][key] = value
+    return routed
+
+
+def _keys_help(classes: dict) -> str:
+    lines = ["config keys (set with --key value, or in a JSON --config file):"]
+    for section, cls in classes.items():
+        hints = typing.get_type_hints(cls)
+        lines.append(f"  [{section}]")
+        for f in dataclasses.fields(cls):
+            typ = getattr(hints[f.name], "__name__", str(hints[f.name]).replace("typing.", ""))
+            lines.append(f"    --{f.name:<16} {typ:<12} default {f.default!r}")
+    return "\n".join(lines)
+
+
+# ---- commands ------------------------------------------------------------------------------------
+def cmd_train_gpt(args, extra: list[str]) -> None:
+    from lmlab.config import config_from_dict, load_json, replace
+    from lmlab.data.lm_config import LMDataConfig
+    from lmlab.io.checkpoint import load_config
+    from lmlab.models.gpt import GPTConfig, preset
+    from lmlab.recipes.pretrain_gpt import pretrain_gpt
+    from lmlab.train.config import TrainConfig
+
+    classes = _config_classes()
+    values: dict = load_json(args.config) if args.config else {}
+    values.update(_parse_overrides(extra))
+    if args.time_budget is not None:
+        values["time_budget"] = str(args.time_budget)
+    routed = _route(values, classes)
+    if args.resume:
+        meta = load_config(args.out)
+        if routed["model"] or routed["data"]:
+            raise LmlabError("a resumed run keeps its model and data settings; only training keys "
+                             f"may change (got {', '.join([*routed['model'], *routed['data']])})")
+        train_cfg = replace(config_from_dict(TrainConfig, meta["train"]), routed["train"])
+        model_cfg, data_cfg, data = preset("tiny"), LMDataConfig(), meta["source"]  # replaced from the run
+    else:
+        if not args.data:
+            raise LmlabError("--data is required: a bundled corpus (`lmlab data list`), a text file or a folder")
+        model_cfg = replace(preset(args.preset), routed["model"])
+        train_cfg = replace(TrainConfig(), routed["train"])
+        data_cfg = replace(LMDataConfig(), routed["data"])
+        data = args.data
+    assert isinstance(model_cfg, GPTConfig) and isinstance(data_cfg, LMDataConfig)
+    _ = config_from_dict  # (kept for symmetry with resume)
+    pretrain_gpt(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
+                 overwrite=args.overwrite, quiet=args.quiet)
+    print(f"run saved in {args.out}; sample with: lmlab generate {args.out} --prompt \"...\"")
+
+
+def cmd_generate(args) -> None:
+    import torch
+
+    from lmlab.generate.sampling import stream_text
+    from lmlab.recipes.pretrain_gpt import load_run_model
+
+    model, tokenizer, _ = load_run_model(args.run)
+    if args.temperature < 0:
+        raise LmlabError("--temperature must be ≥ 0 (0 = greedy)")
+    if not 0 < args.top_p <= 1:
+        raise LmlabError("--top-p must be in (0, 1]")
+    prompt = args.prompt if args.prompt is not None else "\n"
+    ids = tokenizer.encode(prompt)
+    if not ids:
+        raise LmlabError("the prompt is empty after tokenization; give --prompt some text")
+    if len(ids) > model.cfg.max_seq_len:
+        raise LmlabError(f"the prompt has {len(ids)} tokens but the model's context is {model.cfg.max_seq_len}; "
+                         "shorten the prompt")
+    gen = torch.Generator().manual_seed(args.seed)
+    sys.stdout.write(prompt)
+    for piece in stream_text(model, tokenizer, ids, args.max_new_tokens, temperature=args.temperature,
+                             top_k=args.top_k, top_p=args.top_p, generator=gen):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+def cmd_info(args) -> None:
+    from lmlab.models.gpt import preset
+    from lmlab.models.gpt.presets import PUBLISHED, count_parameters
+
+    if bool(args.run) == bool(args.preset):
+        raise LmlabError("give either a run directory or --preset NAME")
+    if args.preset:
+        cfg, title = preset(args.preset), f"preset {args.preset}"
+    else:
+        from lmlab.config import config_from_dict
+        from lmlab.io.checkpoint import load_config
+        from lmlab.models.gpt import GPTConfig
+        meta = load_config(args.run)
+        cfg, title = config_from_dict(GPTConfig, meta["model"]), f"run {args.run}"
+    n = count_parameters(cfg)
+    emb = cfg.vocab_size * cfg.d_model + (cfg.max_seq_len * cfg.d_model if cfg.pos_embedding == "learned" else 0)
+    print(f"GPT {title}")
+    for f in dataclasses.fields(cfg):
+        print(f"  {f.name:<15} {getattr(cfg, f.name)}")
+    print(f"parameters      {n:,} ({_human(n)})")
+    print(f"  embeddings    {emb:,}   non-embedding {n - emb:,}")
+    if args.preset in PUBLISHED:
+        print(f"  published     {_human(PUBLISHED[args.preset])}")
+    print(f"weights         {_bytes(4 * n)} fp32, {_bytes(2 * n)} bf16")
+    if args.run:
+        from lmlab.tools.plots import read_metrics
+        rows = read_metrics(Path(args.run) / "metrics.jsonl")
+        evals = [r for r in rows if "val_loss" in r]
+        if rows:
+            print(f"trained         {rows[-1]['step']} steps" +
+                  (f", last val_loss {evals[-1]['val_loss']:.4f} (ppl {evals[-1]['val_ppl']:.2f})" if evals else ""))
+
+
+def _human(n: float) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.{1 if unit == 'B' else 0}f}{unit}"
+    return str(int(n))
+
+
+def _bytes(n: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def cmd_data_list(args) -> None:
+    from lmlab.data.corpora import BUNDLED, bundled_path
+    print(f"{'name':<16} {'size':>9}  {'chars':>10}  description")
+    for name, c in BUNDLED.items():
+        path = bundled_path(name)
+        text = path.read_text(encoding="utf-8")
+        print(f"{name:<16} {_bytes(path.stat().st_size):>9}  {len(text):>10,}  {c.description}")
+        print(f"{'':<16} {'':>9}  {'':>10}  source: {c.provenance}")
+
+
+# ---- parser --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="lmlab", formatter_class=fmt, epilog=EXAMPLES,
+                                description="Build, pretrain, fine-tune and sample Transformer-era models.")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model from scratch or resume a run",
+                           description="Train a model; `lmlab train gpt --help` for the GPT options.")
+    tsub = train.add_subparsers(dest="family", metavar="FAMILY")
+    from lmlab.models.gpt.presets import PRESETS
+    g = tsub.add_parser(
+        "gpt", formatter_class=fmt,
+        help="pretrain a decoder-only GPT on a text corpus (causal LM)",
+        description="Pretrain a GPT (next-token prediction) on a text corpus. Writes a run directory "
+                    "with config.json, tokenizer.json, model.safetensors, train_state.pt, metrics.jsonl, "
+                    "loss.png and samples.txt. Any config key below can be set with --key value.",
+        epilog=_keys_help(_config_classes()) + "\n\n" + EXAMPLES)
+    g.add_argument("--data", help="bundled corpus name (see `lmlab data list`), a UTF-8 text file, "
+                                  "or a folder of text files")
+    g.add_argument("--preset", default="nano",
+                   help=f"model size (default: nano). One of: {', '.join(PRESETS)}")
+    g.add_argument("--config", help="JSON file of config keys (flat, or in model/train/data sections); "
+                                    "--key value flags override it")
+    g.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    g.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start over")
+    g.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop cleanly (final eval + checkpoint) after this much training time")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    gen = sub.add_parser("generate", help="sample text from a trained run", formatter_class=fmt,
+                         description="Stream text sampled from a trained GPT run to the terminal.")
+    gen.add_argument("run", help="run directory (from `lmlab train gpt`)")
+    gen.add_argument("--prompt", default=None, help="text to continue (default: a newline)")
+    gen.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate (default: 200)")
+    gen.add_argument("--temperature", type=float, default=1.0,
+                     help="divide logits by T; <1 sharper, >1 flatter, 0 = greedy (default: 1.0)")
+    gen.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens; 0 = all (default: 0)")
+    gen.add_argument("--top-p", type=float, default=1.0,
+                     help="nucleus: keep the smallest set with probability mass ≥ p (default: 1.0 = off)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed, for reproducible samples (default: 0)")
+    gen.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    info = sub.add_parser("info", help="parameter counts and settings of a run or a preset",
+                          description="Show a model's settings, parameter count and weight memory.")
+    info.add_argument("run", nargs="?", help="run directory")
+    info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}")
+    info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    data = sub.add_parser("data", help="bundled corpora", description="Corpora that ship with lmlab.")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    dl = dsub.add_parser("list", help="list the bundled corpora with sizes and provenance")
+    dl.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    debug = "--debug" in argv
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "train":
+            if args.family != "gpt":
+                raise LmlabError("say which model to train: `lmlab train gpt …` (see `lmlab train --help`)")
+            cmd_train_gpt(args, extra)
+            return 0
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if args.command == "generate":
+            cmd_generate(args)
+        elif args.command == "info":
+            cmd_info(args)
+        elif args.command == "data":
+            if args.data_command != "list":
+                raise LmlabError("`lmlab data list` is the data command")
+            cmd_data_list(args)
+        return 0
+    except LmlabError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, or an input we failed to check: still no traceback unless --debug
+        if debug:
+            raise
+        print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

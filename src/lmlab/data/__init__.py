@@ -1,0 +1,1 @@
+"""Tokenizers, bundled corpora, datasets and collators."""

@@ -1,0 +1,1 @@
+"""Decoding: logits processors, sampling loops, streaming."""

@@ -1,0 +1,1 @@
+"""Checkpoints and Hugging Face import/export."""

@@ -1,0 +1,96 @@
+"""A run directory's checkpoint: `model.safetensors` + `config.json` + `train_state.pt`.
+
+Weights are never pickled: they go to safetensors, with the step in its metadata. The training
+state (optimizer, step, RNG and data-order states) is a plain dict of tensors and numbers,
+loaded with `weights_only=True`. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from lmlab.errors import LmlabError
+from lmlab.io.atomic import atomic_write, atomic_write_text
+
+MODEL_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "train_state.pt"
+
+
+def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict with each shared (tied) tensor kept once, as safetensors requires."""
+    seen: set[int] = set()
+    out = {}
+    for name, t in model.state_dict().items():
+        key = t.untyped_storage().data_ptr() if t.numel() else id(t)
+        if key in seen:
+            continue
+        seen.add(key)
+        out[name] = t.detach().contiguous().cpu()
+    return out
+
+
+def save_config(run_dir: Path, config: dict[str, Any]) -> None:
+    atomic_write_text(run_dir / CONFIG_FILE, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
+def load_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise LmlabError(f"run directory {run_dir} does not exist")
+    if not path.is_file():
+        raise LmlabError(f"{run_dir} has no {CONFIG_FILE}: is it an lmlab run directory?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LmlabError(f"{path} is corrupt ({e}); restore it or retrain") from None
+
+
+def save_weights(run_dir: Path, model: nn.Module, step: int) -> None:
+    tensors = unique_state_dict(model)
+    atomic_write(run_dir / MODEL_FILE, lambda tmp: save_file(tensors, tmp, metadata={"step": str(step)}))
+
+
+def load_weights(run_dir: str | Path, model: nn.Module) -> int:
+    """Load weights into `model` (tied tensors restored by the model itself); returns the saved step."""
+    path = Path(run_dir) / MODEL_FILE
+    if not path.is_file():
+        raise LmlabError(f"{run_dir} has no {MODEL_FILE}; the run never reached its first checkpoint")
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            step = int((f.metadata() or {}).get("step", -1))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise LmlabError(f"{path} is corrupt ({e}); restore it from a copy or retrain") from None
+    own = model.state_dict()
+    missing = [k for k in unique_state_dict(model) if k not in tensors]
+    unexpected = [k for k in tensors if k not in own]
+    wrong = [f"{k} {tuple(tensors[k].shape)} vs {tuple(own[k].shape)}"
+             for k in tensors if k in own and tensors[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {', '.join(missing[:3])}" if missing else "",
+            f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+            f"shape {', '.join(wrong[:3])}" if wrong else ""]))
+        raise LmlabError(f"{path} does not match the model in {CONFIG_FILE} ({detail})")
+    model.load_state_dict(tensors, strict=False)
+    return step
+
+
+def save_train_state(run_dir: Path, state: dict[str, Any]) -> None:
+    atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+
+
+def load_train_state(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise LmlabError(f"{run_dir} has no {STATE_FILE}; cannot resume (start over with --overwrite)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several kinds for a damaged pickle/zip
+        raise LmlabError(f"{path} is corrupt ({type(e).__name__}); cannot resume") from None

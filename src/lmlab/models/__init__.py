@@ -1,0 +1,1 @@
+"""Model families, one per folder: config dataclass + presets + model + task heads."""

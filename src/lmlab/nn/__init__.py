@@ -1,0 +1,1 @@
+"""Modules built from ops: attention, feed-forward, embeddings, blocks, init schemes."""

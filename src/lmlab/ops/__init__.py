@@ -1,0 +1,1 @@
+"""Pure functions with no state: attention kernels, masks, losses."""

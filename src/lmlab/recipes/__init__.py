@@ -1,0 +1,1 @@
+"""Thin end-to-end jobs composing data + model + objective + Trainer."""

@@ -1,0 +1,114 @@
+"""Pretrain a GPT on a text corpus: tokenize, split, build, train, checkpoint, sample.
+
+The run directory ends up with config.json, tokenizer.json, model.safetensors,
+train_state.pt, metrics.jsonl, loss.png and samples.txt (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from lmlab import __version__
+from lmlab.config import config_from_dict, to_dict
+from lmlab.data.corpora import load_text
+from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
+from lmlab.data.lm_config import LMDataConfig
+from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
+from lmlab.errors import LmlabError
+from lmlab.generate.sampling import sample
+from lmlab.io.checkpoint import load_config, save_config
+from lmlab.models.gpt import GPT, GPTConfig
+from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.train import distributed as D
+from lmlab.train.config import TrainConfig
+from lmlab.train.objectives import causal_lm
+from lmlab.train.trainer import Trainer, resolve_device
+
+SAMPLE_TOKENS = 200
+
+
+def samples_writer(run_dir: Path, tokenizer: TextTokenizer, prompt: list[int], seed: int):
+    """An on_eval callback: append a sample from the current model to samples.txt."""
+    def on_eval(step: int, model) -> None:
+        device = next(model.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        idx = torch.tensor([prompt], device=device)
+        new = [int(t) for t in sample(model, idx, SAMPLE_TOKENS, temperature=0.8, top_k=0, generator=gen)]
+        with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
+            f.write(f"=== step {step} ===\n{tokenizer.decode(prompt + new)}\n\n")
+    return on_eval
+
+
+def load_run_model(run_dir: str | Path) -> tuple[GPT, TextTokenizer, dict]:
+    """The trained GPT, its tokenizer and its config.json from a run directory."""
+    from lmlab.io.checkpoint import load_weights
+    run_dir = Path(run_dir)
+    meta = load_config(run_dir)
+    if meta.get("family") != "gpt":
+        raise LmlabError(f"{run_dir} holds a '{meta.get('family')}' run, not a GPT")
+    model = GPT(config_from_dict(GPTConfig, meta["model"]))
+    load_weights(run_dir, model)
+    tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
+    if tokenizer.vocab_size != model.cfg.vocab_size:
+        raise LmlabError(f"{run_dir}: tokenizer.json has {tokenizer.vocab_size} tokens but the model "
+                         f"{model.cfg.vocab_size}; the files belong to different runs")
+    return model, tokenizer, meta
+
+
+def pretrain_gpt(data: str, model_cfg: GPTConfig, train_cfg: TrainConfig, data_cfg: LMDataConfig,
+                 out: str | Path, resume: bool = False, overwrite: bool = False,
+                 quiet: bool = False, on_step_end=None) -> dict[str, float]:
+    device = resolve_device(train_cfg.device)
+    dist = D.setup(device)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        train_cfg = dataclasses.replace(train_cfg, device=str(device))
+    run_dir = Path(out)
+    if dist.is_main:
+        prepare_run_dir(run_dir, resume, overwrite)
+    D.barrier(dist)
+    if resume:  # the run's own model and data settings win; train settings may be extended
+        meta = load_config(run_dir)
+        model_cfg = config_from_dict(GPTConfig, meta["model"])
+        data_cfg = config_from_dict(LMDataConfig, meta["data"])
+        data = meta["source"]
+
+    text = load_text(data)
+    if resume:
+        tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
+    else:
+        if dist.is_main:
+            train_tokenizer(data_cfg.tokenizer, text, data_cfg.bpe_vocab_size).save(run_dir / "tokenizer.json")
+        D.barrier(dist)
+        tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
+        model_cfg = dataclasses.replace(model_cfg, vocab_size=tokenizer.vocab_size)
+    ids = torch.tensor(tokenizer.encode(text), dtype=torch.int32)
+    train_ids, val_ids = split_tokens(ids, data_cfg.val_fraction)
+    T = model_cfg.max_seq_len
+    train_data = RandomWindows(train_ids, T, train_cfg.batch_size, train_cfg.seed, dist.rank, dist.world_size)
+    val = eval_batches(val_ids, T, train_cfg.batch_size, train_cfg.eval_batches, seed=0,
+                       rank=dist.rank, world_size=dist.world_size)
+    if dist.is_main:
+        save_config(run_dir, {"lmlab_version": __version__, "family": "gpt", "source": data,
+                              "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+
+    torch.manual_seed(train_cfg.seed)
+    model = GPT(model_cfg)
+    if dist.is_main and not quiet:
+        print(f"GPT {model.num_parameters() / 1e6:.2f}M parameters | {tokenizer.kind} tokenizer, "
+              f"vocab {tokenizer.vocab_size} | {len(train_ids):,} train / {len(val_ids):,} val tokens | "
+              f"device {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
+    trainer = Trainer(model, causal_lm, train_data, train_cfg, run_dir, eval_data=val,
+                      on_eval=samples_writer(run_dir, tokenizer, val_ids[:16].tolist(), train_cfg.seed),
+                      on_step_end=on_step_end, dist=dist, quiet=quiet)
+    if resume:
+        trainer.resume()
+        if dist.is_main and not quiet:
+            print(f"resuming {run_dir} at step {trainer.step}")
+    try:
+        return trainer.fit()
+    finally:
+        D.teardown(dist)

@@ -1,0 +1,1 @@
+"""Memory accounting, worked examples, plots."""

@@ -1,0 +1,1 @@
+"""One Trainer for every model: loop, objectives, accumulation, clipping, precision, DDP, checkpoints."""

@@ -1,0 +1,39 @@
+"""The training configuration shared by every recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int = 2000           # optimizer steps
+    batch_size: int = 12            # sequences per micro-step, summed over all processes
+    grad_accum: int = 1             # micro-steps per optimizer step
+    lr: float = 1e-3                # peak learning rate, reached after warm-up
+    min_lr: float = 1e-4            # floor of the cosine decay
+    warmup_steps: int = 100
+    weight_decay: float = 0.1       # AdamW, decoupled; matrices only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0          # max global gradient norm; 0 disables clipping
+    eval_every: int = 250           # steps between evaluations (and checkpoints)
+    eval_batches: int = 20          # validation batches per evaluation
+    log_every: int = 10             # steps between metrics.jsonl lines
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast precision; fp16 needs CUDA
+    seed: int = 1337
+    time_budget: float = 0.0        # seconds of training before a clean stop; 0 = no limit
+    device: str = "auto"            # auto | cpu | cuda | cuda:N
+    compile: bool = False           # torch.compile the model
+
+    def __post_init__(self):
+        for name in ("max_steps", "batch_size", "grad_accum", "eval_every", "eval_batches", "log_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise ValueError(f"need 0 ≤ min_lr ≤ lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.warmup_steps < 0 or self.grad_clip < 0 or self.time_budget < 0:
+            raise ValueError("warmup_steps, grad_clip and time_budget cannot be negative")
+        if self.dtype not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"dtype must be fp32, bf16 or fp16, got '{self.dtype}'")

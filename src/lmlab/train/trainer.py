@@ -1,0 +1,230 @@
+"""The Trainer: one loop for every model and objective.
+
+It gets a model, an objective `(model, batch) -> {"loss": …}`, a resumable batch source and a
+TrainConfig, and does the rest: AdamW with decoupled weight decay, linear warm-up + cosine
+decay, gradient accumulation, global-norm clipping, autocast (bf16; fp16 + GradScaler on CUDA),
+DDP under torchrun, periodic evaluation, NaN/inf detection, atomic checkpoints and exact resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm.auto import tqdm
+
+from lmlab.errors import LmlabError
+from lmlab.io import checkpoint
+from lmlab.optim.param_groups import decay_groups
+from lmlab.optim.schedules import warmup_cosine
+from lmlab.tools.plots import plot_loss, read_metrics
+from lmlab.train import distributed as D
+from lmlab.train.config import TrainConfig
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise LmlabError(f"device '{name}' asked for, but no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, objective: Callable, train_data, cfg: TrainConfig,
+                 run_dir: str | Path | None = None, eval_data: list | None = None,
+                 on_eval: Callable[[int, nn.Module], None] | None = None,
+                 on_step_end: Callable[[int], None] | None = None,
+                 dist: D.DistInfo | None = None, quiet: bool = False):
+        self.cfg, self.objective, self.train_data, self.eval_data = cfg, objective, train_data, eval_data
+        self.on_eval, self.on_step_end = on_eval, on_step_end
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.device = resolve_device(cfg.device)
+        self.dist = dist or D.DistInfo()
+        self.quiet = quiet or not self.dist.is_main
+        if cfg.dtype == "fp16" and self.device.type != "cuda":
+            raise LmlabError("fp16 training needs a CUDA device (loss scaling); on CPU use --dtype bf16")
+        self.model = model.to(self.device)
+        self.optimizer = torch.optim.AdamW(decay_groups(self.model, cfg.weight_decay), lr=cfg.lr,
+                                           betas=(cfg.beta1, cfg.beta2))
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.dtype == "fp16" else None
+        net = torch.compile(self.model) if cfg.compile else self.model
+        self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
+            if self.dist.enabled else net
+        self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        torch.manual_seed(cfg.seed + self.dist.rank)
+
+    # ---- pieces of a step -------------------------------------------------------------
+    def autocast(self):
+        dtype = DTYPES[self.cfg.dtype]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def lr_at(self, step: int) -> float:
+        c = self.cfg
+        return warmup_cosine(step, c.lr, c.warmup_steps, c.max_steps, c.min_lr)
+
+    def train_step(self) -> dict[str, float]:
+        """One optimizer step over `grad_accum` micro-batches; returns the logged numbers."""
+        c = self.cfg
+        lr = self.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        total = torch.zeros((), device=self.device)
+        n_tokens = 0
+        for micro in range(c.grad_accum):
+            batch = self._to_device(self.train_data.next())
+            n_tokens += batch["input_ids"].numel()
+            # under DDP, all-reduce gradients only on the last micro-batch
+            sync = micro == c.grad_accum - 1 or not self.dist.enabled
+            with (contextlib.nullcontext() if sync else self.net.no_sync()), self.autocast():
+                loss = self.objective(self.net, batch)["loss"] / c.grad_accum
+            (self.scaler.scale(loss) if self.scaler else loss).backward()
+            total += loss.detach()
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        max_norm = c.grad_clip if c.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        loss_value = D.all_mean(total, self.dist).item()
+        if not math.isfinite(loss_value):
+            raise LmlabError(f"training diverged: loss is {loss_value} at step {self.step} "
+                             f"(grad norm {grad_norm.item():.3g}); lower --lr, keep --grad_clip on, or "
+                             "use --dtype fp32; the last good checkpoint is untouched")
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.tokens += n_tokens * self.dist.world_size
+        self.step += 1
+        return {"loss": loss_value, "lr": lr, "grad_norm": grad_norm.item()}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        if not self.eval_data:
+            return {}
+        self.net.eval()
+        losses = []
+        for batch in self.eval_data:
+            with self.autocast():
+                losses.append(self.objective(self.model, self._to_device(batch))["loss"].float())
+        self.net.train()
+        val = D.all_mean(torch.stack(losses).mean(), self.dist).item()
+        return {"val_loss": val, "val_ppl": math.exp(min(val, 50.0))}
+
+    # ---- files ---------------------------------------------------------------------------
+    def _log(self, row: dict) -> None:
+        if self.run_dir and self.dist.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def save_checkpoint(self) -> None:
+        if not (self.run_dir and self.dist.is_main):
+            return
+        state = {
+            "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
+            "optimizer": self.optimizer.state_dict(),
+            "data": self.train_data.state_dict(),
+            "rng": {"torch": torch.get_rng_state(),
+                    **({"cuda": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})},
+            **({"scaler": self.scaler.state_dict()} if self.scaler else {}),
+        }
+        checkpoint.save_weights(self.run_dir, self.model, self.step)
+        checkpoint.save_train_state(self.run_dir, state)
+        if (self.run_dir / "metrics.jsonl").exists():
+            plot_loss(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png", title=self.run_dir.name)
+
+    def resume(self) -> None:
+        """Continue from the run directory's checkpoint: weights, optimizer, step, RNG, data order."""
+        assert self.run_dir is not None
+        state = checkpoint.load_train_state(self.run_dir)
+        saved_step = checkpoint.load_weights(self.run_dir, self.model)
+        if saved_step != state["step"]:
+            raise LmlabError(f"{self.run_dir}: model.safetensors is from step {saved_step} but train_state.pt "
+                             f"from step {state['step']} (an interrupted save?); cannot resume safely")
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise LmlabError(f"{self.run_dir}: optimizer state does not match the model ({e})") from None
+        self.train_data.load_state_dict(state["data"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        if self.scaler and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        # drop metrics logged after the checkpoint: they will be produced again
+        if self.dist.is_main and (self.run_dir / "metrics.jsonl").exists():
+            kept = [r for r in read_metrics(self.run_dir / "metrics.jsonl") if r["step"] <= self.step]
+            (self.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def _eval_and_save(self) -> dict[str, float]:
+        metrics = self.evaluate()
+        if metrics:
+            self._log({"step": self.step, **metrics})
+        if self.on_eval and self.dist.is_main:
+            self.on_eval(self.step, self.model)
+        self.save_checkpoint()
+        D.barrier(self.dist)
+        return metrics
+
+    def fit(self) -> dict[str, float]:
+        """Train to max_steps (or the time budget); returns the last validation metrics."""
+        c = self.cfg
+        self.net.train()
+        start = time.perf_counter() - self.elapsed
+        bar = tqdm(total=c.max_steps, initial=self.step, disable=self.quiet, dynamic_ncols=True,
+                   desc="train", unit="step")
+        last_eval: dict[str, float] = {}
+        eval_cost = 0.0
+        tokens_at, time_at = self.tokens, time.perf_counter()
+        try:
+            while self.step < c.max_steps:
+                row = self.train_step()
+                self.elapsed = time.perf_counter() - start
+                if self.on_step_end:
+                    self.on_step_end(self.step)
+                if self.step % c.log_every == 0 or self.step == 1:
+                    now = time.perf_counter()
+                    tps = (self.tokens - tokens_at) / max(now - time_at, 1e-9)
+                    tokens_at, time_at = self.tokens, now
+                    self._log({"step": self.step, **row, "tokens": self.tokens,
+                               "time": round(self.elapsed, 3), "tok_per_s": round(tps, 1)})
+                    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", tok_s=f"{tps:,.0f}",
+                                    **({"val": f"{last_eval['val_loss']:.4f}"} if last_eval else {}))
+                bar.update(1)
+                out_of_time = c.time_budget and self.elapsed + eval_cost >= c.time_budget
+                if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time:
+                    t0 = time.perf_counter()
+                    last_eval = self._eval_and_save() or last_eval
+                    eval_cost = time.perf_counter() - t0
+                if out_of_time:
+                    if not self.quiet:
+                        tqdm.write(f"time budget of {c.time_budget:g} s spent at step {self.step}")
+                    break
+        except KeyboardInterrupt:
+            bar.close()
+            self.save_checkpoint()
+            raise LmlabError(f"interrupted at step {self.step}; checkpoint saved, continue with --resume") \
+                from None
+        bar.close()
+        last_eval = self._eval_and_save() or last_eval
+        if not self.quiet and last_eval:
+            tqdm.write(f"step {self.step}: val_loss {last_eval['val_loss']:.4f} "
+                       f"(ppl {last_eval['val_ppl']:.2f}) after {self.elapsed:.1f} s")
+        return last_eval
