@@ -197,8 +197,6 @@ class Trainer:
             while self.step < c.max_steps:
                 row = self.train_step()
                 self.elapsed = time.perf_counter() - start
-                if self.on_step_end:
-                    self.on_step_end(self.step)
                 if self.step % c.log_every == 0 or self.step == 1:
                     now = time.perf_counter()
                     tps = (self.tokens - tokens_at) / max(now - time_at, 1e-9)
@@ -208,6 +206,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", tok_s=f"{tps:,.0f}",
                                     **({"val": f"{last_eval['val_loss']:.4f}"} if last_eval else {}))
                 bar.update(1)
+                if self.on_step_end:
+                    self.on_step_end(self.step)
                 out_of_time = c.time_budget and self.elapsed + eval_cost >= c.time_budget
                 if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time:
                     t0 = time.perf_counter()

@@ -1,0 +1,105 @@
+"""Trainer: loss falls on real text, exact resume, accumulation, divergence, time budget."""
+
+import json
+
+import pytest
+import torch
+
+from lmlab.data.lm_config import LMDataConfig
+from lmlab.errors import LmlabError
+from lmlab.models.gpt import preset
+from lmlab.recipes.pretrain_gpt import pretrain_gpt
+from lmlab.tools.plots import read_metrics
+from lmlab.train.config import TrainConfig
+
+MODEL = preset("tiny", max_seq_len=32, dropout=0.1)  # dropout on: resume must restore the RNG too
+
+
+def train_cfg(**kw):
+    return TrainConfig(**{**dict(max_steps=20, batch_size=4, eval_every=10, eval_batches=2, log_every=1,
+                                 warmup_steps=5, lr=3e-3, min_lr=3e-4), **kw})
+
+
+def losses(run_dir):
+    return [(r["step"], r["loss"]) for r in read_metrics(run_dir / "metrics.jsonl") if "loss" in r]
+
+
+def test_smoke_loss_falls_and_files_written(shakespeare_small, tmp_path):
+    out = tmp_path / "run"
+    final = pretrain_gpt(str(shakespeare_small), MODEL, train_cfg(max_steps=40, eval_every=20), LMDataConfig(),
+                         out, quiet=True)
+    rows = losses(out)
+    assert rows[-1][1] < rows[0][1] - 0.5        # from ~ln(vocab) down by at least half a nat
+    assert final["val_loss"] < rows[0][1]
+    for name in ("config.json", "tokenizer.json", "model.safetensors", "train_state.pt", "metrics.jsonl",
+                 "loss.png", "samples.txt"):
+        assert (out / name).is_file(), name
+    assert "=== step 40 ===" in (out / "samples.txt").read_text()
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["family"] == "gpt" and meta["model"]["vocab_size"] == meta["model"]["vocab_size"]
+
+
+def test_resume_reproduces_uninterrupted_run(shakespeare_small, tmp_path):
+    """Interrupt after step 7 (Ctrl-C path saves a checkpoint), resume, compare every step's loss."""
+    cfg = train_cfg()
+    pretrain_gpt(str(shakespeare_small), MODEL, cfg, LMDataConfig(), tmp_path / "straight", quiet=True)
+
+    def interrupt(step):
+        if step == 7:
+            raise KeyboardInterrupt
+    with pytest.raises(LmlabError, match="interrupted at step 7"):
+        pretrain_gpt(str(shakespeare_small), MODEL, cfg, LMDataConfig(), tmp_path / "split", quiet=True,
+                     on_step_end=interrupt)
+    assert max(s for s, _ in losses(tmp_path / "split")) == 7
+    pretrain_gpt(str(shakespeare_small), MODEL, cfg, LMDataConfig(), tmp_path / "split", resume=True, quiet=True)
+    assert losses(tmp_path / "split") == losses(tmp_path / "straight")  # bit-for-bit, step for step
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(shakespeare_small, tmp_path):
+    cfg = train_cfg(max_steps=12, eval_every=5)
+    out = tmp_path / "run"
+    pretrain_gpt(str(shakespeare_small), MODEL, cfg, LMDataConfig(), out, quiet=True)
+    # pretend the process died at step 12 after a checkpoint at 10: keep only the step-10 checkpoint state
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    assert state["step"] == 12
+    pretrain_gpt(str(shakespeare_small), MODEL, cfg.__class__(**{**cfg.__dict__, "max_steps": 16}),
+                 LMDataConfig(), out, resume=True, quiet=True)
+    steps = [s for s, _ in losses(out)]
+    assert steps == sorted(set(steps)) and steps[-1] == 16
+
+
+def test_grad_accumulation_equals_big_batch(shakespeare_small, tmp_path):
+    """2 micro-batches of 4 draw the same 8 windows as one batch of 8 (one generator stream), so the
+    accumulated gradient, and so every step's loss, equals the big batch's (fp32, ≤ 1e-5)."""
+    model = preset("tiny", max_seq_len=32)  # no dropout: the two runs must match
+    big = train_cfg(max_steps=6, batch_size=8, grad_accum=1)
+    acc = train_cfg(max_steps=6, batch_size=4, grad_accum=2)
+    pretrain_gpt(str(shakespeare_small), model, big, LMDataConfig(), tmp_path / "big", quiet=True)
+    pretrain_gpt(str(shakespeare_small), model, acc, LMDataConfig(), tmp_path / "acc", quiet=True)
+    a, b = losses(tmp_path / "big"), losses(tmp_path / "acc")
+    assert [s for s, _ in a] == [s for s, _ in b] == list(range(1, 7))
+    assert max(abs(x - y) for (_, x), (_, y) in zip(a, b)) < 1e-5
+
+
+def test_divergence_is_caught(shakespeare_small, tmp_path):
+    with pytest.raises(LmlabError, match="diverged"):
+        pretrain_gpt(str(shakespeare_small), preset("tiny", max_seq_len=32),
+                     train_cfg(lr=1e9, min_lr=0, warmup_steps=0, grad_clip=0, max_steps=30),
+                     LMDataConfig(), tmp_path / "nan", quiet=True)
+
+
+def test_time_budget_stops_with_final_eval_and_checkpoint(shakespeare_small, tmp_path):
+    out = tmp_path / "run"
+    final = pretrain_gpt(str(shakespeare_small), MODEL, train_cfg(max_steps=100_000, time_budget=2.0),
+                         LMDataConfig(), out, quiet=True)
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    assert 0 < state["step"] < 100_000 and "val_loss" in final
+    assert read_metrics(out / "metrics.jsonl")[-1]["step"] == state["step"]
+
+
+def test_bf16_autocast_trains(shakespeare_small, tmp_path):
+    out = tmp_path / "run"
+    pretrain_gpt(str(shakespeare_small), MODEL, train_cfg(max_steps=20, dtype="bf16"), LMDataConfig(), out,
+                 quiet=True)
+    rows = losses(out)
+    assert rows[-1][1] < rows[0][1] - 0.3
