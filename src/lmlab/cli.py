@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from pathlib import Path
@@ -22,6 +23,27 @@ examples:
   lmlab generate runs/shakespeare --prompt "ROMEO:" --max-new-tokens 300
   lmlab info --preset gpt2-small
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line like every other input error."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise LmlabError(f"{message}; see `{self.prog} --help`")
+
+
+def _load_run(run: str, sections: tuple[str, ...], also: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """A GPT run's config.json and its checked config `sections`, so a damaged file is named as such."""
+    from lmlab.config import config_from_dict
+    from lmlab.io.checkpoint import CONFIG_FILE, load_config
+    meta = load_config(run, required=("family", *also, *sections))
+    if meta["family"] != "gpt":
+        raise LmlabError(f"{run} holds a '{meta['family']}' run, not a GPT")
+    classes = _config_classes()
+    try:
+        return meta, {name: config_from_dict(classes[name], meta[name]) for name in sections}
+    except LmlabError as e:
+        raise LmlabError(f"{Path(run) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
 
 
 # ---- config keys: --key value overrides routed to the dataclass that owns the key -------------------
@@ -81,11 +103,13 @@ def _keys_help(classes: dict) -> str:
 
 # ---- commands ------------------------------------------------------------------------------------
 def cmd_train_gpt(args, extra: list[str]) -> None:
-    from lmlab.config import config_from_dict, load_json, replace
+    from lmlab.config import load_json, replace
+    from lmlab.data.corpora import BUNDLED
     from lmlab.data.lm_config import LMDataConfig
-    from lmlab.io.checkpoint import load_config
+    from lmlab.data.tokenizers import TextTokenizer
     from lmlab.models.gpt import GPTConfig, preset
     from lmlab.recipes.pretrain_gpt import pretrain_gpt
+    from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
     from lmlab.train.config import TrainConfig
 
     classes = _config_classes()
@@ -95,24 +119,31 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
         values["time_budget"] = str(args.time_budget)
     routed = _route(values, classes)
     if args.resume:
-        meta = load_config(args.out)
+        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
+        meta, cfgs = _load_run(args.out, ("model", "train", "data"), also=("source",))
         if routed["model"] or routed["data"]:
             raise LmlabError("a resumed run keeps its model and data settings; only training keys "
                              f"may change (got {', '.join([*routed['model'], *routed['data']])})")
-        train_cfg = replace(config_from_dict(TrainConfig, meta["train"]), routed["train"])
-        model_cfg, data_cfg, data = preset("tiny"), LMDataConfig(), meta["source"]  # replaced from the run
+        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
+        train_cfg = replace(cfgs["train"], routed["train"])
+        TextTokenizer.load(Path(args.out) / "tokenizer.json", model_vocab_size=model_cfg.vocab_size)
+        if data not in BUNDLED and not Path(data).exists():
+            raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
+                             "put it back there")
     else:
         if not args.data:
             raise LmlabError("--data is required: a bundled corpus (`lmlab data list`), a text file or a folder")
         model_cfg = replace(preset(args.preset), routed["model"])
         train_cfg = replace(TrainConfig(), routed["train"])
         data_cfg = replace(LMDataConfig(), routed["data"])
-        data = args.data
+        # a file or folder is recorded by absolute path, so --resume works from any directory
+        data = args.data if args.data in BUNDLED or not Path(args.data).exists() else str(Path(args.data).resolve())
     assert isinstance(model_cfg, GPTConfig) and isinstance(data_cfg, LMDataConfig)
-    _ = config_from_dict  # (kept for symmetry with resume)
-    pretrain_gpt(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
-                 overwrite=args.overwrite, quiet=args.quiet)
-    print(f"run saved in {args.out}; sample with: lmlab generate {args.out} --prompt \"...\"")
+    with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
+        pretrain_gpt(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
+                     overwrite=args.overwrite, quiet=args.quiet)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run saved in {args.out}; sample with: lmlab generate {args.out} --prompt \"...\"")
 
 
 def cmd_generate(args) -> None:
@@ -121,11 +152,16 @@ def cmd_generate(args) -> None:
     from lmlab.generate.sampling import stream_text
     from lmlab.recipes.pretrain_gpt import load_run_model
 
-    model, tokenizer, _ = load_run_model(args.run)
     if args.temperature < 0:
         raise LmlabError("--temperature must be ≥ 0 (0 = greedy)")
     if not 0 < args.top_p <= 1:
         raise LmlabError("--top-p must be in (0, 1]")
+    if args.top_k < 0:
+        raise LmlabError("--top-k must be ≥ 0 (0 = no top-k filtering)")
+    if args.max_new_tokens < 0:
+        raise LmlabError("--max-new-tokens must be ≥ 0")
+    _load_run(args.run, ("model",))  # names config.json if it is damaged
+    model, tokenizer, _ = load_run_model(args.run)
     prompt = args.prompt if args.prompt is not None else "\n"
     ids = tokenizer.encode(prompt)
     if not ids:
@@ -151,11 +187,7 @@ def cmd_info(args) -> None:
     if args.preset:
         cfg, title = preset(args.preset), f"preset {args.preset}"
     else:
-        from lmlab.config import config_from_dict
-        from lmlab.io.checkpoint import load_config
-        from lmlab.models.gpt import GPTConfig
-        meta = load_config(args.run)
-        cfg, title = config_from_dict(GPTConfig, meta["model"]), f"run {args.run}"
+        cfg, title = _load_run(args.run, ("model",))[1]["model"], f"run {args.run}"
     n = count_parameters(cfg)
     emb = cfg.vocab_size * cfg.d_model + (cfg.max_seq_len * cfg.d_model if cfg.pos_embedding == "learned" else 0)
     print(f"GPT {title}")
@@ -202,7 +234,7 @@ def cmd_data_list(args) -> None:
 # ---- parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    p = argparse.ArgumentParser(prog="lmlab", formatter_class=fmt, epilog=EXAMPLES,
+    p = _Parser(prog="lmlab", formatter_class=fmt, epilog=EXAMPLES,
                                 description="Build, pretrain, fine-tune and sample Transformer-era models.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -63,14 +63,35 @@ def parse_value(text: str, typ: Any, key: str = "value") -> Any:
     return json.loads(text)
 
 
+def check_value(value: Any, typ: Any, key: str = "value") -> Any:
+    """Check a value that arrived already typed (from JSON) against the field's type; ints pass as floats."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        return None if value is None else check_value(value, args[0], key)
+    if origin is typing.Literal:
+        choices = typing.get_args(typ)
+        if value not in choices:
+            raise LmlabError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typ in (bool, int, float, str) and (type(value) is not typ):
+        raise LmlabError(f"{key} expects {typ.__name__}, got {value!r}")
+    return value
+
+
 def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
-    """Build `cls` from a dict, refusing unknown keys with a suggestion."""
+    """Build `cls` from a dict, refusing unknown keys (with a suggestion) and badly typed values."""
+    if not isinstance(data, dict):
+        raise LmlabError(f"{cls.__name__} settings must be a JSON object of keys, got {type(data).__name__}")
     types_ = _field_types(cls)
     for key in data:
         if key not in types_:
             raise _unknown_key(cls, key)
+    values = {key: check_value(value, types_[key], key) for key, value in data.items()}
     try:
-        return cls(**data)
+        return cls(**values)
     except (TypeError, ValueError) as e:
         raise LmlabError(f"invalid {cls.__name__}: {e}") from None
 
@@ -83,7 +104,8 @@ def replace(config: C, overrides: dict[str, str]) -> C:
         key = key.replace("-", "_")
         if key not in types_:
             raise _unknown_key(type(config), key)
-        values[key] = parse_value(text, types_[key], key) if isinstance(text, str) else text
+        parse = parse_value if isinstance(text, str) else check_value
+        values[key] = parse(text, types_[key], key)
     try:
         return dataclasses.replace(config, **values)
     except (TypeError, ValueError) as e:

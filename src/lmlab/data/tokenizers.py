@@ -47,12 +47,18 @@ class TextTokenizer:
         self.tok.save(str(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> TextTokenizer:
+    def load(cls, path: str | Path, model_vocab_size: int | None = None) -> TextTokenizer:
+        """Load a tokenizer.json; with `model_vocab_size`, refuse one with ids the model has no row for."""
+        if not Path(path).is_file():
+            raise LmlabError(f"tokenizer file {path} is missing; restore it or retrain")
         try:
             tok = Tokenizer.from_file(str(path))
         except Exception as e:  # tokenizers raises plain Exception on bad JSON
-            raise LmlabError(f"cannot load tokenizer {path}: {e}") from None
+            raise LmlabError(f"{path} is not a valid tokenizer ({e}); restore it or retrain") from None
         kind = "bpe" if isinstance(tok.model, models.BPE) else "char"
+        if model_vocab_size is not None and tok.get_vocab_size() > model_vocab_size:
+            raise LmlabError(f"{path} has {tok.get_vocab_size()} tokens but the model only {model_vocab_size}; "
+                             "the files come from different runs: restore the run's own tokenizer.json or retrain")
         return cls(tok, kind)
 
 

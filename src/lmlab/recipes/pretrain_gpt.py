@@ -52,8 +52,8 @@ def load_run_model(run_dir: str | Path) -> tuple[GPT, TextTokenizer, dict]:
     model = GPT(config_from_dict(GPTConfig, meta["model"]))
     load_weights(run_dir, model)
     tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
-    if tokenizer.vocab_size != model.cfg.vocab_size:
-        raise LmlabError(f"{run_dir}: tokenizer.json has {tokenizer.vocab_size} tokens but the model "
+    if tokenizer.vocab_size > model.cfg.vocab_size:  # a model may pad its vocabulary, never shrink it
+        raise LmlabError(f"{run_dir}: tokenizer.json has {tokenizer.vocab_size} tokens but the model only "
                          f"{model.cfg.vocab_size}; the files belong to different runs")
     return model, tokenizer, meta
 

@@ -74,7 +74,11 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def lr_at(self, step: int) -> float:
+        """Warm-up + cosine over max_steps; with a time budget the decay also tracks the clock, so the
+        rate reaches its floor when the budget runs out even if that comes before max_steps."""
         c = self.cfg
+        if c.time_budget and step >= c.warmup_steps:
+            step = max(step, int(self.elapsed / c.time_budget * c.max_steps))
         return warmup_cosine(step, c.lr, c.warmup_steps, c.max_steps, c.min_lr)
 
     def train_step(self) -> dict[str, float]:
@@ -192,6 +196,7 @@ class Trainer:
                    desc="train", unit="step")
         last_eval: dict[str, float] = {}
         eval_cost = 0.0
+        first_step, start_elapsed = self.step, self.elapsed
         tokens_at, time_at = self.tokens, time.perf_counter()
         try:
             while self.step < c.max_steps:
@@ -208,7 +213,11 @@ class Trainer:
                 bar.update(1)
                 if self.on_step_end:
                     self.on_step_end(self.step)
-                out_of_time = c.time_budget and self.elapsed + eval_cost >= c.time_budget
+                # stop early enough for the final evaluation to fit in the budget; until one is timed,
+                # guess it from the step time (a forward pass costs about a third of a training step)
+                step_time = (self.elapsed - start_elapsed) / (self.step - first_step)
+                reserve = eval_cost or step_time * c.eval_batches / (3 * c.grad_accum)
+                out_of_time = c.time_budget and self.elapsed + reserve >= c.time_budget
                 if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time:
                     t0 = time.perf_counter()
                     last_eval = self._eval_and_save() or last_eval
@@ -225,6 +234,6 @@ class Trainer:
         bar.close()
         last_eval = self._eval_and_save() or last_eval
         if not self.quiet and last_eval:
-            tqdm.write(f"step {self.step}: val_loss {last_eval['val_loss']:.4f} "
-                       f"(ppl {last_eval['val_ppl']:.2f}) after {self.elapsed:.1f} s")
+            tqdm.write(f"step {self.step}: val_loss {last_eval['val_loss']:.4f} (ppl {last_eval['val_ppl']:.2f}); "
+                       f"{time.perf_counter() - start:.1f} s including the final evaluation")
         return last_eval

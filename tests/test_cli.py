@@ -1,0 +1,395 @@
+"""`lmlab` on bad input: one `error:` line on stderr naming the problem and what to do, a non-zero
+exit code, no traceback (unless --debug) and nothing overwritten. Plus the happy paths of the
+commands that have no other test: `data list`, `--help`, and the three kinds of `--data`.
+
+The CLI runs in-process (`main([...])`), so the whole file takes seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli import main
+from lmlab.data.corpora import load_text
+from lmlab.data.tokenizers import train_char
+from lmlab.errors import LmlabError
+from lmlab.io.checkpoint import save_weights
+from lmlab.models.gpt import GPT, preset
+
+# a run small enough to train in about a second
+QUICK = ["--preset", "tiny", "--max_steps", "3", "--eval_every", "3", "--eval_batches", "1",
+         "--batch_size", "2", "--quiet"]
+
+
+def fails(capsys, argv: list[str], *needles: str) -> str:
+    """Run the CLI, expect a clean failure, and return the one error line."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert code == 2, f"exit {code}: not an LmlabError, so an unchecked input ({lines[0]})"
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes, to show that a failed command changed nothing."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _short_samples():
+    """Training writes a 200-token sample at each evaluation; 8 tokens show the same wiring, faster."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
+        yield
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "shakespeare.txt"
+    path.write_text(load_text("tinyshakespeare")[:20_000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, corpus) -> Path:
+    """A tiny trained run, shared; tests that damage it work on a copy (`run`)."""
+    out = tmp_path_factory.mktemp("runs") / "shakespeare"
+    assert main(["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def run(trained, tmp_path) -> Path:
+    return Path(shutil.copytree(trained, tmp_path / "run"))
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+# ---- 1-4: the data ---------------------------------------------------------------------------------
+def test_missing_data_file(capsys, tmp_path):
+    fails(capsys, ["train", "gpt", "--data", str(tmp_path / "nope.txt"), *QUICK, "--out", str(tmp_path / "r")],
+          "nope.txt", "lmlab data list")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content", ["", "  \n\t \n"], ids=["empty", "whitespace"])
+def test_empty_data_file(capsys, tmp_path, content):
+    data = write(tmp_path / "empty.txt", content)
+    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")], "empty")
+    assert not (tmp_path / "r").exists()
+
+
+def test_empty_data_folder(capsys, tmp_path):
+    (tmp_path / "texts").mkdir()
+    write(tmp_path / "texts" / "image.png", b"\x89PNG")
+    fails(capsys, ["train", "gpt", "--data", str(tmp_path / "texts"), *QUICK, "--out", str(tmp_path / "r")],
+          "no text files")
+
+
+def test_non_utf8_data_file(capsys, tmp_path):
+    data = write(tmp_path / "latin1.txt", "First line\nna\xefve caf\xe9\n".encode("latin-1"))
+    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")],
+          "not UTF-8", "0xef", "byte 13", "line 2", "iconv")
+    assert not (tmp_path / "r").exists()
+
+
+def test_corpus_shorter_than_one_window(capsys, tmp_path):
+    data = write(tmp_path / "short.txt", "To be, or not to be.")  # 20 characters
+    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--max_seq_len", "64", "--out", str(tmp_path / "r")],
+          "train split", "65", "--max_seq_len")
+    assert not (tmp_path / "r").exists()  # a failed start leaves nothing behind
+
+
+def test_validation_split_shorter_than_one_window(capsys, tmp_path):
+    data = write(tmp_path / "short.txt", "To be, or not to be: that is the question. " * 5)  # 215 chars, 21 val
+    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--max_seq_len", "64", "--out", str(tmp_path / "r")],
+          "validation split", "--max_seq_len")
+    assert not (tmp_path / "r").exists()
+
+
+# ---- 5: run directories ----------------------------------------------------------------------------
+def test_existing_run_is_not_touched(capsys, run, corpus):
+    before = files(run)
+    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(run)], "--resume", "--overwrite")
+    assert files(run) == before
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(capsys, tmp_path, corpus):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    write(folder / "chapter1.md", "# my only copy")
+    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(folder), "--overwrite"],
+          "refusing to --overwrite", "not an lmlab run")
+    assert files(folder) == {"chapter1.md": b"# my only copy"}
+
+
+def test_overwrite_that_fails_to_start_keeps_the_old_run(capsys, run, tmp_path):
+    before = files(run)
+    empty = write(tmp_path / "empty.txt", "")
+    fails(capsys, ["train", "gpt", "--data", str(empty), *QUICK, "--out", str(run), "--overwrite"], "empty")
+    assert files(run) == before
+    assert sorted(p.name for p in run.parent.iterdir()) == ["empty.txt", "run"]  # no backup left over
+
+
+def test_resume_and_overwrite_together(capsys, run):
+    before = files(run)
+    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--overwrite"], "pick one")
+    assert files(run) == before
+
+
+def test_resume_when_the_corpus_is_gone(capsys, run, tmp_path):
+    meta = json.loads((run / "config.json").read_text())
+    meta["source"] = str(tmp_path / "moved.txt")
+    write(run / "config.json", json.dumps(meta))
+    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6"], "moved.txt", "is gone")
+
+
+# ---- 6: damaged and mismatched checkpoints ---------------------------------------------------------
+def _truncate(path: Path):
+    write(path, path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garble_head(path: Path):
+    write(path, b"\xff" * 64 + path.read_bytes()[64:])
+
+
+def _garble_middle(path: Path):
+    raw = bytearray(path.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 512] = bytes(range(256)) * 2
+    write(path, bytes(raw))
+
+
+def _config_not_json(path: Path):
+    write(path, path.read_text()[:40])
+
+
+def _config_bad_value(path: Path):
+    write(path, path.read_text().replace('"n_layers": 2', '"n_layers": "two"'))
+
+
+def _config_no_model(path: Path):
+    meta = json.loads(path.read_text())
+    del meta["model"]
+    write(path, json.dumps(meta))
+
+
+DAMAGE = {
+    "weights-truncated": ("model.safetensors", _truncate, "model.safetensors is corrupt"),
+    "weights-garbled-header": ("model.safetensors", _garble_head, "model.safetensors is corrupt"),
+    "weights-garbled-data": ("model.safetensors", _garble_middle, "checksum"),
+    "config-not-json": ("config.json", _config_not_json, "config.json is corrupt"),
+    "config-bad-value": ("config.json", _config_bad_value, "n_layers expects int"),
+    "config-no-model": ("config.json", _config_no_model, "no 'model'"),
+    "tokenizer-garbled": ("tokenizer.json", _config_not_json, "tokenizer.json is not a valid tokenizer"),
+}
+STATE_DAMAGE = {
+    "state-truncated": ("train_state.pt", _truncate, "train_state.pt is corrupt"),
+    "state-garbled-header": ("train_state.pt", _garble_head, "train_state.pt is corrupt"),
+    "state-garbled-data": ("train_state.pt", _garble_middle, "checksum"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_generate_refuses_a_damaged_run(capsys, run, damage):
+    name, spoil, message = DAMAGE[damage]
+    spoil(run / name)
+    before = files(run)
+    line = fails(capsys, ["generate", str(run), "--prompt", "ROMEO:"], message)
+    assert "restore" in line
+    assert files(run) == before
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE) + list(STATE_DAMAGE))
+def test_resume_refuses_a_damaged_run(capsys, run, damage):
+    name, spoil, message = {**DAMAGE, **STATE_DAMAGE}[damage]
+    spoil(run / name)
+    before = files(run)
+    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6", "--quiet"], message)
+    assert files(run) == before  # config.json too, though the new max_steps was about to be saved
+
+
+def _weights_of_another_preset(run: Path):
+    save_weights(run, GPT(preset("nano", vocab_size=58)), step=3)
+
+
+def _tokenizer_of_another_corpus(run: Path):
+    train_char("".join(chr(0x4E00 + i) for i in range(100))).save(run / "tokenizer.json")
+
+
+MISMATCH = {"weights-other-preset": (_weights_of_another_preset, "does not match the model in config.json"),
+            "tokenizer-other-vocab": (_tokenizer_of_another_corpus, "tokenizer.json has 100 tokens")}
+
+
+@pytest.mark.parametrize("command", ["generate", "resume"])
+@pytest.mark.parametrize("mismatch", list(MISMATCH))
+def test_mismatched_checkpoint_files(capsys, run, mismatch, command):
+    spoil, message = MISMATCH[mismatch]
+    spoil(run)
+    before = files(run)
+    argv = (["generate", str(run), "--prompt", "ROMEO:"] if command == "generate" else
+            ["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6", "--quiet"])
+    line = fails(capsys, argv, message)
+    assert "different runs" in line
+    assert files(run) == before
+
+
+# ---- 7-8: prompts ----------------------------------------------------------------------------------
+def test_prompt_with_characters_the_tokenizer_never_saw(capsys, trained):
+    fails(capsys, ["generate", str(trained), "--prompt", "ROMEO: 你好"], "never saw", "'你'", "'好'")
+
+
+def test_prompt_longer_than_the_context(capsys, trained):
+    fails(capsys, ["generate", str(trained), "--prompt", "a" * 100], "100 tokens", "context is 64", "shorten")
+
+
+@pytest.mark.parametrize("option", [["--top-k", "-1"], ["--max-new-tokens", "-5"], ["--top-p", "0"],
+                                    ["--temperature", "-1"], ["--seed", "x"]])
+def test_bad_generate_options(capsys, trained, option):
+    fails(capsys, ["generate", str(trained), "--prompt", "ROMEO:", *option], option[0])
+
+
+def test_generate_from_a_folder_that_is_not_a_run(capsys, tmp_path):
+    fails(capsys, ["generate", str(tmp_path / "nope")], "does not exist")
+    fails(capsys, ["generate", str(tmp_path)], "no config.json")
+
+
+# ---- 9: settings -----------------------------------------------------------------------------------
+def test_unknown_preset(capsys, tmp_path, corpus):
+    fails(capsys, ["train", "gpt", "--data", str(corpus), "--preset", "gpt5", "--out", str(tmp_path / "r")],
+          "unknown preset 'gpt5'", "nano")
+    fails(capsys, ["info", "--preset", "gpt5"], "unknown preset")
+
+
+def test_unknown_config_key_suggests_the_right_one(capsys, tmp_path, corpus):
+    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--n_layer", "2", "--out", str(tmp_path / "r")],
+          "unknown config key 'n_layer'", "did you mean --n_layers?")
+
+
+@pytest.mark.parametrize("flag,value,message", [("--n_layers", "two", "n_layers expects int, got 'two'"),
+                                                ("--lr", "fast", "lr expects float"),
+                                                ("--tokenizer", "words", "tokenizer must be one of char, bpe"),
+                                                ("--n_heads", "3", "divisible")])
+def test_badly_typed_or_invalid_value(capsys, tmp_path, corpus, flag, value, message):
+    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, flag, value, "--out", str(tmp_path / "r")], message)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{n_layers: 2", "is not valid JSON"),
+    ("[2, 64]", "must hold a JSON object"),
+    ('{"n_layer": 2}', "did you mean --n_layers?"),
+    ('{"model": {"n_layer": 2}}', "did you mean 'n_layers'?"),
+    ('{"model": {"n_layers": 2.5}}', "n_layers expects int, got 2.5"),
+    ('{"train": {"lr": "fast"}}', "lr expects float"),
+])
+def test_bad_config_file(capsys, tmp_path, corpus, content, message):
+    config = write(tmp_path / "cfg.json", content)
+    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--config", str(config),
+                   "--out", str(tmp_path / "r")], str(message))
+
+
+def test_missing_config_file(capsys, tmp_path, corpus):
+    fails(capsys, ["train", "gpt", "--data", str(corpus), "--config", str(tmp_path / "cfg.json"),
+                   "--out", str(tmp_path / "r")], "config file not found")
+
+
+def test_usage_mistakes_are_one_line_too(capsys, corpus):
+    fails(capsys, ["train", "gpt", "--data", str(corpus)], "--out", "lmlab train gpt --help")
+    fails(capsys, ["generate"], "run", "lmlab generate --help")
+    fails(capsys, ["frobnicate"], "invalid choice")
+    fails(capsys, ["train"], "lmlab train gpt")
+
+
+def test_resume_may_change_only_training_keys(capsys, run):
+    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--n_layers", "3"], "only training keys")
+
+
+# ---- 10: --debug -----------------------------------------------------------------------------------
+def test_debug_raises_instead_of_printing_one_line(tmp_path):
+    with pytest.raises(LmlabError, match="neither a bundled corpus"):
+        main(["train", "gpt", "--data", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "r"), "--debug"])
+
+
+def test_debug_shows_the_traceback_from_the_command_line(tmp_path):
+    cmd = [sys.executable, "-m", "lmlab.cli", "--debug", "info", "--preset", "gpt5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "LmlabError: unknown preset 'gpt5'" in proc.stderr
+
+
+# ---- what works ------------------------------------------------------------------------------------
+def test_data_list(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    assert "MiB" in rows["tinyshakespeare"] and "1,115,394" in rows["tinyshakespeare"]
+    assert "KiB" in rows["tang300"]
+
+
+@pytest.mark.parametrize("argv", [[], ["train"], ["train", "gpt"], ["generate"], ["info"], ["data"],
+                                  ["data", "list"]])
+def test_help(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lmlab")
+    if argv in (["train", "gpt"], ["generate"]):
+        assert "default" in out
+    if argv == ["train", "gpt"]:
+        assert "--n_layers" in out and "--max_steps" in out  # every config key, with its default
+
+
+def test_generate_and_info_on_a_good_run(capsys, trained):
+    assert main(["generate", str(trained), "--prompt", "ROMEO:", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith("ROMEO:")
+    assert main(["info", str(trained)]) == 0
+    assert "trained         3 steps" in capsys.readouterr().out
+
+
+def test_data_can_be_a_bundled_name_or_a_folder(capsys, tmp_path, corpus):
+    folder = tmp_path / "texts"
+    (folder / "more").mkdir(parents=True)
+    shutil.copy(corpus, folder / "a.txt")
+    shutil.copy(corpus, folder / "more" / "b.md")
+    one_step = ["--max_steps", "1", "--eval_every", "1"]
+    for data, out in (("tang300", "tang"), (str(folder), "folder")):
+        assert main(["train", "gpt", "--data", data, *QUICK, *one_step, "--out", str(tmp_path / out)]) == 0
+        meta = json.loads((tmp_path / out / "config.json").read_text())
+        assert (tmp_path / out / "model.safetensors").is_file()
+    assert meta["source"] == str(folder.resolve())  # absolute, so --resume works from anywhere
+    capsys.readouterr()
+
+
+def test_a_file_is_recorded_by_absolute_path(trained, corpus):
+    assert json.loads((trained / "config.json").read_text())["source"] == str(corpus.resolve())
+
+
+def test_overwrite_replaces_a_run(run, corpus):
+    old_weights = (run / "model.safetensors").read_bytes()
+    argv = ["train", "gpt", "--data", str(corpus), *QUICK, "--max_steps", "1", "--eval_every", "1"]
+    assert main([*argv, "--out", str(run), "--overwrite"]) == 0
+    assert (run / "model.safetensors").read_bytes() != old_weights
+    assert sorted(p.name for p in run.parent.iterdir()) == ["run"]  # the old run, moved aside, is gone
+
+
+def test_resume_from_another_directory(capsys, run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "gpt", "--out", "run", "--resume", "--max_steps", "4", "--quiet"]) == 0
+    assert main(["info", "run"]) == 0
+    assert "trained         4 steps" in capsys.readouterr().out
