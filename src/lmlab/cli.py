@@ -221,6 +221,18 @@ def _bytes(n: float) -> str:
     return f"{n} B"
 
 
+def cmd_hf(args) -> None:
+    from lmlab.recipes.hf_gpt2 import export_hf, import_hf
+    if args.hf_command == "import":
+        out = import_hf(args.path, args.out, overwrite=args.overwrite)
+        print(f"imported {args.path} into {out}; try: lmlab generate {out} --prompt \"...\"")
+    elif args.hf_command == "export":
+        out = export_hf(args.run, args.out, overwrite=args.overwrite)
+        print(f"exported {args.run} to {out}; load it with GPT2LMHeadModel.from_pretrained(\"{out}\")")
+    else:
+        raise LmlabError("say `lmlab hf import PATH --out RUN` or `lmlab hf export RUN --out PATH`")
+
+
 def cmd_data_list(args) -> None:
     from lmlab.data.corpora import BUNDLED, bundled_path
     print(f"{'name':<16} {'size':>9}  {'chars':>10}  description")
@@ -283,6 +295,20 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}")
     info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
+    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2 checkpoints",
+                        description="Convert between lmlab run directories and Hugging Face GPT-2 folders "
+                                    "(config.json + model.safetensors [+ tokenizer.json]).")
+    hsub = hf.add_subparsers(dest="hf_command", metavar="ACTION")
+    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2 folder")
+    hi.add_argument("path", help="folder with config.json and model.safetensors (tokenizer.json is copied if present)")
+    hi.add_argument("--out", required=True, help="run directory to create")
+    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2 folder")
+    he.add_argument("run", help="lmlab run directory")
+    he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel.from_pretrained")
+    for q in (hi, he):
+        q.add_argument("--overwrite", action="store_true", help="replace what is in --out")
+        q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
     data = sub.add_parser("data", help="bundled corpora", description="Corpora that ship with lmlab.")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
     dl = dsub.add_parser("list", help="list the bundled corpora with sizes and provenance")
@@ -310,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_generate(args)
         elif args.command == "info":
             cmd_info(args)
+        elif args.command == "hf":
+            cmd_hf(args)
         elif args.command == "data":
             if args.data_command != "list":
                 raise LmlabError("`lmlab data list` is the data command")

@@ -259,7 +259,7 @@ def save_hf_gpt2(model: GPT, path: str | Path, overwrite: bool = False) -> None:
     if path.exists() and not path.is_dir():
         raise LmlabError(f"{path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise LmlabError(f"{path} is not empty; choose another folder or pass overwrite=True")
+        raise LmlabError(f"{path} is not empty; choose another folder or replace it with --overwrite (overwrite=True)")
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
