@@ -67,23 +67,18 @@ def pretrain_gpt(data: str, model_cfg: GPTConfig, train_cfg: TrainConfig, data_c
         device = torch.device("cuda", dist.local_rank)
         train_cfg = dataclasses.replace(train_cfg, device=str(device))
     run_dir = Path(out)
-    if dist.is_main:
-        prepare_run_dir(run_dir, resume, overwrite)
-    D.barrier(dist)
     if resume:  # the run's own model and data settings win; train settings may be extended
         meta = load_config(run_dir)
         model_cfg = config_from_dict(GPTConfig, meta["model"])
         data_cfg = config_from_dict(LMDataConfig, meta["data"])
         data = meta["source"]
 
+    # Read, tokenize and split the data before touching the run folder, so bad data costs nothing.
     text = load_text(data)
     if resume:
         tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
-    else:
-        if dist.is_main:
-            train_tokenizer(data_cfg.tokenizer, text, data_cfg.bpe_vocab_size).save(run_dir / "tokenizer.json")
-        D.barrier(dist)
-        tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
+    else:  # every process trains the same tokenizer (training is deterministic)
+        tokenizer = train_tokenizer(data_cfg.tokenizer, text, data_cfg.bpe_vocab_size)
         model_cfg = dataclasses.replace(model_cfg, vocab_size=tokenizer.vocab_size)
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.int32)
     train_ids, val_ids = split_tokens(ids, data_cfg.val_fraction)
@@ -91,9 +86,14 @@ def pretrain_gpt(data: str, model_cfg: GPTConfig, train_cfg: TrainConfig, data_c
     train_data = RandomWindows(train_ids, T, train_cfg.batch_size, train_cfg.seed, dist.rank, dist.world_size)
     val = eval_batches(val_ids, T, train_cfg.batch_size, train_cfg.eval_batches, seed=0,
                        rank=dist.rank, world_size=dist.world_size)
+
     if dist.is_main:
+        prepare_run_dir(run_dir, resume, overwrite)
+        if not resume:
+            tokenizer.save(run_dir / "tokenizer.json")
         save_config(run_dir, {"lmlab_version": __version__, "family": "gpt", "source": data,
                               "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+    D.barrier(dist)
 
     torch.manual_seed(train_cfg.seed)
     model = GPT(model_cfg)
