@@ -116,7 +116,7 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def load_json(path: str | Path) -> dict[str, Any]:
+def load_json(path: str | Path, damaged_hint: str = "") -> dict[str, Any]:
     """Read a JSON object from a file with a clear error for a missing or malformed file."""
     path = Path(path)
     if not path.is_file():
@@ -124,7 +124,7 @@ def load_json(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LmlabError(f"{path} is not valid JSON ({e})") from None
+        raise LmlabError(f"{path} is not valid JSON ({e}){damaged_hint}") from None
     if not isinstance(data, dict):
-        raise LmlabError(f"{path} must hold a JSON object of config keys")
+        raise LmlabError(f"{path} must hold a JSON object of config keys{damaged_hint}")
     return data

@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from lmlab.config import load_json
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
 
@@ -49,11 +50,8 @@ def load_config(run_dir: str | Path, required: tuple[str, ...] = ("family", "mod
         raise LmlabError(f"run directory {run_dir} does not exist")
     if not path.is_file():
         raise LmlabError(f"{run_dir} has no {CONFIG_FILE}: is it an lmlab run directory?")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LmlabError(f"{path} is corrupt ({e}); restore it or retrain") from None
-    missing = [k for k in required if k not in config] if isinstance(config, dict) else list(required)
+    config = load_json(path, damaged_hint="; config.json is corrupt: restore it or retrain")
+    missing = [k for k in required if k not in config]
     if missing:
         raise LmlabError(f"{path} is damaged (no {', '.join(repr(k) for k in missing)}); restore it or retrain")
     return config
