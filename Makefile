@@ -21,9 +21,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Train the default char-level GPT on Tiny Shakespeare for ~3 minutes, then sample from it.
+# Train a char-level GPT on Tiny Shakespeare for 150 s of training, then sample from it.
 demo: install
-	$(VENV)/bin/lmlab train gpt --data tinyshakespeare --preset demo --time-budget 180 --out runs/demo --overwrite
+	$(VENV)/bin/lmlab train gpt --data tinyshakespeare --config shakespeare-char --time-budget 150 --out runs/demo --overwrite
 	$(VENV)/bin/lmlab generate runs/demo --prompt "ROMEO:" --max-new-tokens 300 --temperature 0.8 --seed 1
 
 test: install-test

@@ -18,8 +18,8 @@ from lmlab.errors import LmlabError
 EXAMPLES = """\
 examples:
   lmlab data list
-  lmlab train gpt --data tinyshakespeare --preset nano --out runs/shakespeare
-  lmlab train gpt --data tang300 --preset demo --tokenizer bpe --bpe_vocab_size 2000 --out runs/tang
+  lmlab train gpt --data tinyshakespeare --config shakespeare-char --time-budget 120 --out runs/shakespeare
+  lmlab train gpt --data tang300 --preset nano --tokenizer bpe --bpe_vocab_size 1000 --out runs/tang
   lmlab generate runs/shakespeare --prompt "ROMEO:" --max-new-tokens 300
   lmlab info --preset gpt2-small
 """
@@ -78,6 +78,8 @@ def _route(values: dict, classes: dict) -> dict[str, dict]:
     routed: dict[str, dict] = {name: {} for name in classes}
     owners = {f.name: name for name, cls in classes.items() for f in dataclasses.fields(cls)}
     for key, value in values.items():
+        if key.startswith("_"):  # a comment in a config file ("_about": "...")
+            continue
         if key in classes and isinstance(value, dict):  # nested config file section
             for k, v in value.items():
                 routed[key][k] = v
@@ -108,12 +110,13 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
     from lmlab.data.lm_config import LMDataConfig
     from lmlab.data.tokenizers import TextTokenizer
     from lmlab.models.gpt import GPTConfig, preset
+    from lmlab.recipes.configs import bundled_config
     from lmlab.recipes.pretrain_gpt import pretrain_gpt
     from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
     from lmlab.train.config import TrainConfig
 
     classes = _config_classes()
-    values: dict = load_json(args.config) if args.config else {}
+    values: dict = load_json(bundled_config(args.config)) if args.config else {}
     values.update(_parse_overrides(extra))
     if args.time_budget is not None:
         values["time_budget"] = str(args.time_budget)
@@ -266,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "or a folder of text files")
     g.add_argument("--preset", default="nano",
                    help=f"model size (default: nano). One of: {', '.join(PRESETS)}")
-    g.add_argument("--config", help="JSON file of config keys (flat, or in model/train/data sections); "
+    g.add_argument("--config", help="a bundled recipe (shakespeare-char) or a JSON file of config keys "
+                                    "(flat, or in model/train/data sections); "
                                     "--key value flags override it")
     g.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

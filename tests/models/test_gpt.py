@@ -47,7 +47,7 @@ def test_gpt2_init_scales_residual_projections():
     assert torch.all(model.blocks[0].ff.up.bias == 0)
 
 
-@pytest.mark.parametrize("name", [n for n in PRESETS if n in ("tiny", "nano", "demo", "gpt1", "gpt2-small")])
+@pytest.mark.parametrize("name", [n for n in PRESETS if n in ("tiny", "nano", "gpt1", "gpt2-small")])
 def test_count_parameters_matches_built_model(name):
     assert GPT(preset(name)).num_parameters() == count_parameters(preset(name))
 

@@ -54,8 +54,9 @@ class Trainer:
         if cfg.dtype == "fp16" and self.device.type != "cuda":
             raise LmlabError("fp16 training needs a CUDA device (loss scaling); on CPU use --dtype bf16")
         self.model = model.to(self.device)
+        # fused=True: one kernel updates every parameter (CPU and CUDA), a few % faster than foreach
         self.optimizer = torch.optim.AdamW(decay_groups(self.model, cfg.weight_decay), lr=cfg.lr,
-                                           betas=(cfg.beta1, cfg.beta2))
+                                           betas=(cfg.beta1, cfg.beta2), fused=True)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.dtype == "fp16" else None
         net = torch.compile(self.model) if cfg.compile else self.model
         self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None) \

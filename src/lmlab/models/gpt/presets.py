@@ -18,8 +18,6 @@ PRESETS: dict[str, dict] = {
     # small CPU presets (vocab_size is replaced by the tokenizer's when training)
     "tiny": dict(vocab_size=256, max_seq_len=64, d_model=64, n_heads=4, n_layers=2),
     "nano": dict(vocab_size=65, max_seq_len=64, d_model=128, n_heads=4, n_layers=4),  # nanoGPT's CPU shape
-    "demo": dict(vocab_size=65, max_seq_len=128, d_model=192, n_heads=6, n_layers=4),
-    "shakespeare-cpu": dict(vocab_size=65, max_seq_len=64, d_model=384, n_heads=6, n_layers=3),
     # published sizes
     "gpt1": dict(vocab_size=40478, max_seq_len=512, d_model=768, n_heads=12, n_layers=12, norm_first=False,
                  activation="gelu"),
