@@ -23,7 +23,8 @@ class TrainConfig:
     log_every: int = 10             # steps between metrics.jsonl lines
     dtype: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast precision; fp16 needs CUDA
     seed: int = 1337
-    time_budget: float = 0.0        # seconds of training before a clean stop; 0 = no limit
+    time_budget: float = 0.0        # seconds of training before a clean stop; 0 = no limit. The cosine
+                                    # then also follows the clock (not bit-reproducible across machines)
     device: str = "auto"            # auto | cpu | cuda | cuda:N
     compile: bool = False           # torch.compile the model
 
