@@ -28,3 +28,29 @@ def test_temperature_zero_is_greedy_and_seed_reproduces():
     runs = [[int(t) for t in sample(model, idx, 10, generator=torch.Generator().manual_seed(5))]
             for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_decode_stream_holds_back_split_utf8_characters():
+    """Byte-level BPE can end a token in the middle of a Chinese character: no piece shows U+FFFD."""
+    from lmlab.data.corpora import load_text
+    from lmlab.data.tokenizers import train_tokenizer
+    from lmlab.generate.sampling import decode_stream
+
+    tok = train_tokenizer("bpe", load_text("tang300")[:3000], vocab_size=260)  # almost only single bytes
+    text = "床前明月光，疑是地上霜。"
+    ids = tok.encode(text)
+    assert len(ids) > len(text)  # characters really are split over several tokens
+    pieces = list(decode_stream(tok, iter(ids)))
+    assert all("\ufffd" not in p for p in pieces)
+    assert "".join(pieces) == text
+
+
+def test_stream_text_yields_the_sampled_text():
+    from lmlab.data.tokenizers import train_tokenizer
+    from lmlab.generate.sampling import stream_text
+
+    tok = train_tokenizer("char", "abcdefgh")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, max_seq_len=8, d_model=16, n_heads=2, n_layers=1))
+    pieces = list(stream_text(model, tok, tok.encode("ab"), 5, temperature=0))
+    greedy = [int(t) for t in sample(model, torch.tensor([tok.encode("ab")]), 5, temperature=0)]
+    assert "".join(pieces) == tok.decode(greedy)

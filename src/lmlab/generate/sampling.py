@@ -52,16 +52,25 @@ def sample(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1
         model.train(was_training)
 
 
-def stream_text(model, tokenizer, prompt_ids: list[int], max_new_tokens: int, **kw) -> Iterator[str]:
-    """Yield decoded text pieces as tokens arrive; bytes of a split UTF-8 character are held back."""
-    device = next(model.parameters()).device
-    idx = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+def decode_stream(tokenizer, ids: Iterator[int]) -> Iterator[str]:
+    """Yield the new text as token ids arrive; a character whose UTF-8 bytes are split across byte-level
+    tokens is held back until its last byte comes (bytes that never form a character show as U+FFFD)."""
     new: list[int] = []
     shown = ""
-    for tok in sample(model, idx, max_new_tokens, **kw):
-        new.append(int(tok[0]))
+    for tok in ids:
+        new.append(int(tok))
         text = tokenizer.decode(new)
-        if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the rest
+        if text.endswith("\ufffd"):  # possibly an incomplete multi-byte character: wait for the rest
             continue
         yield text[len(shown):]
         shown = text
+    text = tokenizer.decode(new)
+    if len(text) > len(shown):
+        yield text[len(shown):]
+
+
+def stream_text(model, tokenizer, prompt_ids: list[int], max_new_tokens: int, **kw) -> Iterator[str]:
+    """Sample from `model` and yield decoded text pieces as tokens arrive."""
+    device = next(model.parameters()).device
+    idx = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    yield from decode_stream(tokenizer, (int(t[0]) for t in sample(model, idx, max_new_tokens, **kw)))
