@@ -30,3 +30,15 @@ def test_ddp_two_processes_equal_one(shakespeare_small, tmp_path):
     for k in ("loss", "val_loss"):
         diffs = [abs(a - b) for (_, a), (_, b) in zip(key(one, k), key(two, k))]
         assert max(diffs) < 1e-5, (k, diffs)  # the issue's tolerance for the loss curve
+
+
+@pytest.mark.slow
+def test_ddp_time_budget_stops_every_process_together(shakespeare_small, tmp_path):
+    """The clock drives lr and stopping; process 0's clock is shared, so no process waits forever."""
+    i = ARGS.index("--max_steps")
+    args = ARGS[:i] + ARGS[i + 2:] + ["--max_steps", "100000", "--time-budget", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "lmlab.cli", *args, "--data", str(shakespeare_small), "--out", str(tmp_path / "two")], env)
+    rows = read_metrics(tmp_path / "two" / "metrics.jsonl")
+    assert "val_loss" in rows[-1] and 0 < rows[-1]["step"] < 100000

@@ -46,6 +46,15 @@ def all_mean(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return x / info.world_size
 
 
+def from_main(values: list[float], info: DistInfo) -> list[float]:
+    """Process 0's values on every process (so clock-driven decisions agree across processes)."""
+    if not info.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return t.tolist()
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

@@ -203,6 +203,8 @@ class Trainer:
             while self.step < c.max_steps:
                 row = self.train_step()
                 self.elapsed = time.perf_counter() - start
+                if c.time_budget:  # the clock steers lr and stopping: every process must read process 0's
+                    self.elapsed, eval_cost = D.from_main([self.elapsed, eval_cost], self.dist)
                 if self.step % c.log_every == 0 or self.step == 1:
                     now = time.perf_counter()
                     tps = (self.tokens - tokens_at) / max(now - time_at, 1e-9)
