@@ -32,26 +32,10 @@ class _Parser(argparse.ArgumentParser):
         raise LmlabError(f"{message}; see `{self.prog} --help`")
 
 
-def _load_run(run: str, sections: tuple[str, ...], also: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """A GPT run's config.json and its checked config `sections`, so a damaged file is named as such."""
-    from lmlab.config import config_from_dict
-    from lmlab.io.checkpoint import CONFIG_FILE, load_config
-    meta = load_config(run, required=("family", *also, *sections))
-    if meta["family"] != "gpt":
-        raise LmlabError(f"{run} holds a '{meta['family']}' run, not a GPT")
-    classes = _config_classes()
-    try:
-        return meta, {name: config_from_dict(classes[name], meta[name]) for name in sections}
-    except LmlabError as e:
-        raise LmlabError(f"{Path(run) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
-
-
 # ---- config keys: --key value overrides routed to the dataclass that owns the key -------------------
 def _config_classes():
-    from lmlab.data.lm_config import LMDataConfig
-    from lmlab.models.gpt import GPTConfig
-    from lmlab.train.config import TrainConfig
-    return {"model": GPTConfig, "train": TrainConfig, "data": LMDataConfig}
+    from lmlab.recipes.pretrain_gpt import CONFIG_CLASSES
+    return CONFIG_CLASSES
 
 
 def _parse_overrides(extra: list[str]) -> dict[str, str]:
@@ -108,10 +92,9 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
     from lmlab.config import load_json, replace
     from lmlab.data.corpora import BUNDLED
     from lmlab.data.lm_config import LMDataConfig
-    from lmlab.data.tokenizers import TextTokenizer
-    from lmlab.models.gpt import GPTConfig, preset
+    from lmlab.models.gpt import preset
     from lmlab.recipes.configs import bundled_config
-    from lmlab.recipes.pretrain_gpt import pretrain_gpt
+    from lmlab.recipes.pretrain_gpt import load_run_configs, pretrain_gpt
     from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
     from lmlab.train.config import TrainConfig
 
@@ -123,16 +106,11 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
     routed = _route(values, classes)
     if args.resume:
         check_run_dir(args.out, resume=True, overwrite=args.overwrite)
-        meta, cfgs = _load_run(args.out, ("model", "train", "data"), also=("source",))
         if routed["model"] or routed["data"]:
             raise LmlabError("a resumed run keeps its model and data settings; only training keys "
                              f"may change (got {', '.join([*routed['model'], *routed['data']])})")
-        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
-        train_cfg = replace(cfgs["train"], routed["train"])
-        TextTokenizer.load(Path(args.out) / "tokenizer.json", model_vocab_size=model_cfg.vocab_size)
-        if data not in BUNDLED and not Path(data).exists():
-            raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
-                             "put it back there")
+        train_cfg = replace(load_run_configs(args.out, ("train",))[1]["train"], routed["train"])
+        model_cfg = data_cfg = data = None  # pretrain_gpt takes them from the run
     else:
         if not args.data:
             raise LmlabError("--data is required: a bundled corpus (`lmlab data list`), a text file or a folder")
@@ -141,7 +119,6 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
         data_cfg = replace(LMDataConfig(), routed["data"])
         # a file or folder is recorded by absolute path, so --resume works from any directory
         data = args.data if args.data in BUNDLED or not Path(args.data).exists() else str(Path(args.data).resolve())
-    assert isinstance(model_cfg, GPTConfig) and isinstance(data_cfg, LMDataConfig)
     with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
         pretrain_gpt(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
                      overwrite=args.overwrite, quiet=args.quiet)
@@ -163,7 +140,6 @@ def cmd_generate(args) -> None:
         raise LmlabError("--top-k must be ≥ 0 (0 = no top-k filtering)")
     if args.max_new_tokens < 0:
         raise LmlabError("--max-new-tokens must be ≥ 0")
-    _load_run(args.run, ("model",))  # names config.json if it is damaged
     model, tokenizer, _ = load_run_model(args.run)
     prompt = args.prompt if args.prompt is not None else "\n"
     ids = tokenizer.encode(prompt)
@@ -190,7 +166,8 @@ def cmd_info(args) -> None:
     if args.preset:
         cfg, title = preset(args.preset), f"preset {args.preset}"
     else:
-        cfg, title = _load_run(args.run, ("model",))[1]["model"], f"run {args.run}"
+        from lmlab.recipes.pretrain_gpt import load_run_configs
+        cfg, title = load_run_configs(args.run)[1]["model"], f"run {args.run}"
     n = count_parameters(cfg)
     emb = cfg.vocab_size * cfg.d_model + (cfg.max_seq_len * cfg.d_model if cfg.pos_embedding == "learned" else 0)
     print(f"GPT {title}")

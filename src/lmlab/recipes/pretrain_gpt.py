@@ -13,13 +13,13 @@ import torch
 
 from lmlab import __version__
 from lmlab.config import config_from_dict, to_dict
-from lmlab.data.corpora import load_text
+from lmlab.data.corpora import BUNDLED, load_text
 from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
 from lmlab.errors import LmlabError
 from lmlab.generate.sampling import sample
-from lmlab.io.checkpoint import load_config, save_config
+from lmlab.io.checkpoint import CONFIG_FILE, load_config, load_weights, save_config
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.recipes.run_dir import prepare_run_dir
 from lmlab.train import distributed as D
@@ -28,6 +28,7 @@ from lmlab.train.objectives import causal_lm
 from lmlab.train.trainer import Trainer, resolve_device
 
 SAMPLE_TOKENS = 200
+CONFIG_CLASSES = {"model": GPTConfig, "train": TrainConfig, "data": LMDataConfig}  # config.json's sections
 
 
 def samples_writer(run_dir: Path, tokenizer: TextTokenizer, prompt: list[int], seed: int):
@@ -42,41 +43,50 @@ def samples_writer(run_dir: Path, tokenizer: TextTokenizer, prompt: list[int], s
     return on_eval
 
 
+def load_run_configs(run_dir: str | Path, sections: tuple[str, ...] = ("model",),
+                     also: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """A GPT run's config.json and its `sections` as checked configs; a damaged file is named as such."""
+    meta = load_config(run_dir, required=("family", *also, *sections))
+    if meta["family"] != "gpt":
+        raise LmlabError(f"{run_dir} holds a '{meta['family']}' run, not a GPT")
+    try:
+        return meta, {name: config_from_dict(CONFIG_CLASSES[name], meta[name]) for name in sections}
+    except LmlabError as e:
+        raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
+
+
 def load_run_model(run_dir: str | Path) -> tuple[GPT, TextTokenizer, dict]:
     """The trained GPT, its tokenizer and its config.json from a run directory."""
-    from lmlab.io.checkpoint import load_weights
     run_dir = Path(run_dir)
-    meta = load_config(run_dir)
-    if meta.get("family") != "gpt":
-        raise LmlabError(f"{run_dir} holds a '{meta.get('family')}' run, not a GPT")
-    model = GPT(config_from_dict(GPTConfig, meta["model"]))
+    meta, cfgs = load_run_configs(run_dir)
+    model = GPT(cfgs["model"])
     load_weights(run_dir, model)
-    tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
-    if tokenizer.vocab_size > model.cfg.vocab_size:  # a model may pad its vocabulary, never shrink it
-        raise LmlabError(f"{run_dir}: tokenizer.json has {tokenizer.vocab_size} tokens but the model only "
-                         f"{model.cfg.vocab_size}; the files belong to different runs")
+    tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
     return model, tokenizer, meta
 
 
-def pretrain_gpt(data: str, model_cfg: GPTConfig, train_cfg: TrainConfig, data_cfg: LMDataConfig,
-                 out: str | Path, resume: bool = False, overwrite: bool = False,
+def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: TrainConfig,
+                 data_cfg: LMDataConfig | None, out: str | Path, resume: bool = False, overwrite: bool = False,
                  quiet: bool = False, on_step_end=None) -> dict[str, float]:
+    """Train a GPT into run directory `out`. On resume the run's own data, model and data settings are
+    used (`data`, `model_cfg`, `data_cfg` are ignored); only `train_cfg` may differ, e.g. more steps."""
     device = resolve_device(train_cfg.device)
     dist = D.setup(device)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
         train_cfg = dataclasses.replace(train_cfg, device=str(device))
     run_dir = Path(out)
-    if resume:  # the run's own model and data settings win; train settings may be extended
-        meta = load_config(run_dir)
-        model_cfg = config_from_dict(GPTConfig, meta["model"])
-        data_cfg = config_from_dict(LMDataConfig, meta["data"])
-        data = meta["source"]
+    if resume:
+        meta, cfgs = load_run_configs(run_dir, ("model", "data"), also=("source",))
+        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
+        if data not in BUNDLED and not Path(data).exists():
+            raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
+                             "put it back there")
 
     # Read, tokenize and split the data before touching the run folder, so bad data costs nothing.
     text = load_text(data)
     if resume:
-        tokenizer = TextTokenizer.load(run_dir / "tokenizer.json")
+        tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model_cfg.vocab_size)
     else:  # every process trains the same tokenizer (training is deterministic)
         tokenizer = train_tokenizer(data_cfg.tokenizer, text, data_cfg.bpe_vocab_size)
         model_cfg = dataclasses.replace(model_cfg, vocab_size=tokenizer.vocab_size)
