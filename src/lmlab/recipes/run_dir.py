@@ -14,7 +14,7 @@ from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE
 
 
 def _holds_files(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir()) if path.is_dir() else path.exists()
+    return any(path.iterdir()) if path.is_dir() else path.exists()
 
 
 def check_run_dir(out: str | Path, resume: bool, overwrite: bool) -> bool:
