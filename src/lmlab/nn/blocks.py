@@ -3,7 +3,8 @@
 Post-LN (the original paper):  x = Norm(x + Sublayer(x))
 Pre-LN  (GPT-2 and later):     x = x + Sublayer(Norm(x))   -- trains stably without long warm-up
 (Xiong et al. 2020, "On Layer Normalization in the Transformer Architecture").
-The sub-modules are passed in, so one block serves GPT, BERT and the seq2seq encoder.
+The sub-modules are passed in, so one block serves GPT, BERT and the seq2seq encoder. Keyword
+arguments (cache, masks, positions, backend) go to the attention unchanged.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ class TransformerBlock(nn.Module):
         self.norm1, self.norm2 = norm1, norm2
         self.norm_first = norm_first
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # (B, T, C)
+    def forward(self, x: torch.Tensor, **attn_kw) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         if self.norm_first:
-            x = x + self.attn(self.norm1(x), mask=mask)
+            x = x + self.attn(self.norm1(x), **attn_kw)
             x = x + self.ff(self.norm2(x))
         else:
-            x = self.norm1(x + self.attn(x, mask=mask))
+            x = self.norm1(x + self.attn(x, **attn_kw))
             x = self.norm2(x + self.ff(x))
         return x

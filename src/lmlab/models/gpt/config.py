@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args, get_type_hints
 
 
 @dataclass(frozen=True)
@@ -18,11 +18,14 @@ class GPTConfig:
     dropout: float = 0.0
     norm_first: bool = True         # Pre-LN (GPT-2); False gives Post-LN (GPT-1, the original Transformer)
     tie_embeddings: bool = True     # LM head shares the token-embedding matrix
-    pos_embedding: Literal["learned", "sinusoidal"] = "learned"
-    activation: Literal["gelu", "gelu_exact", "relu"] = "gelu"
+    pos_embedding: Literal["learned", "sinusoidal", "rotary"] = "learned"
+    rope_theta: float = 10000.0     # base of the rotary frequencies (pos_embedding="rotary")
+    activation: Literal["gelu", "gelu_exact", "relu", "swiglu"] = "gelu"
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     bias: bool = True
     norm_eps: float = 1e-5
-    attn_backend: Literal["sdpa", "naive"] = "sdpa"
+    attn_backend: Literal["sdpa", "naive", "flash"] = "sdpa"
+    attn_window: int = 0            # sliding-window attention: see only the last attn_window tokens; 0 = all
 
     def __post_init__(self):
         for name in ("vocab_size", "max_seq_len", "d_model", "n_heads", "n_layers"):
@@ -34,8 +37,14 @@ class GPTConfig:
             raise ValueError(f"n_heads ({self.n_heads}) must be divisible by n_kv_heads ({self.kv_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.pos_embedding not in ("learned", "sinusoidal"):
-            raise ValueError(f"pos_embedding must be 'learned' or 'sinusoidal', got '{self.pos_embedding}'")
+        for name in ("pos_embedding", "activation", "norm", "attn_backend"):
+            choices = get_args(get_type_hints(type(self))[name])
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
+        if self.pos_embedding == "rotary" and self.head_dim % 2:
+            raise ValueError(f"rotary position embeddings need an even head_dim, got {self.head_dim}")
+        if self.attn_window < 0:
+            raise ValueError(f"attn_window must be ≥ 0 (0 = full attention), got {self.attn_window}")
 
     @property
     def head_dim(self) -> int:
