@@ -6,28 +6,22 @@ The two models compute the same function; only names and layouts differ:
 - HF fuses the query, key and value projections into one `c_attn`, (C, 3C) = [q | k | v];
 - with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`.
 Configs that one side cannot express exactly are refused with an LmlabError, never approximated.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from lmlab.errors import LmlabError
+from lmlab.io.hf import load_strict, read_hf_config, read_weights, write_hf_folder
 from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
-
-CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE = "config.json", "model.safetensors", "model.safetensors.index.json"
 
 # ---------------------------------------------------------------------------------------------
 # Names. HF keys are shown without their "transformer." prefix; "{i}" is the block index.
@@ -97,20 +91,26 @@ def gpt_config_from_hf(hf: dict[str, Any]) -> GPTConfig:
         raise LmlabError(f"config.json describes an invalid GPT: {e}") from None
 
 
+def unsupported_by_gpt2(cfg: GPTConfig) -> list[str]:
+    """Why GPT-2 cannot compute this GPT, one "field=value (reason)" per setting; empty if it can."""
+    checks = [
+        (not cfg.norm_first, "norm_first=False (Post-LN; GPT-2 is Pre-LN)"),
+        (cfg.pos_embedding != "learned", f"pos_embedding='{cfg.pos_embedding}' (GPT-2 learns its positions)"),
+        (cfg.kv_heads != cfg.n_heads,
+         f"n_kv_heads={cfg.n_kv_heads} != n_heads={cfg.n_heads} (GPT-2 has no GQA/MQA)"),
+        (not cfg.bias, "bias=False (GPT-2 has biases in every linear layer and LayerNorm)"),
+        (cfg.activation not in ACT_TO_HF,
+         f"activation='{cfg.activation}' (GPT-2 has {', '.join(ACT_TO_HF)})"),
+        (cfg.norm != "layernorm", f"norm='{cfg.norm}' (GPT-2 uses LayerNorm)"),
+        (cfg.attn_window != 0, f"attn_window={cfg.attn_window} (GPT-2 attends to all tokens)"),
+    ]
+    return [why for bad, why in checks if bad]
+
+
 def hf_config_from_gpt(cfg: GPTConfig) -> dict[str, Any]:
     """GPTConfig -> a GPT2Config dict for config.json; refuses GPT variants GPT-2 cannot express."""
-    unsupported = {
-        "norm_first": (not cfg.norm_first, "norm_first=False (Post-LN); GPT-2 is Pre-LN"),
-        "pos_embedding": (cfg.pos_embedding != "learned",
-                          f"pos_embedding='{cfg.pos_embedding}'; GPT-2 learns its positions"),
-        "n_kv_heads": (cfg.kv_heads != cfg.n_heads,
-                       f"n_kv_heads={cfg.n_kv_heads} != n_heads={cfg.n_heads}; GPT-2 has no GQA/MQA"),
-        "bias": (not cfg.bias, "bias=False; GPT-2 has biases in every linear layer and LayerNorm"),
-        "activation": (cfg.activation not in ACT_TO_HF, f"activation='{cfg.activation}'"),
-    }
-    for field, (bad, why) in unsupported.items():
-        if bad:
-            raise LmlabError(f"cannot export as Hugging Face GPT-2: {field}: {why}")
+    if problems := unsupported_by_gpt2(cfg):
+        raise LmlabError(f"cannot export as Hugging Face GPT-2: {'; '.join(problems)}")
     eot = 50256 if cfg.vocab_size == 50257 else None  # <|endoftext|> of GPT-2's own tokenizer
     return {
         "model_type": "gpt2",
@@ -198,78 +198,22 @@ def _to_hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
 
 # ------------------------------------------------------------------------------ load / save ---
 
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """model.safetensors, or the shards named by model.safetensors.index.json."""
-    try:
-        if (path / WEIGHTS_FILE).is_file():
-            return load_file(str(path / WEIGHTS_FILE))
-        if (path / INDEX_FILE).is_file():
-            shards = sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
-            out = {}
-            for shard in shards:
-                out.update(load_file(str(path / shard)))
-            return out
-    except (SafetensorError, OSError, ValueError, KeyError) as e:
-        raise LmlabError(f"cannot read the weights in {path}: {e}") from None
-    hint = (" (pytorch_model.bin is a pickle and is not loaded; re-save it with safe_serialization=True)"
-            if (path / "pytorch_model.bin").exists() else "")
-    raise LmlabError(f"{path} has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}")
-
-
 def load_hf_gpt2(path: str | Path) -> GPT:
     """Build an lmlab GPT from a Hugging Face GPT-2 folder (config.json + model.safetensors).
 
     The model is built in the default dtype (fp32); fp16/bf16 checkpoints are upcast on load.
     """
     path = Path(path)
-    if not (path / CONFIG_FILE).is_file():
-        raise LmlabError(f"{path} has no {CONFIG_FILE}: is it a Hugging Face model folder?")
-    try:
-        hf_cfg = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LmlabError(f"{path / CONFIG_FILE} is not valid JSON ({e})") from None
-    cfg = gpt_config_from_hf(hf_cfg)
-    sd = _from_hf_state_dict(_read_weights(path), cfg.tie_embeddings)
-
-    model = GPT(cfg)
-    own = model.state_dict()
-    expected = set(own) - ({"lm_head.weight"} if cfg.tie_embeddings else set())
-    missing, unexpected = sorted(expected - set(sd)), sorted(set(sd) - expected)
-    wrong = [f"{k} {tuple(sd[k].shape)} (model wants {tuple(own[k].shape)})"
-             for k in sorted(expected & set(sd)) if sd[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [f"missing {', '.join(missing[:5])}" if missing else "",
-                                         f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
-                                         f"wrong shape {', '.join(wrong[:3])}" if wrong else ""]))
-        raise LmlabError(f"{path} does not match its {CONFIG_FILE}: {detail}")
-    model.load_state_dict(sd, strict=False)  # strictness checked above; a tied head is re-tied by GPT
-    return model
+    cfg = gpt_config_from_hf(read_hf_config(path))
+    sd = _from_hf_state_dict(read_weights(path), cfg.tie_embeddings)
+    return load_strict(GPT(cfg), sd, path)
 
 
 def save_hf_gpt2(model: GPT, path: str | Path, overwrite: bool = False) -> None:
     """Write `model` as a Hugging Face GPT-2 folder that `GPT2LMHeadModel.from_pretrained` loads.
 
-    A new folder appears in one rename; with overwrite=True the two files of an existing folder are
-    replaced one rename each, and other files there (e.g. tokenizer.json) are left alone.
+    A new folder appears in one rename; with overwrite=True config.json and model.safetensors of an
+    existing folder are replaced, and other files there (e.g. tokenizer.json) are left alone.
     """
     hf_cfg = hf_config_from_gpt(model.cfg)        # refuse before anything is written
-    tensors = _to_hf_state_dict(model)
-    hf_cfg["dtype"] = str(tensors["transformer.wte.weight"].dtype).removeprefix("torch.")
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise LmlabError(f"{path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise LmlabError(f"{path} is not empty; choose another folder or replace it with --overwrite (overwrite=True)")
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-        (tmp / CONFIG_FILE).write_text(json.dumps(hf_cfg, indent=2) + "\n", encoding="utf-8")
-        if path.is_dir():
-            for name in (WEIGHTS_FILE, CONFIG_FILE):
-                os.replace(tmp / name, path / name)
-        else:
-            os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_hf_folder(path, hf_cfg, _to_hf_state_dict(model), overwrite=overwrite)

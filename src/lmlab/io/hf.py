@@ -1,0 +1,145 @@
+"""Hugging Face model folders: `load_hf(path)` and `save_hf(model, path)` for every family lmlab converts.
+
+A Hugging Face model folder holds `config.json` (its `model_type` names the architecture) and the
+weights as `model.safetensors`, or as shards listed in `model.safetensors.index.json`. This module
+keeps what all converters share, the files, and leaves the names and layouts to one module per
+architecture (hf_gpt2.py, hf_llama.py):
+- reading config.json and the weights, with messages that say what is wrong with the folder;
+- a strict check before `load_state_dict`: every tensor the model needs, nothing more, right shapes;
+- writing a folder so that nobody ever sees it half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from lmlab.errors import LmlabError
+from lmlab.models.gpt.model import GPT
+
+CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE = "config.json", "model.safetensors", "model.safetensors.index.json"
+
+
+# ---------------------------------------------------------------------------------- reading ---
+
+def read_hf_config(path: Path) -> dict[str, Any]:
+    """The config.json of an HF model folder as a dict."""
+    if not (path / CONFIG_FILE).is_file():
+        raise LmlabError(f"{path} has no {CONFIG_FILE}: is it a Hugging Face model folder?")
+    try:
+        hf_cfg = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LmlabError(f"{path / CONFIG_FILE} is not valid JSON ({e})") from None
+    if not isinstance(hf_cfg, dict):
+        raise LmlabError(f"{path / CONFIG_FILE} holds a {type(hf_cfg).__name__}, not a JSON object")
+    return hf_cfg
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """model.safetensors, or the shards named by model.safetensors.index.json."""
+    try:
+        if (path / WEIGHTS_FILE).is_file():
+            return load_file(str(path / WEIGHTS_FILE))
+        if (path / INDEX_FILE).is_file():
+            shards = sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
+            out = {}
+            for shard in shards:
+                out.update(load_file(str(path / shard)))
+            return out
+    except (SafetensorError, OSError, ValueError, KeyError) as e:
+        raise LmlabError(f"cannot read the weights in {path}: {e}") from None
+    hint = (" (pytorch_model.bin is a pickle and is not loaded; re-save it with safe_serialization=True)"
+            if (path / "pytorch_model.bin").exists() else "")
+    raise LmlabError(f"{path} has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}")
+
+
+def load_strict(model: GPT, sd: dict[str, torch.Tensor], path: Path) -> GPT:
+    """Load converted tensors `sd` into `model` after checking that they are exactly what it needs.
+
+    `load_state_dict(strict=True)` would say much the same, but as a traceback about the model;
+    here the message blames the folder, lists the first few offenders and names wrong shapes.
+    """
+    own = model.state_dict()
+    expected = set(own) - ({"lm_head.weight"} if model.cfg.tie_embeddings else set())
+    missing, unexpected = sorted(expected - set(sd)), sorted(set(sd) - expected)
+    wrong = [f"{k} {tuple(sd[k].shape)} (model wants {tuple(own[k].shape)})"
+             for k in sorted(expected & set(sd)) if sd[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [f"missing {', '.join(missing[:5])}" if missing else "",
+                                         f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
+                                         f"wrong shape {', '.join(wrong[:3])}" if wrong else ""]))
+        raise LmlabError(f"{path} does not match its {CONFIG_FILE}: {detail}")
+    model.load_state_dict(sd, strict=False)  # strictness checked above; a tied head is re-tied by GPT
+    return model
+
+
+# ---------------------------------------------------------------------------------- writing ---
+
+def write_hf_folder(path: str | Path, hf_cfg: dict[str, Any], tensors: dict[str, torch.Tensor],
+                    overwrite: bool = False) -> None:
+    """Write config.json + model.safetensors into folder `path`.
+
+    A new folder appears in one rename; with overwrite=True the two files of an existing folder are
+    replaced one rename each, and other files there (e.g. tokenizer.json) are left alone.
+    """
+    hf_cfg = {**hf_cfg, "dtype": str(next(iter(tensors.values())).dtype).removeprefix("torch.")}
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LmlabError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise LmlabError(f"{path} is not empty; choose another folder or replace it with --overwrite (overwrite=True)")
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        (tmp / CONFIG_FILE).write_text(json.dumps(hf_cfg, indent=2) + "\n", encoding="utf-8")
+        if path.is_dir():
+            for name in (WEIGHTS_FILE, CONFIG_FILE):
+                os.replace(tmp / name, path / name)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ dispatchers ---
+# The converters import the helpers above, so they are imported inside these functions.
+
+def load_hf(path: str | Path) -> GPT:
+    """Build an lmlab GPT from a Hugging Face GPT-2 or Llama folder, chosen by config.json's model_type."""
+    from lmlab.io.hf_gpt2 import load_hf_gpt2
+    from lmlab.io.hf_llama import load_hf_llama
+
+    loaders = {"gpt2": load_hf_gpt2, "llama": load_hf_llama}
+    model_type = read_hf_config(Path(path)).get("model_type")
+    if model_type not in loaders:
+        found = f"model_type '{model_type}'" if model_type else "no model_type"
+        raise LmlabError(f"{Path(path) / CONFIG_FILE} has {found}; lmlab converts model_type "
+                         f"{' and '.join(repr(t) for t in loaders)} only")
+    return loaders[model_type](path)
+
+
+def save_hf(model: GPT, path: str | Path, overwrite: bool = False) -> str:
+    """Write `model` as the Hugging Face architecture that computes the same function; returns its
+    model_type ("gpt2" or "llama"). A GPT that neither can express is refused, with the reasons."""
+    from lmlab.io.hf_gpt2 import save_hf_gpt2, unsupported_by_gpt2
+    from lmlab.io.hf_llama import save_hf_llama, unsupported_by_llama
+
+    not_gpt2, not_llama = unsupported_by_gpt2(model.cfg), unsupported_by_llama(model.cfg)
+    if not not_gpt2:
+        save_hf_gpt2(model, path, overwrite=overwrite)
+        return "gpt2"
+    if not not_llama:
+        save_hf_llama(model, path, overwrite=overwrite)
+        return "llama"
+    raise LmlabError("cannot export as a Hugging Face model: neither GPT-2 nor Llama computes this GPT "
+                     f"(not GPT-2: {'; '.join(not_gpt2)}. not Llama: {'; '.join(not_llama)})")
