@@ -342,7 +342,7 @@ def test_data_list(capsys):
 
 
 @pytest.mark.parametrize("argv", [[], ["train"], ["train", "gpt"], ["generate"], ["info"], ["data"],
-                                  ["data", "list"]])
+                                  ["data", "list"], ["convert"], ["convert", "gqa"]])
 def test_help(capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         main([*argv, "--help"])
@@ -360,6 +360,54 @@ def test_generate_and_info_on_a_good_run(capsys, trained):
     assert capsys.readouterr().out.startswith("ROMEO:")
     assert main(["info", str(trained)]) == 0
     assert "trained         3 steps" in capsys.readouterr().out
+
+
+def test_generate_decoding_options(capsys, trained):
+    base = ["generate", str(trained), "--max-new-tokens", "12", "--temperature", "0"]
+    assert main([*base, "--prompt", "ROMEO:"]) == 0
+    greedy = capsys.readouterr().out.strip()
+    assert main([*base, "--prompt", "ROMEO:", "--no-cache", "--backend", "flash"]) == 0
+    assert capsys.readouterr().out.strip() == greedy               # same tokens without the cache
+    assert main([*base, "--prompt", "ROMEO:", "--prompt", "JULIET:", "--num-beams", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "=== 1 ===\nROMEO:" in out and "=== 2 ===\nJULIET:" in out
+    assert main([*base, "--prompt", "ROMEO:", "--show-probs"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") >= 12 and "alternatives" in out and f"text: {greedy}" in out
+    assert main(["generate", str(trained), "--prompt", "ROMEO:", "--temperature", "0.8", "--top-p", "0.9",
+                 "--min-p", "0.05", "--repetition-penalty", "1.2", "--no-repeat-ngram", "3",
+                 "--max-new-tokens", "40", "--stop", "e"]) == 0
+    out = capsys.readouterr().out.rstrip("\n")
+    assert out.startswith("ROMEO:") and (out.endswith("e") or len(out) == len("ROMEO:") + 40)
+
+
+@pytest.mark.parametrize("option", [["--num-beams", "0"], ["--min-p", "2"], ["--repetition-penalty", "0"],
+                                    ["--no-repeat-ngram", "-1"]])
+def test_bad_decoding_options(capsys, trained, option):
+    fails(capsys, ["generate", str(trained), *option], option[0])
+
+
+def test_show_probs_needs_one_prompt_without_beams(capsys, trained):
+    fails(capsys, ["generate", str(trained), "--show-probs", "--num-beams", "2"], "--show-probs")
+
+
+def test_info_shows_kv_cache_bytes(capsys):
+    assert main(["info", "--preset", "llama3-8b"]) == 0
+    out = capsys.readouterr().out
+    assert "KV cache        128.0 KiB per token in bf16" in out and "8 kv heads" in out
+
+
+def test_convert_gqa(capsys, trained, tmp_path):
+    out = tmp_path / "gqa"
+    assert main(["convert", "gqa", str(trained), "--n-kv-heads", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "validation loss" in printed and "before" in printed
+    assert main(["info", str(out)]) == 0
+    assert "n_kv_heads      1" in capsys.readouterr().out
+    assert main(["generate", str(out), "--prompt", "RO", "--max-new-tokens", "3"]) == 0
+    fails(capsys, ["convert", "gqa", str(trained), "--n-kv-heads", "1", "--out", str(out)], "--overwrite")
+    fails(capsys, ["convert", "gqa", str(trained), "--n-kv-heads", "3", "--out", str(tmp_path / "x")], "divide")
+    fails(capsys, ["convert", "gqa", str(out), "--n-kv-heads", "1", "--out", str(tmp_path / "y")], "multi-head")
 
 
 def test_data_can_be_a_bundled_name_or_a_folder(capsys, tmp_path, corpus):

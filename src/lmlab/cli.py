@@ -129,32 +129,59 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
 def cmd_generate(args) -> None:
     import torch
 
-    from lmlab.generate.sampling import stream_text
+    from lmlab.generate.decoding import GenerationConfig
+    from lmlab.generate.text import generate_text, stream_steps, stream_text
     from lmlab.recipes.pretrain_gpt import load_run_model
 
-    if args.temperature < 0:
-        raise LmlabError("--temperature must be ≥ 0 (0 = greedy)")
-    if not 0 < args.top_p <= 1:
-        raise LmlabError("--top-p must be in (0, 1]")
-    if args.top_k < 0:
-        raise LmlabError("--top-k must be ≥ 0 (0 = no top-k filtering)")
-    if args.max_new_tokens < 0:
-        raise LmlabError("--max-new-tokens must be ≥ 0")
+    prompts = args.prompt or ["\n"]
+    try:
+        cfg = GenerationConfig(
+            max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+            min_p=args.min_p, repetition_penalty=args.repetition_penalty,
+            no_repeat_ngram_size=args.no_repeat_ngram, num_beams=args.num_beams,
+            length_penalty=args.length_penalty, use_cache=not args.no_cache)
+    except ValueError as e:  # name the flag, not the config field
+        field, _, rest = str(e).partition(" ")
+        flag = "--no-repeat-ngram" if field == "no_repeat_ngram_size" else "--" + field.replace("_", "-")
+        raise LmlabError(f"{flag} {rest}; see `lmlab generate --help`") from None
+    if args.show_probs and (len(prompts) > 1 or cfg.num_beams > 1):
+        raise LmlabError("--show-probs works with one --prompt and without beam search")
     model, tokenizer, _ = load_run_model(args.run)
-    prompt = args.prompt if args.prompt is not None else "\n"
-    ids = tokenizer.encode(prompt)
-    if not ids:
-        raise LmlabError("the prompt is empty after tokenization; give --prompt some text")
-    if len(ids) > model.cfg.max_seq_len:
-        raise LmlabError(f"the prompt has {len(ids)} tokens but the model's context is {model.cfg.max_seq_len}; "
-                         "shorten the prompt")
-    gen = torch.Generator().manual_seed(args.seed)
-    sys.stdout.write(prompt)
-    for piece in stream_text(model, tokenizer, ids, args.max_new_tokens, temperature=args.temperature,
-                             top_k=args.top_k, top_p=args.top_p, generator=gen):
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-    sys.stdout.write("\n")
+    cfg = dataclasses.replace(cfg, eos_id=tokenizer.eos_id)
+    encoded = [tokenizer.encode(p) for p in prompts]
+    for p, ids in zip(prompts, encoded):
+        if not ids:
+            raise LmlabError(f"the prompt {p!r} is empty after tokenization; give --prompt some text")
+        if len(ids) > model.cfg.max_seq_len:
+            raise LmlabError(f"the prompt has {len(ids)} tokens but the model's context is "
+                             f"{model.cfg.max_seq_len}; shorten the prompt")
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(args.seed)
+    kw = dict(generator=gen, backend=args.backend)
+    if args.show_probs:
+        _print_probs(tokenizer, stream_steps(model, encoded[0], cfg, stop=None, **kw), prompts[0])
+    elif len(prompts) == 1 and cfg.num_beams == 1:
+        sys.stdout.write(prompts[0])
+        for piece in stream_text(model, tokenizer, encoded[0], cfg, stop_strings=args.stop, **kw):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    else:
+        outs = generate_text(model, tokenizer, prompts, cfg, stop_strings=args.stop, **kw)
+        for i, (p, out) in enumerate(zip(prompts, outs)):
+            print(f"=== {i + 1} ===\n{p}{out}")
+
+
+def _print_probs(tokenizer, steps, prompt: str) -> None:
+    """One line per generated token: its probability and the most likely alternatives."""
+    print(f"prompt: {prompt!r}\n{'step':>4}  {'p':>6}  token         alternatives (p)")
+    ids = []
+    for t, step in enumerate(steps):
+        tok = int(step.tokens[0])
+        ids.append(tok)
+        alts = ", ".join(f"{tokenizer.decode([int(i)])!r} {float(p):.3f}"
+                         for i, p in zip(step.top_ids[0][:4], step.top_probs[0][:4]) if int(i) != tok)
+        print(f"{t:>4}  {float(step.probs[0]):6.3f}  {tokenizer.decode([tok])!r:<12}  {alts}")
+    print(f"\ntext: {prompt + tokenizer.decode(ids)}")
 
 
 def cmd_info(args) -> None:
@@ -178,6 +205,11 @@ def cmd_info(args) -> None:
     if args.preset in PUBLISHED:
         print(f"  published     {_human(PUBLISHED[args.preset])}")
     print(f"weights         {_bytes(4 * n)} fp32, {_bytes(2 * n)} bf16")
+    from lmlab.nn.kv_cache import kv_bytes_per_token
+    per_tok = kv_bytes_per_token(cfg.n_layers, cfg.kv_heads, cfg.head_dim, bytes_per_value=2)
+    print(f"KV cache        {_bytes(per_tok)} per token in bf16 ({_bytes(2 * per_tok)} fp32) = 2 (K,V) × "
+          f"{cfg.n_layers} layers × {cfg.kv_heads} kv heads × {cfg.head_dim} dims; "
+          f"{_bytes(per_tok * cfg.max_seq_len)} for one full {cfg.max_seq_len}-token context")
     if args.run:
         from lmlab.tools.plots import read_metrics
         rows = read_metrics(Path(args.run) / "metrics.jsonl")
@@ -185,6 +217,21 @@ def cmd_info(args) -> None:
         if rows:
             print(f"trained         {rows[-1]['step']} steps" +
                   (f", last val_loss {evals[-1]['val_loss']:.4f} (ppl {evals[-1]['val_ppl']:.2f})" if evals else ""))
+
+
+def cmd_convert(args) -> None:
+    from lmlab.recipes.convert_gqa import convert_gqa
+
+    if args.convert_command != "gqa":
+        raise LmlabError("say what to convert to: `lmlab convert gqa RUN --n-kv-heads K --out DIR`")
+    res = convert_gqa(args.run, args.n_kv_heads, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: key/value heads mean-pooled to {args.n_kv_heads}")
+    if res["val_loss_mha"] is None:
+        print("(the run's corpus is not available, so no validation loss was measured)")
+    else:
+        print(f"validation loss {res['val_loss_mha']:.4f} (ppl {res['ppl_mha']:.2f}) before, "
+              f"{res['val_loss_gqa']:.4f} (ppl {res['ppl_gqa']:.2f}) after; continue training the "
+              f"converted run to recover (\"uptraining\" in the GQA paper)")
 
 
 def _human(n: float) -> str:
@@ -202,13 +249,14 @@ def _bytes(n: float) -> str:
 
 
 def cmd_hf(args) -> None:
-    from lmlab.recipes.hf_gpt2 import export_hf, import_hf
+    from lmlab.recipes.hf_interop import export_hf, import_hf
     if args.hf_command == "import":
         out = import_hf(args.path, args.out, overwrite=args.overwrite)
         print(f"imported {args.path} into {out}; try: lmlab generate {out} --prompt \"...\"")
     elif args.hf_command == "export":
-        out = export_hf(args.run, args.out, overwrite=args.overwrite)
-        print(f"exported {args.run} to {out}; load it with GPT2LMHeadModel.from_pretrained(\"{out}\")")
+        out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
+        cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}[model_type]
+        print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\")")
     else:
         raise LmlabError("say `lmlab hf import PATH --out RUN` or `lmlab hf export RUN --out PATH`")
 
@@ -257,17 +305,43 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    gen = sub.add_parser("generate", help="sample text from a trained run", formatter_class=fmt,
-                         description="Stream text sampled from a trained GPT run to the terminal.")
-    gen.add_argument("run", help="run directory (from `lmlab train gpt`)")
-    gen.add_argument("--prompt", default=None, help="text to continue (default: a newline)")
+    gen = sub.add_parser(
+        "generate", help="generate text from a trained run", formatter_class=fmt,
+        description="Continue prompts with a trained GPT run: greedy (--temperature 0), sampling (the "
+                    "default) or beam search (--num-beams K). One prompt is streamed to the terminal; "
+                    "several --prompt flags are decoded together as one left-padded batch. Processors "
+                    "apply in Hugging Face's order: repetition penalty, no-repeat n-gram, then (sampling "
+                    "only) temperature, top-k, top-p, min-p.",
+        epilog="examples:\n  lmlab generate runs/demo --prompt ROMEO: --temperature 0.8 --top-p 0.9\n"
+               "  lmlab generate runs/demo --prompt ROMEO: --temperature 0 --show-probs --max-new-tokens 20\n"
+               "  lmlab generate runs/demo --prompt ROMEO: --prompt JULIET: --num-beams 4 --stop \"\\n\\n\"")
+    gen.add_argument("run", help="run directory (from `lmlab train gpt` or `lmlab hf import`)")
+    gen.add_argument("--prompt", action="append", help="text to continue; repeat for a batch (default: a newline)")
     gen.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate (default: 200)")
     gen.add_argument("--temperature", type=float, default=1.0,
                      help="divide logits by T; <1 sharper, >1 flatter, 0 = greedy (default: 1.0)")
     gen.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens; 0 = all (default: 0)")
     gen.add_argument("--top-p", type=float, default=1.0,
                      help="nucleus: keep the smallest set with probability mass ≥ p (default: 1.0 = off)")
+    gen.add_argument("--min-p", type=float, default=0.0,
+                     help="keep tokens with probability ≥ p × the top probability (default: 0 = off)")
+    gen.add_argument("--repetition-penalty", type=float, default=1.0,
+                     help="CTRL penalty for tokens already present, e.g. 1.2 (default: 1.0 = off)")
+    gen.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N",
+                     help="never repeat an n-gram of this size (default: 0 = off)")
+    gen.add_argument("--num-beams", type=int, default=1, help="beam search with K beams (default: 1 = off)")
+    gen.add_argument("--length-penalty", type=float, default=1.0,
+                     help="beam scores are divided by length**penalty; >1 favours longer (default: 1.0)")
+    gen.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                     help="end a sequence once its text contains TEXT (repeatable)")
     gen.add_argument("--seed", type=int, default=0, help="random seed, for reproducible samples (default: 0)")
+    gen.add_argument("--backend", choices=("sdpa", "flash", "naive"), default=None,
+                     help="attention kernel for this call (default: the model's, normally sdpa)")
+    gen.add_argument("--no-cache", action="store_true",
+                     help="re-encode the whole sequence every step instead of using the KV cache (slow; "
+                          "for comparison)")
+    gen.add_argument("--show-probs", action="store_true",
+                     help="print each token with its probability and the top alternatives")
     gen.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     info = sub.add_parser("info", help="parameter counts and settings of a run or a preset",
@@ -276,19 +350,38 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}")
     info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2 checkpoints",
-                        description="Convert between lmlab run directories and Hugging Face GPT-2 folders "
-                                    "(config.json + model.safetensors [+ tokenizer.json]).")
+    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2 and Llama checkpoints",
+                        description="Convert between lmlab run directories and Hugging Face GPT-2 or Llama "
+                                    "folders (config.json + model.safetensors or its shards [+ tokenizer.json]).")
     hsub = hf.add_subparsers(dest="hf_command", metavar="ACTION")
-    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2 folder")
-    hi.add_argument("path", help="folder with config.json and model.safetensors (tokenizer.json is copied if present)")
+    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2 or Llama folder")
+    hi.add_argument("path", help="folder with config.json (model_type gpt2 or llama) and model.safetensors "
+                                 "(tokenizer.json is copied if present)")
     hi.add_argument("--out", required=True, help="run directory to create")
-    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2 folder")
+    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2 or Llama folder",
+                         description="Write a run as the Hugging Face architecture that computes the same "
+                                     "model: GPT-2 (learned positions, LayerNorm, GELU/ReLU, biases) or "
+                                     "Llama (rotary positions, RMSNorm, SwiGLU, no biases).")
     he.add_argument("run", help="lmlab run directory")
-    he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel.from_pretrained")
+    he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel or "
+                                                 "LlamaForCausalLM.from_pretrained (AutoModelForCausalLM too)")
     for q in (hi, he):
         q.add_argument("--overwrite", action="store_true", help="replace what is in --out")
         q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    conv = sub.add_parser("convert", help="convert a run's architecture (multi-head -> grouped-query)",
+                          description="Convert a run into a variant of itself.")
+    csub = conv.add_subparsers(dest="convert_command", metavar="TARGET")
+    cg = csub.add_parser(
+        "gqa", formatter_class=fmt, help="mean-pool key/value heads: MHA -> GQA (or MQA with 1)",
+        description="Make a grouped-query-attention copy of a multi-head GPT run by averaging the key and "
+                    "value projections of each group of heads (Ainslie et al. 2023), and report the "
+                    "validation loss before and after. The KV cache shrinks by n_heads / n_kv_heads.")
+    cg.add_argument("run", help="a multi-head GPT run directory")
+    cg.add_argument("--n-kv-heads", type=int, required=True, help="key/value heads to keep; must divide n_heads")
+    cg.add_argument("--out", required=True, help="run directory to create")
+    cg.add_argument("--overwrite", action="store_true", help="replace what is in --out")
+    cg.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     data = sub.add_parser("data", help="bundled corpora", description="Corpora that ship with lmlab.")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -317,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_generate(args)
         elif args.command == "info":
             cmd_info(args)
+        elif args.command == "convert":
+            cmd_convert(args)
         elif args.command == "hf":
             cmd_hf(args)
         elif args.command == "data":

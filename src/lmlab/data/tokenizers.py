@@ -28,6 +28,11 @@ class TextTokenizer:
     def vocab_size(self) -> int:
         return self.tok.get_vocab_size()
 
+    @property
+    def eos_id(self) -> int | None:
+        """Id of the end-of-text token, if the vocabulary has one (byte-level BPE does; char does not)."""
+        return self.tok.token_to_id(EOS)
+
     def encode(self, text: str) -> list[int]:
         if self.kind == "char":
             # a dict lookup per character gives the same ids as the Rust pipeline, ~30x faster

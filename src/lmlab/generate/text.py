@@ -1,55 +1,18 @@
-"""Autoregressive sampling: feed the sequence, take the last position's logits, pick, append, repeat.
+"""Text in, text out: tokenise prompts, decode with lmlab.generate.decoding, detokenise, stream.
 
-Processors applied in Hugging Face's order: temperature, then top-k, then top-p (nucleus:
-keep the smallest set of most likely tokens whose probability mass reaches p; Holtzman et
-al. 2020). temperature 0 means greedy. This is the simple full-recompute loop; the KV-cache
-engine lives beside it.
+`stream_text` yields the new text of one prompt piece by piece as tokens arrive; `generate_text`
+runs a batch of prompts (left-padded) with greedy, sampled or beam decoding. Stop strings end a
+row as soon as its text contains one (the stop string is kept, anything after it dropped, as in
+Hugging Face); the EOS token ends a row and is not shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 
-
-def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
-                  top_p: float = 1.0) -> torch.Tensor:
-    """logits (B, V) -> processed logits (B, V); removed tokens get -inf."""
-    logits = logits / temperature
-    if top_k and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        # drop a token when the mass before it already reaches p (the first token always stays)
-        drop_sorted = (cum - torch.softmax(sorted_logits, dim=-1)) >= top_p
-        drop = drop_sorted.scatter(-1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
-
-
-@torch.no_grad()
-def sample(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int = 0,
-           top_p: float = 1.0, generator: torch.Generator | None = None,
-           context: int | None = None) -> Iterator[torch.Tensor]:
-    """Yield the next token ids (B,) one step at a time; idx (B, T) is the prompt."""
-    context = context or model.cfg.max_seq_len
-    was_training = model.training
-    model.eval()
-    try:
-        for _ in range(max_new_tokens):
-            logits = model(idx[:, -context:])[:, -1, :].float()  # (B, V)
-            if temperature == 0:
-                nxt = logits.argmax(dim=-1)
-            else:
-                probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-            idx = torch.cat([idx, nxt[:, None]], dim=1)
-            yield nxt
-    finally:
-        model.train(was_training)
+from lmlab.generate.decoding import GenerationConfig, LMStepper, StopFn, beam_search, decode, left_pad
 
 
 def decode_stream(tokenizer, ids: Iterator[int]) -> Iterator[str]:
@@ -69,8 +32,91 @@ def decode_stream(tokenizer, ids: Iterator[int]) -> Iterator[str]:
         yield text[len(shown):]
 
 
-def stream_text(model, tokenizer, prompt_ids: list[int], max_new_tokens: int, **kw) -> Iterator[str]:
-    """Sample from `model` and yield decoded text pieces as tokens arrive."""
-    device = next(model.parameters()).device
-    idx = torch.tensor([prompt_ids], dtype=torch.long, device=device)
-    yield from decode_stream(tokenizer, (int(t[0]) for t in sample(model, idx, max_new_tokens, **kw)))
+def cut_at_stop(text: str, stop_strings: Sequence[str]) -> tuple[str, bool]:
+    """(text up to and including the earliest stop string, whether one was found)."""
+    ends = [text.find(s) + len(s) for s in stop_strings if s and s in text]
+    return (text[:min(ends)], True) if ends else (text, False)
+
+
+def stop_on_strings(tokenizer, stop_strings: Sequence[str]) -> StopFn | None:
+    """A decode() stop callback: True once a row's generated text contains a stop string."""
+    if not any(stop_strings):
+        return None
+    return lambda row, ids: cut_at_stop(tokenizer.decode(ids), stop_strings)[1]
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _until(ids: Iterator[int], eos_id: int | None) -> Iterator[int]:
+    for tok in ids:
+        if tok == eos_id:
+            return
+        yield tok
+
+
+def _without_eos(ids: list[int], eos_id: int | None) -> list[int]:
+    return ids[:ids.index(eos_id)] if eos_id is not None and eos_id in ids else ids
+
+
+def stream_steps(model, prompt_ids: list[int], cfg: GenerationConfig, generator: torch.Generator | None = None,
+                 stop: StopFn | None = None, backend: str | None = None):
+    """decode() for one prompt: yields a Step per new token (greedy or sampling)."""
+    idx = torch.tensor([prompt_ids], dtype=torch.long, device=_device(model))
+    stepper = LMStepper(model, idx, None, cfg.use_cache, cfg.max_new_tokens, backend)
+    was_training = model.training
+    model.eval()
+    try:
+        yield from decode(stepper, cfg, generator, stop)
+    finally:
+        model.train(was_training)
+
+
+def stream_text(model, tokenizer, prompt_ids: list[int], cfg: GenerationConfig,
+                generator: torch.Generator | None = None, stop_strings: Sequence[str] = (),
+                backend: str | None = None) -> Iterator[str]:
+    """Decode one prompt and yield the new text as it is produced (greedy or sampling)."""
+    steps = stream_steps(model, prompt_ids, cfg, generator, stop_on_strings(tokenizer, stop_strings), backend)
+    ids = (int(s.tokens[0]) for s in steps)
+    shown = ""
+    for piece in decode_stream(tokenizer, _until(ids, cfg.eos_id)):
+        text, stopped = cut_at_stop(shown + piece, stop_strings)
+        yield text[len(shown):]
+        shown = text
+        if stopped:
+            return
+
+
+@torch.no_grad()
+def generate_ids(model, prompts: list[list[int]], cfg: GenerationConfig, generator: torch.Generator | None = None,
+                 stop: StopFn | None = None, backend: str | None = None) -> list[list[int]]:
+    """Generated ids (prompt excluded, EOS and what follows dropped) for a batch of prompts."""
+    ids, mask = left_pad(prompts, pad_id=cfg.eos_id or 0)
+    device = _device(model)
+    stepper = LMStepper(model, ids.to(device), mask.to(device), cfg.use_cache, cfg.max_new_tokens, backend)
+    was_training = model.training
+    model.eval()
+    try:
+        if cfg.num_beams > 1:
+            out = beam_search(stepper, cfg).sequences
+        else:
+            out = [[] for _ in prompts]
+            ended = [False] * len(prompts)
+            for step in decode(stepper, cfg, generator, stop):
+                for i, tok in enumerate(step.tokens.tolist()):
+                    if not ended[i]:  # after its end a row only receives pads
+                        out[i].append(tok)
+                ended = step.finished.tolist()
+    finally:
+        model.train(was_training)
+    return [_without_eos(o, cfg.eos_id) for o in out]
+
+
+def generate_text(model, tokenizer, prompts: Sequence[str], cfg: GenerationConfig,
+                  generator: torch.Generator | None = None, stop_strings: Sequence[str] = (),
+                  backend: str | None = None) -> list[str]:
+    """The generated continuation of each prompt (prompt not included)."""
+    encoded = [tokenizer.encode(p) for p in prompts]
+    outs = generate_ids(model, encoded, cfg, generator, stop_on_strings(tokenizer, stop_strings), backend)
+    return [cut_at_stop(tokenizer.decode(o), stop_strings)[0] for o in outs]

@@ -18,7 +18,8 @@ from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
 from lmlab.errors import LmlabError
-from lmlab.generate.sampling import sample
+from lmlab.generate.decoding import GenerationConfig
+from lmlab.generate.text import generate_ids
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, load_weights, save_config
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.recipes.run_dir import prepare_run_dir
@@ -36,8 +37,8 @@ def samples_writer(run_dir: Path, tokenizer: TextTokenizer, prompt: list[int], s
     def on_eval(step: int, model) -> None:
         device = next(model.parameters()).device
         gen = torch.Generator(device=device).manual_seed(seed)
-        idx = torch.tensor([prompt], device=device)
-        new = [int(t) for t in sample(model, idx, SAMPLE_TOKENS, temperature=0.8, top_k=0, generator=gen)]
+        cfg = GenerationConfig(max_new_tokens=SAMPLE_TOKENS, temperature=0.8, eos_id=tokenizer.eos_id)
+        new = generate_ids(model, [prompt], cfg, generator=gen)[0]
         with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
             f.write(f"=== step {step} ===\n{tokenizer.decode(prompt + new)}\n\n")
     return on_eval
