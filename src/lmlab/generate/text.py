@@ -8,11 +8,13 @@ Hugging Face); the EOS token ends a row and is not shown.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 import torch
 
 from lmlab.generate.decoding import GenerationConfig, LMStepper, StopFn, beam_search, decode, left_pad
+from lmlab.nn.packed_linear import packed_linears
 
 
 def decode_stream(tokenizer, ids: Iterator[int]) -> Iterator[str]:
@@ -60,17 +62,25 @@ def _without_eos(ids: list[int], eos_id: int | None) -> list[int]:
     return ids[:ids.index(eos_id)] if eos_id is not None and eos_id in ids else ids
 
 
-def stream_steps(model, prompt_ids: list[int], cfg: GenerationConfig, generator: torch.Generator | None = None,
-                 stop: StopFn | None = None, backend: str | None = None):
-    """decode() for one prompt: yields a Step per new token (greedy or sampling)."""
-    idx = torch.tensor([prompt_ids], dtype=torch.long, device=_device(model))
-    stepper = LMStepper(model, idx, None, cfg.use_cache, cfg.max_new_tokens, backend)
+@contextlib.contextmanager
+def inference(model, pack_weights: bool = True):
+    """Eval mode (restored afterwards) and, on CPU, linear layers from oneDNN-packed weights."""
     was_training = model.training
     model.eval()
     try:
-        yield from decode(stepper, cfg, generator, stop)
+        with torch.no_grad(), packed_linears(model, enabled=pack_weights):
+            yield
     finally:
         model.train(was_training)
+
+
+def stream_steps(model, prompt_ids: list[int], cfg: GenerationConfig, generator: torch.Generator | None = None,
+                 stop: StopFn | None = None, backend: str | None = None, pack_weights: bool = True):
+    """decode() for one prompt: yields a Step per new token (greedy or sampling)."""
+    idx = torch.tensor([prompt_ids], dtype=torch.long, device=_device(model))
+    with inference(model, pack_weights):
+        stepper = LMStepper(model, idx, None, cfg.use_cache, cfg.max_new_tokens, backend)
+        yield from decode(stepper, cfg, generator, stop)
 
 
 def stream_text(model, tokenizer, prompt_ids: list[int], cfg: GenerationConfig,
@@ -88,16 +98,14 @@ def stream_text(model, tokenizer, prompt_ids: list[int], cfg: GenerationConfig,
             return
 
 
-@torch.no_grad()
 def generate_ids(model, prompts: list[list[int]], cfg: GenerationConfig, generator: torch.Generator | None = None,
-                 stop: StopFn | None = None, backend: str | None = None) -> list[list[int]]:
+                 stop: StopFn | None = None, backend: str | None = None,
+                 pack_weights: bool = True) -> list[list[int]]:
     """Generated ids (prompt excluded, EOS and what follows dropped) for a batch of prompts."""
     ids, mask = left_pad(prompts, pad_id=cfg.eos_id or 0)
     device = _device(model)
-    stepper = LMStepper(model, ids.to(device), mask.to(device), cfg.use_cache, cfg.max_new_tokens, backend)
-    was_training = model.training
-    model.eval()
-    try:
+    with inference(model, pack_weights):
+        stepper = LMStepper(model, ids.to(device), mask.to(device), cfg.use_cache, cfg.max_new_tokens, backend)
         if cfg.num_beams > 1:
             out = beam_search(stepper, cfg).sequences
         else:
@@ -108,8 +116,6 @@ def generate_ids(model, prompts: list[list[int]], cfg: GenerationConfig, generat
                     if not ended[i]:  # after its end a row only receives pads
                         out[i].append(tok)
                 ended = step.finished.tolist()
-    finally:
-        model.train(was_training)
     return [_without_eos(o, cfg.eos_id) for o in out]
 
 
