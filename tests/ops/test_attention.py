@@ -40,7 +40,8 @@ def forward_backward(backend, q, k, v, seed=1, **kw):
     for t in (q, k, v):
         t.grad = None
     out = run(backend, q, k, v, **kw)
-    out.backward(torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype))
+    # drawn in fp32 then cast: randn in bf16 draws a different stream on some torch versions
+    out.backward(torch.randn(out.shape, generator=torch.Generator().manual_seed(seed)).to(out.dtype))
     return [out.detach(), q.grad, k.grad, v.grad]
 
 

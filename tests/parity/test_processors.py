@@ -126,7 +126,11 @@ HAS_IGNORE = "prompt_ignore_length" in inspect.signature(RepetitionPenaltyLogits
 @pytest.mark.parametrize("skip", [5, torch.tensor([0, 6, 11, 0, 3, 0, 0, 24])])
 def test_repetition_penalty_ignoring_left_pads(skip):
     ours = RepetitionPenalty(1.5, prompt_ignore_length=skip)
-    _both(ours, RepetitionPenaltyLogitsProcessor(1.5, prompt_ignore_length=skip))
+    try:
+        theirs = RepetitionPenaltyLogitsProcessor(1.5, prompt_ignore_length=skip)
+    except ValueError:  # transformers before per-row lengths (e.g. 5.17) takes only an int
+        pytest.skip("this transformers takes prompt_ignore_length as an int only")
+    _both(ours, theirs)
     # the pad id is no longer penalised in the padded rows whose real tokens never use it
     ids = _input_ids()
     pad_used = (ids[:, 11:] == PAD).any(dim=1)

@@ -74,6 +74,10 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
     device = resolve_device(train_cfg.device)
     dist = D.setup(device)
     if dist.enabled and device.type == "cuda":
+        if dist.local_rank >= torch.cuda.device_count():
+            raise LmlabError(f"process {dist.rank} wants GPU {dist.local_rank} but this machine has "
+                             f"{torch.cuda.device_count()}; start torchrun with --nproc_per_node "
+                             f"{torch.cuda.device_count()} (or train with --device cpu)")
         device = torch.device("cuda", dist.local_rank)
         train_cfg = dataclasses.replace(train_cfg, device=str(device))
     run_dir = Path(out)
