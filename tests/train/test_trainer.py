@@ -103,3 +103,14 @@ def test_bf16_autocast_trains(shakespeare_small, tmp_path):
                  quiet=True)
     rows = losses(out)
     assert rows[-1][1] < rows[0][1] - 0.3
+
+
+@pytest.mark.parametrize("model", [
+    preset("llama-nano", max_seq_len=32, d_model=64, n_layers=2, d_ff=172),           # rotary, RMSNorm, SwiGLU, GQA
+    preset("tiny", max_seq_len=32, attn_window=8, attn_backend="flash"),            # sliding window, tiled kernel
+], ids=["llama-style", "window-flash"])
+def test_variants_learn(shakespeare_small, tmp_path, model):
+    pretrain_gpt(str(shakespeare_small), model, train_cfg(max_steps=40, eval_every=40), LMDataConfig(),
+                 tmp_path / "run", quiet=True)
+    rows = losses(tmp_path / "run")
+    assert rows[-1][1] < rows[0][1] - 0.5
