@@ -282,7 +282,9 @@ def test_unknown_config_key_suggests_the_right_one(capsys, tmp_path, corpus):
 @pytest.mark.parametrize("flag,value,message", [("--n_layers", "two", "n_layers expects int, got 'two'"),
                                                 ("--lr", "fast", "lr expects float"),
                                                 ("--tokenizer", "words", "tokenizer must be one of char, bpe"),
-                                                ("--n_heads", "3", "divisible")])
+                                                ("--n_heads", "3", "divisible"),
+                                                ("--optimizer", "lion", "optimizer must be one of sgd"),
+                                                ("--schedule", "cyclic", "schedule must be one of")])
 def test_badly_typed_or_invalid_value(capsys, tmp_path, corpus, flag, value, message):
     fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, flag, value, "--out", str(tmp_path / "r")], message)
     assert not (tmp_path / "r").exists()

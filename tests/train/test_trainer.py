@@ -114,3 +114,31 @@ def test_variants_learn(shakespeare_small, tmp_path, model):
                  tmp_path / "run", quiet=True)
     rows = losses(tmp_path / "run")
     assert rows[-1][1] < rows[0][1] - 0.5
+
+
+# a learning rate that suits each optimizer on this tiny model (SGD-like ones need far larger steps)
+LR = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.05, "rmsprop": 1e-3, "adam": 3e-3,
+      "adamw": 3e-3, "ftrl": 0.5, "torch-adamw": 3e-3}
+
+
+@pytest.mark.parametrize("optimizer", list(LR))
+def test_every_optimizer_trains(shakespeare_small, tmp_path, optimizer):
+    from lmlab.optim.registry import OPTIMIZERS
+    assert set(LR) == set(OPTIMIZERS)
+    cfg = train_cfg(max_steps=30, eval_every=30, optimizer=optimizer, lr=LR[optimizer], min_lr=LR[optimizer] / 10)
+    pretrain_gpt(str(shakespeare_small), preset("tiny", max_seq_len=32), cfg, LMDataConfig(), tmp_path / "r",
+                 quiet=True)
+    rows = losses(tmp_path / "r")
+    assert rows[-1][1] < rows[0][1] - 0.3, rows[-1]
+
+
+@pytest.mark.parametrize("schedule", ["constant", "warmup_linear", "inverse_sqrt", "step_decay"])
+def test_schedules_drive_the_learning_rate(shakespeare_small, tmp_path, schedule):
+    from lmlab.optim.schedules import schedule_lr
+    cfg = train_cfg(max_steps=12, eval_every=12, schedule=schedule, step_size=4, gamma=0.5)
+    pretrain_gpt(str(shakespeare_small), preset("tiny", max_seq_len=32), cfg, LMDataConfig(), tmp_path / "r",
+                 quiet=True)
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "r" / "metrics.jsonl") if "lr" in r]
+    want = [schedule_lr(schedule, s, lr=cfg.lr, warmup=cfg.warmup_steps, total=cfg.max_steps, min_lr=cfg.min_lr,
+                        step_size=4, gamma=0.5) for s in range(12)]
+    assert lrs == pytest.approx(want)

@@ -14,9 +14,16 @@ class TrainConfig:
     lr: float = 1e-3                # peak learning rate, reached after warm-up
     min_lr: float = 1e-4            # floor of the cosine decay
     warmup_steps: int = 100
-    weight_decay: float = 0.1       # AdamW, decoupled; matrices only
-    beta1: float = 0.9
-    beta2: float = 0.99
+    optimizer: str = "torch-adamw"  # torch-adamw (fused kernel, fastest) | adamw | adam | sgd | momentum |
+                                    # nesterov | adagrad | rmsprop | ftrl  (all but the first: lmlab's own)
+    schedule: str = "warmup_cosine" # warmup_cosine | warmup_linear | inverse_sqrt | constant | step_decay
+    step_size: int = 0              # step_decay: multiply the rate by gamma every step_size steps (0: max_steps // 3)
+    gamma: float = 0.1              # step_decay's factor
+    weight_decay: float = 0.1       # decoupled for adamw, L2 for the others; matrices only
+    beta1: float = 0.9              # Adam/AdamW first-moment decay
+    beta2: float = 0.99             # Adam/AdamW second-moment decay
+    momentum: float = 0.9           # momentum / nesterov
+    eps: float = 1e-8               # Adam/AdamW/AdaGrad/RMSProp denominator guard
     grad_clip: float = 1.0          # max global gradient norm; 0 disables clipping
     eval_every: int = 250           # steps between evaluations (and checkpoints)
     eval_batches: int = 20          # validation batches per evaluation
@@ -36,5 +43,13 @@ class TrainConfig:
             raise ValueError(f"need 0 ≤ min_lr ≤ lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.time_budget < 0:
             raise ValueError("warmup_steps, grad_clip and time_budget cannot be negative")
+        from lmlab.optim.registry import OPTIMIZERS
+        from lmlab.optim.schedules import SCHEDULES
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got '{self.optimizer}'")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got '{self.schedule}'")
+        if self.step_size < 0 or not 0 < self.gamma <= 1:
+            raise ValueError(f"need step_size ≥ 0 and 0 < gamma ≤ 1, got {self.step_size}, {self.gamma}")
         if self.dtype not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"dtype must be fp32, bf16 or fp16, got '{self.dtype}'")

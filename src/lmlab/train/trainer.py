@@ -1,8 +1,9 @@
 """The Trainer: one loop for every model and objective.
 
 It gets a model, an objective `(model, batch) -> {"loss": …}`, a resumable batch source and a
-TrainConfig, and does the rest: AdamW with decoupled weight decay, linear warm-up + cosine
-decay, gradient accumulation, global-norm clipping, autocast (bf16; fp16 + GradScaler on CUDA),
+TrainConfig, and does the rest: an optimizer by name (torch's fused AdamW by default, for speed;
+lmlab's own AdamW, Adam, SGD, … compute the same steps; weight decay on matrices only), a learning-rate schedule by name (linear warm-up + cosine by default), gradient
+accumulation, global-norm clipping, autocast (bf16; fp16 + GradScaler on CUDA),
 DDP under torchrun, periodic evaluation, NaN/inf detection, atomic checkpoints and exact resume.
 """
 
@@ -22,8 +23,10 @@ from tqdm.auto import tqdm
 
 from lmlab.errors import LmlabError
 from lmlab.io import checkpoint
+from lmlab.optim.clipping import clip_grad_norm_
 from lmlab.optim.param_groups import decay_groups
-from lmlab.optim.schedules import warmup_cosine
+from lmlab.optim.registry import build_optimizer
+from lmlab.optim.schedules import schedule_lr
 from lmlab.tools.plots import plot_loss, read_metrics
 from lmlab.train import distributed as D
 from lmlab.train.config import TrainConfig
@@ -54,9 +57,9 @@ class Trainer:
         if cfg.dtype == "fp16" and self.device.type != "cuda":
             raise LmlabError("fp16 training needs a CUDA device (loss scaling); on CPU use --dtype bf16")
         self.model = model.to(self.device)
-        # fused=True: one kernel updates every parameter (CPU and CUDA), a few % faster than foreach
-        self.optimizer = torch.optim.AdamW(decay_groups(self.model, cfg.weight_decay), lr=cfg.lr,
-                                           betas=(cfg.beta1, cfg.beta2), fused=True)
+        self.optimizer = build_optimizer(cfg.optimizer, decay_groups(self.model, cfg.weight_decay), lr=cfg.lr,
+                                         betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, momentum=cfg.momentum,
+                                         weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.dtype == "fp16" else None
         net = torch.compile(self.model) if cfg.compile else self.model
         self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
@@ -75,12 +78,13 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def lr_at(self, step: int) -> float:
-        """Warm-up + cosine over max_steps; with a time budget the decay also tracks the clock, so the
-        rate reaches its floor when the budget runs out even if that comes before max_steps."""
+        """The schedule's rate over max_steps; with a time budget the decay also tracks the clock, so
+        the rate reaches its floor when the budget runs out even if that comes before max_steps."""
         c = self.cfg
         if c.time_budget and step >= c.warmup_steps:
             step = max(step, int(self.elapsed / c.time_budget * c.max_steps))
-        return warmup_cosine(step, c.lr, c.warmup_steps, c.max_steps, c.min_lr)
+        return schedule_lr(c.schedule, step, lr=c.lr, warmup=c.warmup_steps, total=c.max_steps, min_lr=c.min_lr,
+                           step_size=c.step_size or max(1, c.max_steps // 3), gamma=c.gamma)
 
     def train_step(self) -> dict[str, float]:
         """One optimizer step over `grad_accum` micro-batches; returns the logged numbers."""
@@ -102,7 +106,7 @@ class Trainer:
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
         max_norm = c.grad_clip if c.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        grad_norm = clip_grad_norm_(self.model.parameters(), max_norm)
         loss_value = D.all_mean(total, self.dist).item()
         if not math.isfinite(loss_value):
             raise LmlabError(f"training diverged: loss is {loss_value} at step {self.step} "
