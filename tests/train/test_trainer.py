@@ -142,3 +142,25 @@ def test_schedules_drive_the_learning_rate(shakespeare_small, tmp_path, schedule
     want = [schedule_lr(schedule, s, lr=cfg.lr, warmup=cfg.warmup_steps, total=cfg.max_steps, min_lr=cfg.min_lr,
                         step_size=4, gamma=0.5) for s in range(12)]
     assert lrs == pytest.approx(want)
+
+
+@pytest.mark.parametrize("smoothing", ["uniform", "others"])
+def test_label_smoothing_trains(shakespeare_small, tmp_path, smoothing):
+    cfg = train_cfg(max_steps=30, eval_every=30, label_smoothing=0.1, smoothing=smoothing)
+    pretrain_gpt(str(shakespeare_small), MODEL, cfg, LMDataConfig(), tmp_path / "r", quiet=True)
+    rows = losses(tmp_path / "r")
+    assert rows[-1][1] < rows[0][1] - 0.5
+
+
+def test_causal_lm_smooths_with_lmlabs_cross_entropy():
+    from lmlab.models.gpt import GPT
+    from lmlab.ops.losses import cross_entropy
+    from lmlab.train.objectives import causal_lm
+    model = GPT(preset("tiny", vocab_size=50, max_seq_len=16))
+    ids = torch.randint(0, 50, (2, 16))
+    batch = {"input_ids": ids, "labels": ids.roll(-1, 1)}
+    logits = model(ids)
+    for kind in ("uniform", "others"):
+        got = causal_lm(model, batch, 0.1, kind)["loss"]
+        assert torch.allclose(got, cross_entropy(logits, batch["labels"], 0.1, kind))
+    assert not torch.allclose(causal_lm(model, batch, 0.1, "others")["loss"], causal_lm(model, batch)["loss"])

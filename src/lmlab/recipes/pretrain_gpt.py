@@ -7,6 +7,7 @@ train_state.pt, metrics.jsonl, loss.png and samples.txt (see DESIGN.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import torch
@@ -116,7 +117,9 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
         print(f"GPT {model.num_parameters() / 1e6:.2f}M parameters | {tokenizer.kind} tokenizer, "
               f"vocab {tokenizer.vocab_size} | {len(train_ids):,} train / {len(val_ids):,} val tokens | "
               f"device {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
-    trainer = Trainer(model, causal_lm, train_data, train_cfg, run_dir, eval_data=val,
+    objective = functools.partial(causal_lm, label_smoothing=train_cfg.label_smoothing,
+                                  smoothing=train_cfg.smoothing)
+    trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val, eval_objective=causal_lm,
                       on_eval=samples_writer(run_dir, tokenizer, val_ids[:16].tolist(), train_cfg.seed),
                       on_step_end=on_step_end, dist=dist, quiet=quiet)
     if resume:

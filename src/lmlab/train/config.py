@@ -24,6 +24,8 @@ class TrainConfig:
     beta2: float = 0.99             # Adam/AdamW second-moment decay
     momentum: float = 0.9           # momentum / nesterov
     eps: float = 1e-8               # Adam/AdamW/AdaGrad/RMSProp denominator guard
+    label_smoothing: float = 0.0    # ε of the training loss (evaluation reports the plain cross-entropy)
+    smoothing: str = "uniform"      # uniform: ε spread over all V classes (PyTorch); others: over the V-1 wrong ones
     grad_clip: float = 1.0          # max global gradient norm; 0 disables clipping
     eval_every: int = 250           # steps between evaluations (and checkpoints)
     eval_batches: int = 20          # validation batches per evaluation
@@ -49,6 +51,9 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got '{self.optimizer}'")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got '{self.schedule}'")
+        if not 0.0 <= self.label_smoothing < 1.0 or self.smoothing not in ("uniform", "others"):
+            raise ValueError(f"need 0 ≤ label_smoothing < 1 and smoothing uniform|others, got "
+                             f"{self.label_smoothing}, '{self.smoothing}'")
         if self.step_size < 0 or not 0 < self.gamma <= 1:
             raise ValueError(f"need step_size ≥ 0 and 0 < gamma ≤ 1, got {self.step_size}, {self.gamma}")
         if self.dtype not in ("fp32", "bf16", "fp16"):

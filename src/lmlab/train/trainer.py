@@ -47,8 +47,9 @@ class Trainer:
                  run_dir: str | Path | None = None, eval_data: list | None = None,
                  on_eval: Callable[[int, nn.Module], None] | None = None,
                  on_step_end: Callable[[int], None] | None = None,
-                 dist: D.DistInfo | None = None, quiet: bool = False):
+                 dist: D.DistInfo | None = None, quiet: bool = False, eval_objective: Callable | None = None):
         self.cfg, self.objective, self.train_data, self.eval_data = cfg, objective, train_data, eval_data
+        self.eval_objective = eval_objective or objective  # e.g. plain cross-entropy when training smooths it
         self.on_eval, self.on_step_end = on_eval, on_step_end
         self.run_dir = Path(run_dir) if run_dir else None
         self.device = resolve_device(cfg.device)
@@ -130,7 +131,7 @@ class Trainer:
         losses = []
         for batch in self.eval_data:
             with self.autocast():
-                losses.append(self.objective(self.model, self._to_device(batch))["loss"].float())
+                losses.append(self.eval_objective(self.model, self._to_device(batch))["loss"].float())
         self.net.train()
         val = D.all_mean(torch.stack(losses).mean(), self.dist).item()
         return {"val_loss": val, "val_ppl": math.exp(min(val, 50.0))}
