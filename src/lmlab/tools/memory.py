@@ -68,7 +68,8 @@ output and one logsumexp per head and row and recomputes the probabilities in ba
 - Post-LN blocks (GPT-1) save the same values in another order, and need no final norm.
 After the last block: the final norm, the LM head's input (C), the log-probabilities of the
 cross-entropy (V values, fp32 since the objective takes the loss in fp32: the biggest item when V
-is large), and the batch (input ids and labels, int64: 16 bytes a token).
+is large) with the index it gathers by and its ignore_index mask (9 bytes a token), and the batch
+(input ids and labels, int64: 16 bytes a token).
 
 Activation checkpointing (Chen et al. 2016) keeps only each block's input (C values per token and
 layer) and recomputes a block's forward pass during its backward, so one block's activations exist
@@ -308,6 +309,7 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
     if mixed:
         head.append(Item("autocast's bf16 copy of the LM head matrix", 2 * V * C, "2 B × V·C"))
     head.append(Item("log-probabilities for the cross-entropy (fp32)", N * V * 4, "B·T · V × 4 B"))
+    head.append(Item("cross-entropy's gather index and ignore mask", N * 9, "B·T · (8 + 1) B"))
     positions = 8 * T if cfg.pos_embedding == "learned" and not frozen else 0
     items += head + [Item("batch: input ids + labels (int64)", N * 16 + positions, "B·T · 2 × 8 B")]
     # under checkpointing autocast's copies of the other blocks' matrices exist until forward ends
