@@ -39,9 +39,10 @@ def test_smoke_loss_falls_and_files_written(shakespeare_small, tmp_path):
     assert meta["family"] == "gpt" and meta["model"]["vocab_size"] == meta["model"]["vocab_size"]
 
 
-def test_resume_reproduces_uninterrupted_run(shakespeare_small, tmp_path):
+@pytest.mark.parametrize("optimizer", ["torch-adamw", "adamw", "nesterov"])
+def test_resume_reproduces_uninterrupted_run(shakespeare_small, tmp_path, optimizer):
     """Interrupt after step 7 (Ctrl-C path saves a checkpoint), resume, compare every step's loss."""
-    cfg = train_cfg()
+    cfg = train_cfg(optimizer=optimizer, lr=0.1 if optimizer == "nesterov" else 3e-3)
     pretrain_gpt(str(shakespeare_small), MODEL, cfg, LMDataConfig(), tmp_path / "straight", quiet=True)
 
     def interrupt(step):
