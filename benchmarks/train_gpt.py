@@ -45,6 +45,7 @@ Variants (prototypes of possible lmlab changes, measured in the same interleaved
     compileloss  torch.compile of the whole objective (model forward + cross-entropy)
     fastgelu  hf only: activation gelu_pytorch_tanh (the fused kernel) instead of gelu_new
     naive     lmlab only: attn_backend="naive" (explicit QK^T, mask, softmax, @V)
+    eager     hf only: attn_implementation="eager" (HF's explicit attention), the twin of lmlab+naive
     explicit  lmlab only: a leaner explicit attention, same maths as "naive": one
               baddbmm(cached additive -inf mask, Q, K^T, alpha=1/sqrt(d)), softmax, bmm
     math      F.scaled_dot_product_attention restricted to its math (unfused) backend
@@ -85,7 +86,8 @@ from lmlab.train.objectives import causal_lm
 # 8k-token BPE vocabulary: 10.7M parameters in the blocks, 13.9M in all (tied head counted once).
 DEFAULTS = dict(d_model=384, n_layers=6, n_heads=6, seq_len=256, vocab=8192, batch=8)
 QUICK = dict(d_model=128, n_layers=2, n_heads=4, seq_len=64, vocab=1024, batch=4, steps=2, rounds=4, warmup=1)
-OPTIONS = {"fused", "foreach", "qkv", "nofloat", "compile", "compileloss", "fastgelu", "naive", "explicit", "math"}
+OPTIONS = {"fused", "foreach", "qkv", "nofloat", "compile", "compileloss", "fastgelu", "naive", "explicit", "math",
+           "eager"}
 
 
 # ------------------------------------------------------------------------------- models ---
@@ -101,7 +103,7 @@ def lmlab_config(args) -> GPTConfig:
     return GPTConfig(**{**cfg, "dropout": 0.0})
 
 
-def hf_model(cfg: GPTConfig, lmlab_model: GPT, activation: str | None = None) -> nn.Module:
+def hf_model(cfg: GPTConfig, lmlab_model: GPT, activation: str | None = None, attn: str = "sdpa") -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from lmlab.io import hf_gpt2
@@ -114,7 +116,7 @@ def hf_model(cfg: GPTConfig, lmlab_model: GPT, activation: str | None = None) ->
     if activation:
         hf_cfg["activation_function"] = activation
     hf_cfg = {k: v for k, v in hf_cfg.items() if k not in ("model_type", "architectures")}
-    model = GPT2LMHeadModel(GPT2Config(**hf_cfg, attn_implementation="sdpa"))
+    model = GPT2LMHeadModel(GPT2Config(**hf_cfg, attn_implementation=attn))
     try:  # the same starting point: lmlab's initial weights, in HF's layout
         missing, unexpected = model.load_state_dict(hf_gpt2._to_hf_state_dict(lmlab_model), strict=False)
         bad = [k for k in missing if not k.endswith("lm_head.weight")] + list(unexpected)
@@ -241,7 +243,8 @@ def build(name: str, cfg: GPTConfig, args, train_cfg: TrainConfig) -> Contestant
         obj = causal_lm_nofloat if "nofloat" in opts else causal_lm
         loss_fn = lambda net, b, obj=obj: obj(net, b)["loss"]
     else:
-        model = hf_model(cfg, lm, "gelu_pytorch_tanh" if "fastgelu" in opts else None)
+        model = hf_model(cfg, lm, "gelu_pytorch_tanh" if "fastgelu" in opts else None,
+                         "eager" if "eager" in opts else "sdpa")
         if args.hf_loss == "labels":
             loss_fn = lambda net, b: net(b["input_ids"], labels=b["input_ids"]).loss
         else:
