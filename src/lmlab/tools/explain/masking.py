@@ -6,12 +6,12 @@ with a random token and leave 10 % unchanged; the loss is computed on the picked
 [MASK] never appears at fine-tuning time: the model must build a good representation of every
 token, not only of the masked ones.
 
-This run applies the rule to real sentences of Tiny Shakespeare (word-level tokens) and counts
-the outcomes over many samples: 15 % picked, of which 80 / 10 / 10, i.e. 12 % / 1.5 % / 1.5 % of
-all tokens. (A random replacement can draw the original word, 1 time in 14,565 here, so the
-share of targets that look unchanged is 10 % plus a hair.) Selection is per token (as in Hugging Face's
-collator), so a 128-token sequence gets a binomial number of targets; Google's BERT code picks
-exactly round(15 % · n).
+This run applies lmlab's own masking (lmlab.data.mlm.mask_tokens, token strategy) to real
+sentences of Tiny Shakespeare (word-level tokens) and counts the outcomes over many samples: 15 %
+picked, of which 80 / 10 / 10, i.e. 12 % / 1.5 % / 1.5 % of all tokens. lmlab picks exactly
+round(15 % · n) targets per sequence, as Google's BERT code does (Hugging Face's collator flips a
+15 % coin per token instead, so its count per sequence varies). A random replacement may draw the
+original word; it then looks unchanged and is counted with the kept ones.
 """
 
 from __future__ import annotations
@@ -22,26 +22,25 @@ from pathlib import Path
 import torch
 
 from lmlab.data.corpora import load_text
+from lmlab.data.mlm import MaskingConfig, mask_tokens
 from lmlab.tools.explain._report import Notes, heading, save_plot
 
-P_SELECT, P_MASK, P_RANDOM = 0.15, 0.8, 0.1     # the rest of the selected (10 %) stay as they are
 IGNORE = -100                                    # label of the positions the loss skips
 SEQ_LEN, N_SEQ, ROUNDS = 128, 64, 100
+CFG = MaskingConfig(strategy="token")            # 15 %, then 80 / 10 / 10
 
 
 def bert_mask(ids: torch.Tensor, vocab_size: int, mask_id: int, gen: torch.Generator):
-    """(inputs, labels, kind): the corrupted ids, the targets (IGNORE where not picked) and, per
-    position, 0 = untouched, 1 = [MASK], 2 = random token, 3 = picked but kept."""
-    picked = torch.rand(ids.shape, generator=gen) < P_SELECT             # 15 % become targets
-    r = torch.rand(ids.shape, generator=gen)
-    to_mask = picked & (r < P_MASK)                                      # 80 % of them -> [MASK]
-    to_random = picked & (r >= P_MASK) & (r < P_MASK + P_RANDOM)         # 10 % -> a random token
-    inputs = ids.clone()
-    inputs[to_mask] = mask_id
-    inputs[to_random] = torch.randint(vocab_size, ids.shape, generator=gen)[to_random]
-    labels = torch.where(picked, ids, torch.full_like(ids, IGNORE))
+    """(inputs, labels, kind) for each row of ids (N, T) via lmlab.data.mlm.mask_tokens; kind per
+    position: 0 = untouched, 1 = [MASK], 2 = random token, 3 = target that looks unchanged."""
+    rows = [mask_tokens(row, torch.zeros_like(row, dtype=torch.bool), None, CFG, vocab_size + 1, mask_id, gen,
+                        special_ids=(mask_id,)) for row in ids.view(-1, ids.size(-1))]
+    inputs = torch.stack([r[0] for r in rows]).view(ids.shape)
+    labels = torch.stack([r[1] for r in rows]).view(ids.shape)
+    picked = labels != IGNORE
     kind = picked.long() * 3
-    kind[to_mask], kind[to_random] = 1, 2
+    kind[picked & (inputs == mask_id)] = 1
+    kind[picked & (inputs != mask_id) & (inputs != ids)] = 2
     return inputs, labels, kind
 
 
@@ -75,12 +74,10 @@ def run(out: Path | None) -> dict:
     heading(f"Counts over {ROUNDS} passes of {N_SEQ} sequences × {SEQ_LEN} tokens")
     batch = ids[: N_SEQ * SEQ_LEN].view(N_SEQ, SEQ_LEN)
     counts = torch.zeros(4, dtype=torch.long)
-    same_word = 0
     per_seq = []
     for _ in range(ROUNDS):
         inputs, labels, kind = bert_mask(batch, len(vocab) - 1, mask_id, gen)
         counts += torch.bincount(kind.flatten(), minlength=4)
-        same_word += ((kind == 2) & (inputs == batch)).sum().item()
         per_seq += (labels != IGNORE).sum(-1).tolist()
     total, picked = counts.sum().item(), counts[1:].sum().item()
     frac = {name: counts[i].item() / picked for i, name in ((1, "mask"), (2, "random"), (3, "kept"))}
@@ -92,30 +89,23 @@ def run(out: Path | None) -> dict:
     share = (counts / total).tolist()
     print(f"  of all tokens: [MASK] {share[1]:.2%}, random {share[2]:.2%}, kept but predicted "
           f"{share[3]:.2%}, untouched {share[0]:.2%}")
-    n_random = counts[2].item()
-    look_same = (counts[3].item() + same_word) / picked
-    print(f"  random replacements that drew the original word: {same_word} of {n_random:,} "
-          f"({same_word / n_random:.2%}), so {look_same:.2%} of the targets")
-    print(f"  look unchanged. The loss sees {picked / total:.1%} of the positions: the notes' "
-          "'85 % not updated'.")
+    print(f"  The loss sees {picked / total:.1%} of the positions: the notes' '85 % not updated'.")
     per_seq_t = torch.tensor(per_seq, dtype=torch.float)
     print(f"  targets per {SEQ_LEN}-token sequence: mean {per_seq_t.mean():.1f}, min {int(per_seq_t.min())}, "
           f"max {int(per_seq_t.max())}")
-    print(f"  (Google's BERT code picks exactly round(0.15 × {SEQ_LEN}) = {round(0.15 * SEQ_LEN)} "
-          "per sequence)")
+    print(f"  (exactly round(0.15 × {SEQ_LEN}) = {round(0.15 * SEQ_LEN)} per sequence, as Google's BERT code; "
+          "Hugging Face's per-token coin gives a binomial count instead)")
     notes.tally()
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(7, 3.8))
-        lo, hi = int(per_seq_t.min()), int(per_seq_t.max())
-        ax.hist(per_seq, bins=torch.arange(lo, hi + 2).tolist(), align="left", rwidth=0.85,
-                label="per-token 15 % (Hugging Face)")
-        ax.axvline(round(0.15 * SEQ_LEN), color="C3", label="exactly round(15 % · n) (Google's BERT)")
-        ax.set(xlabel=f"prediction targets in a {SEQ_LEN}-token sequence", ylabel="sequences",
-               title="how many tokens a sequence gets to predict")
-        ax.legend(fontsize=8)
+        names = ["untouched", "[MASK]", "random token", "kept (predicted)"]
+        ax.bar(names, [100 * x for x in share], color=["C7", "C0", "C1", "C2"])
+        for i, x in enumerate(share):
+            ax.text(i, 100 * x, f"{x:.1%}", ha="center", va="bottom", fontsize=8)
+        ax.set(ylabel="% of all tokens", title="BERT masking: what happens to each token")
         fig.tight_layout()
         return fig
 
     save_plot(out, "masking.png", draw)
-    return dict(picked=picked / total, **frac, same_word=same_word, checks=notes.rows)
+    return dict(picked=picked / total, **frac, checks=notes.rows)
