@@ -3,7 +3,7 @@
 A Hugging Face model folder holds `config.json` (its `model_type` names the architecture) and the
 weights as `model.safetensors`, or as shards listed in `model.safetensors.index.json`. This module
 keeps what all converters share, the files, and leaves the names and layouts to one module per
-architecture (hf_gpt2.py, hf_llama.py):
+architecture (hf_gpt2.py, hf_llama.py, hf_bert.py):
 - reading config.json and the weights, with messages that say what is wrong with the folder;
 - a strict check before `load_state_dict`: every tensor the model needs, nothing more, right shapes;
 - writing a folder so that nobody ever sees it half-written.
@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from lmlab.errors import LmlabError
 from lmlab.models.gpt.model import GPT
@@ -61,14 +62,19 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     raise LmlabError(f"{path} has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}")
 
 
-def load_strict(model: GPT, sd: dict[str, torch.Tensor], path: Path) -> GPT:
+def load_strict(model: nn.Module, sd: dict[str, torch.Tensor], path: Path,
+                optional: set[str] | None = None) -> nn.Module:
     """Load converted tensors `sd` into `model` after checking that they are exactly what it needs.
 
     `load_state_dict(strict=True)` would say much the same, but as a traceback about the model;
     here the message blames the folder, lists the first few offenders and names wrong shapes.
+    optional: names the folder need not hold (tied copies, freshly initialised heads); default: a
+    GPT's lm_head.weight when it is tied.
     """
     own = model.state_dict()
-    expected = set(own) - ({"lm_head.weight"} if model.cfg.tie_embeddings else set())
+    if optional is None:
+        optional = {"lm_head.weight"} if getattr(model.cfg, "tie_embeddings", False) else set()
+    expected = set(own) - optional
     missing, unexpected = sorted(expected - set(sd)), sorted(set(sd) - expected)
     wrong = [f"{k} {tuple(sd[k].shape)} (model wants {tuple(own[k].shape)})"
              for k in sorted(expected & set(sd)) if sd[k].shape != own[k].shape]
@@ -77,7 +83,7 @@ def load_strict(model: GPT, sd: dict[str, torch.Tensor], path: Path) -> GPT:
                                          f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
                                          f"wrong shape {', '.join(wrong[:3])}" if wrong else ""]))
         raise LmlabError(f"{path} does not match its {CONFIG_FILE}: {detail}")
-    model.load_state_dict(sd, strict=False)  # strictness checked above; a tied head is re-tied by GPT
+    model.load_state_dict(sd, strict=False)  # strictness checked above; a tied weight keeps its tie
     return model
 
 
@@ -114,25 +120,35 @@ def write_hf_folder(path: str | Path, hf_cfg: dict[str, Any], tensors: dict[str,
 # ------------------------------------------------------------------------------ dispatchers ---
 # The converters import the helpers above, so they are imported inside these functions.
 
-def load_hf(path: str | Path) -> GPT:
-    """Build an lmlab GPT from a Hugging Face GPT-2 or Llama folder, chosen by config.json's model_type."""
+def load_hf(path: str | Path) -> nn.Module:
+    """Build an lmlab model from a Hugging Face folder, chosen by config.json's model_type: a GPT from
+    GPT-2 or Llama, a BERT (BertModel or the head named in `architectures`) from BERT."""
+    from lmlab.io.hf_bert import load_hf_bert
     from lmlab.io.hf_gpt2 import load_hf_gpt2
     from lmlab.io.hf_llama import load_hf_llama
 
-    loaders = {"gpt2": load_hf_gpt2, "llama": load_hf_llama}
+    loaders = {"bert": load_hf_bert, "gpt2": load_hf_gpt2, "llama": load_hf_llama}
     model_type = read_hf_config(Path(path)).get("model_type")
     if model_type not in loaders:
         found = f"model_type '{model_type}'" if model_type else "no model_type"
         raise LmlabError(f"{Path(path) / CONFIG_FILE} has {found}; lmlab converts model_type "
-                         f"{' and '.join(repr(t) for t in loaders)} only")
+                         f"{', '.join(repr(t) for t in list(loaders)[:-1])} and {list(loaders)[-1]!r} only")
     return loaders[model_type](path)
 
 
-def save_hf(model: GPT, path: str | Path, overwrite: bool = False) -> str:
+def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False) -> str:
     """Write `model` as the Hugging Face architecture that computes the same function; returns its
-    model_type ("gpt2" or "llama"). A GPT that neither can express is refused, with the reasons."""
+    model_type ("gpt2", "llama" or "bert"). A GPT that neither GPT-2 nor Llama can express is refused,
+    with the reasons; a BERT (BertModel or a head) is written as HF BERT."""
+    from lmlab.io.hf_bert import HEADS, save_hf_bert
     from lmlab.io.hf_gpt2 import save_hf_gpt2, unsupported_by_gpt2
     from lmlab.io.hf_llama import save_hf_llama, unsupported_by_llama
+
+    if any(type(model) is cls for cls, _, _ in HEADS.values()):
+        save_hf_bert(model, path, overwrite=overwrite)
+        return "bert"
+    if not isinstance(model, GPT):
+        raise LmlabError(f"cannot export a {type(model).__name__} as a Hugging Face model (GPT or BERT only)")
 
     not_gpt2, not_llama = unsupported_by_gpt2(model.cfg), unsupported_by_llama(model.cfg)
     if not not_gpt2:

@@ -27,6 +27,9 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
         raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2 or Llama folder "
                          "(config.json + model.safetensors)")
     model = load_hf(hf_dir)
+    if not isinstance(model, GPT):  # e.g. BERT: lmlab has no BERT run directories yet
+        raise LmlabError(f"{hf_dir} holds a {type(model).__name__}; `lmlab hf import` makes GPT runs from "
+                         "GPT-2 and Llama folders (load BERT folders in Python with lmlab.io.hf_bert.load_hf_bert)")
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
     save_config(run_dir, {"lmlab_version": __version__, "family": "gpt", "source": f"hf:{hf_dir}",
                           "model": to_dict(model.cfg)})
