@@ -344,7 +344,7 @@ def test_data_list(capsys):
 
 
 @pytest.mark.parametrize("argv", [[], ["train"], ["train", "gpt"], ["generate"], ["info"], ["data"],
-                                  ["data", "list"], ["convert"], ["convert", "gqa"]])
+                                  ["data", "list"], ["convert"], ["convert", "gqa"], ["train", "bert"]])
 def test_help(capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         main([*argv, "--help"])
@@ -443,3 +443,14 @@ def test_resume_from_another_directory(capsys, run, tmp_path, monkeypatch):
     assert main(["train", "gpt", "--out", "run", "--resume", "--max_steps", "4", "--quiet"]) == 0
     assert main(["info", "run"]) == 0
     assert "trained         4 steps" in capsys.readouterr().out
+
+
+def test_train_bert_from_the_command_line(capsys, corpus, tmp_path):
+    out = tmp_path / "bert"
+    assert main(["train", "bert", "--data", str(corpus), "--preset", "bert-tiny", "--max_steps", "4",
+                 "--eval_every", "4", "--eval_batches", "1", "--batch_size", "4", "--tokenizer_vocab_size", "300",
+                 "--quiet", "--out", str(out)]) == 0
+    assert "val_mlm_acc" in capsys.readouterr().out and (out / "model.safetensors").is_file()
+    fails(capsys, ["train", "bert", "--data", str(corpus), "--masking", "words", "--out", str(tmp_path / "x")],
+          "masking must be token, whole_word or span")
+    fails(capsys, ["train", "bert", "--data", str(corpus), "--out", str(out)], "--overwrite")

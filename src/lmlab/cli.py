@@ -126,6 +126,45 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
         print(f"run saved in {args.out}; sample with: lmlab generate {args.out} --prompt \"...\"")
 
 
+BERT_EXAMPLES = """\
+examples:
+  lmlab train bert --data tinyshakespeare --preset bert-mini --out runs/bert
+  lmlab train bert --data tinyshakespeare --preset bert-tiny --masking whole_word --sentence_task sop --out runs/wwm
+  lmlab train bert --data my_texts/ --masking span --sentence_task none --dynamic true --out runs/spanbert
+"""
+
+
+def _bert_config_classes():
+    from lmlab.models.bert import BertConfig
+    from lmlab.recipes.pretrain_bert import BertDataConfig
+    from lmlab.train.config import TrainConfig
+    return {"model": BertConfig, "train": TrainConfig, "data": BertDataConfig}
+
+
+def cmd_train_bert(args, extra: list[str]) -> None:
+    from lmlab.config import load_json, replace
+    from lmlab.models.bert import preset
+    from lmlab.recipes.pretrain_bert import pretrain_bert
+    from lmlab.recipes.run_dir import restore_on_failure
+
+    classes = _bert_config_classes()
+    values: dict = load_json(args.config) if args.config else {}
+    values.update(_parse_overrides(extra))
+    if args.time_budget is not None:
+        values["time_budget"] = str(args.time_budget)
+    routed = _route(values, classes)
+    if not args.data:
+        raise LmlabError("--data is required: a bundled corpus (`lmlab data list`), a text file or a folder")
+    model_cfg = replace(preset(args.preset), routed["model"])
+    train_cfg = replace(classes["train"](), routed["train"])
+    data_cfg = replace(classes["data"](), routed["data"])
+    with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
+        final = pretrain_bert(args.data, model_cfg, train_cfg, data_cfg, args.out, overwrite=args.overwrite,
+                              quiet=args.quiet)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items() if k.startswith("val_") and k != "val_ppl")
+    print(f"run saved in {args.out}; {shown}")
+
+
 def cmd_generate(args) -> None:
     import torch
 
@@ -378,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model from scratch or resume a run",
-                           description="Train a model; `lmlab train gpt --help` for the GPT options.")
+                           description="Train a model; `lmlab train gpt --help` / `lmlab train bert --help` for the options.")
     tsub = train.add_subparsers(dest="family", metavar="FAMILY")
     from lmlab.models.gpt.presets import PRESETS
     g = tsub.add_parser(
@@ -402,6 +441,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop cleanly (final eval + checkpoint) after this much training time")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    from lmlab.models.bert.presets import PRESETS as BERT_PRESETS
+    b = tsub.add_parser(
+        "bert", formatter_class=fmt,
+        help="pretrain a BERT encoder on a text corpus (masked LM + NSP/SOP)",
+        description="Pretrain a BERT (masked-language modelling, plus next-sentence or sentence-order "
+                    "prediction) on a text corpus split into documents at blank lines and segments at "
+                    "line breaks. A WordPiece tokenizer is trained on the corpus. Writes config.json, "
+                    "tokenizer.json, model.safetensors, train_state.pt, metrics.jsonl (val_mlm_loss, "
+                    "val_mlm_acc, val_sentence_acc) and loss.png. Any config key below: --key value.",
+        epilog=_keys_help(_bert_config_classes()) + "\n\n" + BERT_EXAMPLES)
+    b.add_argument("--data", help="bundled corpus name, a UTF-8 text file, or a folder of text files")
+    b.add_argument("--preset", default="bert-tiny",
+                   help=f"model size (default: bert-tiny). One of: {', '.join(BERT_PRESETS)}")
+    b.add_argument("--config", help="a JSON file of config keys (flat, or in model/train/data sections)")
+    b.add_argument("--out", required=True, help="run directory to create")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    b.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop cleanly (final eval + checkpoint) after this much training time")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     gen = sub.add_parser(
         "generate", help="generate text from a trained run", formatter_class=fmt,
@@ -594,9 +654,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         if args.command == "train":
-            if args.family != "gpt":
-                raise LmlabError("say which model to train: `lmlab train gpt …` (see `lmlab train --help`)")
-            cmd_train_gpt(args, extra)
+            if args.family == "gpt":
+                cmd_train_gpt(args, extra)
+            elif args.family == "bert":
+                cmd_train_bert(args, extra)
+            else:
+                raise LmlabError("say which model to train: `lmlab train gpt|bert …` (see `lmlab train --help`)")
             return 0
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -20,4 +20,26 @@ def causal_lm(model, batch: dict[str, torch.Tensor], label_smoothing: float = 0.
     return {"loss": loss}
 
 
-OBJECTIVES = {"causal_lm": causal_lm}
+
+
+def bert_pretraining(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """BERT's loss (Devlin et al. 2019, §3.1): cross-entropy on the masked tokens (labels ≠ -100) plus,
+    when the batch has a sentence-pair label (NSP or SOP), cross-entropy of the 2-way [CLS] head.
+    Also returns each part and its accuracy, for logging."""
+    labels = batch["labels"]
+    targets = labels != -100                                                  # (B, T) the masked positions
+    out = model(batch["input_ids"], batch.get("token_type_ids"), batch.get("attention_mask"), mlm_mask=targets)
+    mlm_loss = cross_entropy(out.mlm_logits, labels[targets])                 # logits (N, V) at the N targets
+    parts = {"mlm_loss": mlm_loss,
+             "mlm_acc": (out.mlm_logits.argmax(-1) == labels[targets]).float().mean()}
+    loss = mlm_loss
+    pair = next((k for k in ("next_sentence_label", "sentence_order_label") if k in batch), None)
+    if pair is not None:
+        sentence_loss = cross_entropy(out.nsp_logits, batch[pair])
+        parts.update(sentence_loss=sentence_loss,
+                     sentence_acc=(out.nsp_logits.argmax(-1) == batch[pair]).float().mean())
+        loss = loss + sentence_loss
+    return {"loss": loss, **{k: v.detach() for k, v in parts.items()}}
+
+
+OBJECTIVES = {"causal_lm": causal_lm, "bert_pretraining": bert_pretraining}

@@ -128,13 +128,15 @@ class Trainer:
         if not self.eval_data:
             return {}
         self.net.eval()
-        losses = []
-        for batch in self.eval_data:
+        sums: dict[str, torch.Tensor] = {}
+        for batch in self.eval_data:  # every number the objective returns is averaged: val_loss, val_mlm_acc, …
             with self.autocast():
-                losses.append(self.eval_objective(self.model, self._to_device(batch))["loss"].float())
+                out = self.eval_objective(self.model, self._to_device(batch))
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0.0) + v.detach().float()
         self.net.train()
-        val = D.all_mean(torch.stack(losses).mean(), self.dist).item()
-        return {"val_loss": val, "val_ppl": math.exp(min(val, 50.0))}
+        means = {f"val_{k}": D.all_mean(v / len(self.eval_data), self.dist).item() for k, v in sums.items()}
+        return {**means, "val_ppl": math.exp(min(means["val_loss"], 50.0))}
 
     # ---- files ---------------------------------------------------------------------------
     def _log(self, row: dict) -> None:

@@ -1,0 +1,132 @@
+"""Pretrain a BERT (Devlin et al. 2019): masked-LM + a sentence-pair task, on a text corpus.
+
+The corpus is split into documents at blank lines and into segments at line breaks (for Tiny
+Shakespeare: a speech is a document, a verse line a segment). A WordPiece tokenizer is trained on
+the training part; examples are "[CLS] A [SEP] B [SEP]" pairs for NSP or SOP (or packed segments
+for "none", RoBERTa's choice); the collator masks 15 % of the tokens by the chosen strategy, anew
+for every batch (dynamic, RoBERTa) or once per example (static, BERT). The loss is MLM + the
+sentence loss; evaluation reports both, with their accuracies, on held-out documents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lmlab import __version__
+from lmlab.config import to_dict
+from lmlab.data.corpora import load_text
+from lmlab.data.mlm import MaskingConfig, MLMCollator, continuation_table
+from lmlab.data.sentence_pairs import make_pretraining_examples
+from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
+from lmlab.errors import LmlabError
+from lmlab.io.checkpoint import save_config
+from lmlab.models.bert import BertConfig
+from lmlab.models.bert.model import BertForPreTraining
+from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.train.config import TrainConfig
+from lmlab.train.objectives import bert_pretraining
+from lmlab.train.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class BertDataConfig:
+    tokenizer_vocab_size: int = 2000  # WordPiece vocabulary trained on the corpus (sets the model's vocab_size)
+    lowercase: bool = True
+    max_len: int = 64               # tokens per example, [CLS] and [SEP]s included
+    masking: str = "token"          # token | whole_word | span
+    mask_prob: float = 0.15
+    dynamic: bool = True            # a new mask each time an example is drawn (RoBERTa); False: fixed (BERT)
+    sentence_task: str = "nsp"      # nsp | sop | none
+    val_fraction: float = 0.1       # the last documents are held out
+
+    def __post_init__(self):
+        if self.masking not in ("token", "whole_word", "span"):
+            raise ValueError(f"masking must be token, whole_word or span; got '{self.masking}'")
+        if self.sentence_task not in ("nsp", "sop", "none"):
+            raise ValueError(f"sentence_task must be nsp, sop or none; got '{self.sentence_task}'")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+
+def documents(text: str) -> list[list[str]]:
+    """Paragraphs (split at blank lines) of non-empty lines."""
+    docs = [[line.strip() for line in para.splitlines() if line.strip()] for para in text.split("\n\n")]
+    return [d for d in docs if d]
+
+
+class ExampleBatches:
+    """Random batches of examples through the MLM collator; resumable (its RNG and the collator's)."""
+
+    def __init__(self, examples: list[dict], collator: MLMCollator, batch_size: int, seed: int):
+        self.examples, self.collator, self.batch_size = examples, collator, batch_size
+        self.rng = random.Random(seed)
+
+    def next(self) -> dict[str, torch.Tensor]:
+        return self.collator(self.rng.sample(self.examples, min(self.batch_size, len(self.examples))))
+
+    def state_dict(self) -> dict:
+        return {"rng": list(self.rng.getstate()[1]), "gauss": self.rng.getstate()[2],
+                "collator": self.collator.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.setstate((3, tuple(state["rng"]), state["gauss"]))
+        self.collator.load_state_dict(state["collator"])
+
+
+def _examples(docs: list[list[str]], tok: TextTokenizer, cfg: BertDataConfig, seed: int) -> list[dict]:
+    ids = [[tok.encode(seg) for seg in doc] for doc in docs]
+    sp = tok.special_ids
+    examples = make_pretraining_examples(ids, cfg.sentence_task, cfg.max_len, sp["cls"], sp["sep"], seed)
+    for i, ex in enumerate(examples):
+        ex["index"] = i
+    return examples
+
+
+def pretrain_bert(data: str, model_cfg: BertConfig, train_cfg: TrainConfig, data_cfg: BertDataConfig,
+                  out: str | Path, overwrite: bool = False, quiet: bool = False) -> dict[str, float]:
+    """Train a BertForPreTraining into run directory `out`; returns the final evaluation."""
+    docs = documents(load_text(data))
+    n_val = max(1, int(len(docs) * data_cfg.val_fraction))
+    if len(docs) - n_val < 2:
+        raise LmlabError(f"{data} has {len(docs)} paragraph(s); BERT pretraining needs documents separated "
+                         "by blank lines (at least 3)")
+    train_docs, val_docs = docs[:-n_val], docs[-n_val:]
+    tok = train_tokenizer("wordpiece", "\n".join("\n".join(d) for d in train_docs), data_cfg.tokenizer_vocab_size)
+    model_cfg = dataclasses.replace(model_cfg, vocab_size=tok.vocab_size,
+                                    max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len),
+                                    pad_id=tok.special_ids["pad"])
+    train_ex = _examples(train_docs, tok, data_cfg, train_cfg.seed)
+    val_ex = _examples(val_docs, tok, data_cfg, train_cfg.seed + 1)
+    if not val_ex:
+        raise LmlabError("the held-out documents give no examples; raise val_fraction or add text")
+    sp = tok.special_ids
+    masking = MaskingConfig(strategy=data_cfg.masking, mask_prob=data_cfg.mask_prob, dynamic=data_cfg.dynamic)
+    cont = continuation_table(tok.tok.get_vocab())
+
+    def collator(cfg: MaskingConfig, seed: int) -> MLMCollator:
+        return MLMCollator(cfg, tok.vocab_size, sp["mask"], sp["pad"], list(sp.values()), seed=seed,
+                           continuation=cont)
+
+    train_data = ExampleBatches(train_ex, collator(masking, train_cfg.seed), train_cfg.batch_size, train_cfg.seed)
+    # validation: fixed masks, fixed batches, so evaluations compare
+    val_collate = collator(dataclasses.replace(masking, dynamic=False), 0)
+    val = [val_collate(val_ex[i:i + train_cfg.batch_size])
+           for i in range(0, min(len(val_ex), train_cfg.batch_size * train_cfg.eval_batches), train_cfg.batch_size)]
+
+    run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
+    tok.save(run_dir / "tokenizer.json")
+    save_config(run_dir, {"lmlab_version": __version__, "family": "bert", "source": data,
+                          "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+    torch.manual_seed(train_cfg.seed)
+    model = BertForPreTraining(model_cfg)
+    if not quiet:
+        print(f"BERT {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters | WordPiece vocab "
+              f"{tok.vocab_size} | {len(train_ex):,} train / {len(val_ex):,} val examples | "
+              f"masking {data_cfg.masking}, {data_cfg.sentence_task}")
+    trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet)
+    return trainer.fit()
