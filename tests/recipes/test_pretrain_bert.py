@@ -56,3 +56,25 @@ def test_batches_resume_where_they_left_off():
     b.load_state_dict(a.state_dict())
     x, y = a.next(), b.next()
     assert all((x[k] == y[k]).all() for k in x)
+
+
+def test_load_bert_encoder_from_a_run_and_from_an_hf_folder(corpus, tmp_path):
+    import torch
+    transformers = pytest.importorskip("transformers")
+    from lmlab.errors import LmlabError
+    from lmlab.recipes.pretrain_bert import load_bert_encoder
+    pretrain_bert(str(corpus), MODEL, train_cfg(max_steps=2, eval_every=2, eval_batches=1),
+                  BertDataConfig(tokenizer_vocab_size=300), tmp_path / "run", quiet=True)
+    enc, tok = load_bert_encoder(tmp_path / "run")
+    assert tok.kind == "wordpiece" and enc.pooler is not None
+    enc.eval()
+    ids = torch.tensor([tok.encode_pair("to be or not")["input_ids"]])
+    assert enc(ids).hidden.shape == (1, ids.size(1), MODEL.d_model)
+    hf = transformers.BertModel(transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                        intermediate_size=64, vocab_size=tok.vocab_size))
+    hf.save_pretrained(tmp_path / "hf")
+    tok.save(tmp_path / "hf" / "tokenizer.json")
+    enc2, _ = load_bert_encoder(tmp_path / "hf")
+    assert enc2.cfg.d_model == 32
+    with pytest.raises(LmlabError, match="neither an lmlab BERT run"):
+        load_bert_encoder(corpus.parent)

@@ -18,15 +18,16 @@ from pathlib import Path
 import torch
 
 from lmlab import __version__
-from lmlab.config import to_dict
+from lmlab.config import config_from_dict, to_dict
 from lmlab.data.corpora import load_text
 from lmlab.data.mlm import MaskingConfig, MLMCollator, continuation_table
 from lmlab.data.sentence_pairs import make_pretraining_examples
 from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import save_config
+from lmlab.io.checkpoint import load_config, load_weights, save_config
+from lmlab.io.hf_bert import load_hf_bert
 from lmlab.models.bert import BertConfig
-from lmlab.models.bert.model import BertForPreTraining
+from lmlab.models.bert.model import BertForPreTraining, BertModel
 from lmlab.recipes.run_dir import prepare_run_dir
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import bert_pretraining
@@ -130,3 +131,27 @@ def pretrain_bert(data: str, model_cfg: BertConfig, train_cfg: TrainConfig, data
               f"masking {data_cfg.masking}, {data_cfg.sentence_task}")
     trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet)
     return trainer.fit()
+
+
+def load_bert_encoder(source: str | Path) -> tuple[BertModel, TextTokenizer]:
+    """The pretrained encoder (with its pooler) and tokenizer of an lmlab BERT run or a Hugging Face
+    BERT folder (config.json + model.safetensors + tokenizer.json or vocab.txt)."""
+    source = Path(source)
+    meta = load_config(source, required=()) if (source / "config.json").is_file() else None
+    if meta is not None and meta.get("family") == "bert":
+        try:
+            cfg = config_from_dict(BertConfig, meta["model"])
+        except (LmlabError, KeyError) as e:
+            raise LmlabError(f"{source / 'config.json'} is damaged ({e}); restore it or retrain") from None
+        model = BertForPreTraining(cfg)
+        load_weights(source, model)
+        encoder = model.bert
+    elif meta is not None and meta.get("model_type") == "bert":
+        encoder = load_hf_bert(source, head="base")
+    else:
+        raise LmlabError(f"{source} is neither an lmlab BERT run (`lmlab train bert`) nor a Hugging Face "
+                         "BERT folder (config.json with model_type 'bert')")
+    for name in ("tokenizer.json", "vocab.txt"):
+        if (source / name).is_file():
+            return encoder, TextTokenizer.load(source / name, model_vocab_size=encoder.cfg.vocab_size)
+    raise LmlabError(f"{source} has no tokenizer.json or vocab.txt")
