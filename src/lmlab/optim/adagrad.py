@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from lmlab.optim.closure import closure_loss
+
 
 class AdaGrad(torch.optim.Optimizer):
     """AdaGrad, the same updates as torch.optim.Adagrad (L2 weight decay added to the gradient)."""
@@ -41,10 +43,7 @@ class AdaGrad(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
         """One update of every parameter that has a gradient; returns closure()'s loss if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, sums, steps = [], [], [], []
             for p in group["params"]:

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from lmlab.optim.closure import closure_loss
+
 
 class Adam(torch.optim.Optimizer):
     """Adam with L2 weight decay (added to the gradient), the same updates as torch.optim.Adam."""
@@ -48,10 +50,7 @@ class Adam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
         """One update of every parameter that has a gradient; returns closure()'s loss if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
             for p in group["params"]:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from lmlab.optim.closure import closure_loss
+
 
 class FTRL(torch.optim.Optimizer):
     """FTRL-Proximal (McMahan et al. 2013, Algorithm 1), vectorised over whole tensors.
@@ -45,10 +47,7 @@ class FTRL(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
         """One update of every parameter that has a gradient; returns closure()'s loss if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             alpha, beta, l1, l2 = group["alpha"], group["beta"], group["l1"], group["l2"]
             params, grads, zs, ns = [], [], [], []

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from lmlab.optim.closure import closure_loss
+
 
 class RMSProp(torch.optim.Optimizer):
     """RMSProp, the same updates as torch.optim.RMSprop (L2 weight decay added to the gradient)."""
@@ -43,10 +45,7 @@ class RMSProp(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
         """One update of every parameter that has a gradient; returns closure()'s loss if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             wd, mu, centered = group["weight_decay"], group["momentum"], group["centered"]

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from lmlab.optim.closure import closure_loss
+
 MOMENTUM_FORMS = ("torch", "ema")
 
 
@@ -73,10 +75,7 @@ class SGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
         """One update of every parameter that has a gradient; returns closure()'s loss if given."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
