@@ -38,10 +38,11 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _child import run_child  # benchmarks/ is on sys.path when run as a script
 
 DTYPES = ("fp32", "bf16", "fp16")
 DEFAULT_JSON = Path(__file__).parent / "results" / "attention_backends.json"
@@ -118,15 +119,7 @@ def naive_estimate_gib(B, H, T, dtype) -> float:
 
 
 def run_job(job: dict, timeout: float) -> dict:
-    cmd = [sys.executable, __file__, "--child", json.dumps(job)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {**job, "error": f"timed out after {timeout:.0f} s"}
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        return {**job, "error": f"exit code {proc.returncode}: {tail[0][:200]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, job, timeout)
 
 
 def table(rows: list[dict]) -> str:

@@ -44,10 +44,11 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _child import run_child  # benchmarks/ is on sys.path when run as a script
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "memory_bill.json"
 
@@ -167,15 +168,7 @@ def child(job: dict) -> dict:
 
 
 def run_job(job: dict, timeout: float) -> dict:
-    cmd = [sys.executable, __file__, "--child", json.dumps(job)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {**job, "error": f"timed out after {timeout:.0f} s"}
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        return {**job, "error": f"exit code {proc.returncode}: {tail[0][:300]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, job, timeout)
 
 
 def table(rows: list[dict], tolerance: float) -> str:

@@ -81,6 +81,15 @@ def check_value(value: Any, typ: Any, key: str = "value") -> Any:
     return value
 
 
+def check_choices(config: Any, *names: str) -> None:
+    """ValueError unless each named field holds one of the values its Literal type lists (for __post_init__)."""
+    hints = _field_types(type(config))
+    for name in names:
+        choices = typing.get_args(hints[name])
+        if getattr(config, name) not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got '{getattr(config, name)}'")
+
+
 def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """Build `cls` from a dict, refusing unknown keys (with a suggestion) and badly typed values."""
     if not isinstance(data, dict):

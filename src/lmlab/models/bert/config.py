@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args, get_type_hints
+from typing import Literal
+
+from lmlab.config import check_choices
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,7 @@ class BertConfig:
             raise ValueError(f"norm_eps must be positive, got {self.norm_eps}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"pad_id must be a token id in [0, {self.vocab_size}), got {self.pad_id}")
-        for name in ("activation", "attn_backend"):
-            choices = get_args(get_type_hints(type(self))[name])
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
+        check_choices(self, "activation", "attn_backend")
 
     @property
     def head_dim(self) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args, get_type_hints
+from typing import Literal
+
+from lmlab.config import check_choices
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,7 @@ class GPTConfig:
             raise ValueError(f"n_heads ({self.n_heads}) must be divisible by n_kv_heads ({self.kv_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name in ("pos_embedding", "activation", "norm", "attn_backend"):
-            choices = get_args(get_type_hints(type(self))[name])
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
+        check_choices(self, "pos_embedding", "activation", "norm", "attn_backend")
         if self.pos_embedding == "rotary" and self.head_dim % 2:
             raise ValueError(f"rotary position embeddings need an even head_dim, got {self.head_dim}")
         if self.attn_window < 0:
