@@ -63,5 +63,6 @@ class MultiHeadAttention(nn.Module):
         y = attention(q, k, v, causal=self.causal, key_padding_mask=key_padding_mask, mask=mask,
                       window=self.window, global_mask=global_mask, dropout_p=self.dropout,
                       training=self.training, backend=backend or self.backend)  # (B, H, T, D)
+        del q, k, v  # free them before the next two (B, T, C) buffers: the allocator can reuse the memory
         y = y.transpose(1, 2).reshape(B, T, C)                # merge heads: (B, T, C)
         return self.resid_dropout(self.out_proj(y))
