@@ -454,3 +454,41 @@ def test_train_bert_from_the_command_line(capsys, corpus, tmp_path):
     fails(capsys, ["train", "bert", "--data", str(corpus), "--masking", "words", "--out", str(tmp_path / "x")],
           "masking must be token, whole_word or span")
     fails(capsys, ["train", "bert", "--data", str(corpus), "--out", str(out)], "--overwrite")
+
+
+def test_finetune_classify_from_the_command_line(capsys, corpus, tmp_path):
+    bert, out = tmp_path / "bert", tmp_path / "cls"
+    assert main(["train", "bert", "--data", str(corpus), "--max_steps", "2", "--eval_every", "2", "--eval_batches",
+                 "1", "--batch_size", "4", "--tokenizer_vocab_size", "300", "--quiet", "--out", str(bert)]) == 0
+    data = Path(__file__).parent / "data" / "fortunes_3topics.jsonl"
+    quick = ["--max_steps", "3", "--eval_every", "3", "--batch_size", "8", "--warmup_steps", "1", "--quiet"]
+    assert main(["finetune", "classify", "--model", str(bert), "--data", str(data), "--truncation", "head+tail",
+                 "--max-len", "32", "--freeze-layers", "1", "--labels", "food,law", *quick, "--out", str(out)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    meta = json.loads((out / "config.json").read_text())
+    assert results["labels"] == ["food", "law"] and (out / "confusion.png").is_file()
+    assert meta["data"]["truncation"] == "head+tail" and meta["finetune"]["freeze_layers"] == 1
+    assert meta["train"]["max_steps"] == 3 and meta["train"]["lr"] == 1e-4  # the fine-tuning default
+
+    (tmp_path / "reviews.csv").write_text("review,stars\ngood,5\nbad,1\n", encoding="utf-8")
+    base = ["finetune", "classify", "--model", str(bert), *quick]
+    fails(capsys, ["finetune"], "lmlab finetune classify")
+    with pytest.raises(SystemExit):
+        main(["finetune", "classify", "--help"])
+    assert "--freeze_layers" in capsys.readouterr().out
+    fails(capsys, [*base, "--data", str(data)], "--out")
+    fails(capsys, [*base, "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "x")], "does not exist")
+    fails(capsys, [*base, "--data", str(tmp_path / "reviews.csv"), "--out", str(tmp_path / "x")],
+          "no column 'text', 'label'", "--text-column")
+    fails(capsys, [*base, "--data", str(data), "--truncation", "middle", "--out", str(tmp_path / "x")],
+          "invalid choice: 'middle'")
+    fails(capsys, [*base, "--data", str(data), "--freeze-layers", "5", "--out", str(tmp_path / "x")],
+          "freeze_layers 5 is more than the encoder's 2 layers")
+    fails(capsys, [*base, "--data", str(data), "--max-len", "1000", "--out", str(tmp_path / "x")], "lower --max-len")
+    fails(capsys, [*base, "--data", str(data), "--strides", "3", "--out", str(tmp_path / "x")],
+          "unknown config key 'strides'", "--stride")
+    fails(capsys, ["finetune", "classify", "--model", str(tmp_path), "--data", str(data), "--out", str(tmp_path / "x")],
+          "neither an lmlab BERT run")
+    fails(capsys, [*base, "--data", str(data), "--out", str(out)], "--overwrite")
+    assert not (tmp_path / "x").exists()

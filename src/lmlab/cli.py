@@ -165,6 +165,47 @@ def cmd_train_bert(args, extra: list[str]) -> None:
     print(f"run saved in {args.out}; {shown}")
 
 
+FINETUNE_EXAMPLES = """\
+examples:
+  lmlab finetune classify --model runs/bert --data reviews.csv --out runs/reviews
+  lmlab finetune classify --model runs/bert --data fortunes.en.jsonl --labels computers,food,law \\
+      --truncation head+tail --max-len 128 --freeze-layers 1 --lr 3e-4 --max_steps 500 --out runs/topics
+  lmlab finetune classify --model path/to/hf-bert --data long.tsv --text-column body --label-column tag \\
+      --truncation sliding-window --max-len 256 --stride 128 --lr 2e-5 --out runs/long
+"""
+
+
+def _finetune_keys_help() -> str:
+    """Like _keys_help, with the fine-tuning defaults (lr 1e-4, warmup_linear, …) instead of the classes'."""
+    from lmlab.recipes.finetune_classify import default_configs
+    lines = ["config keys (set with --key value; defaults are fine-tuning's):"]
+    for section, cfg in default_configs().items():
+        lines.append(f"  [{section}]")
+        lines += [f"    --{f.name:<18} default {getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)]
+    return "\n".join(lines)
+
+
+def cmd_finetune(args, extra: list[str]) -> None:
+    from lmlab.config import replace
+    from lmlab.recipes.finetune_classify import config_classes, default_configs, finetune_classify
+    from lmlab.recipes.run_dir import restore_on_failure
+
+    if args.task != "classify":
+        raise LmlabError("say what to fine-tune for: `lmlab finetune classify …` (see `lmlab finetune --help`)")
+    values = _parse_overrides(extra)
+    flags = {"text_column": args.text_column, "label_column": args.label_column, "truncation": args.truncation,
+             "max_len": args.max_len, "stride": args.stride, "freeze_layers": args.freeze_layers}
+    values.update({k: str(v) for k, v in flags.items() if v is not None})
+    routed = _route(values, config_classes())
+    cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
+    with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
+        res = finetune_classify(args.model, args.data, cfgs["data"], cfgs["train"], cfgs["finetune"], args.out,
+                                overwrite=args.overwrite, quiet=args.quiet)
+    print(f"run saved in {args.out}; test accuracy {res['test_accuracy']:.4f}, macro-F1 "
+          f"{res['test_macro_f1']:.4f} on {res['n_test']} texts (majority class {res['majority_accuracy']:.4f}); "
+          f"results.json and confusion.png written")
+
+
 def cmd_generate(args) -> None:
     import torch
 
@@ -408,6 +449,26 @@ def cmd_tokenizer(args) -> None:
                          "or `lmlab tokenizer encode TOKENIZER \"text\" [\"pair text\"]`")
 
 
+def cmd_embed(args) -> None:
+    texts = list(args.text)
+    if args.input is not None:
+        from lmlab.recipes.embed import read_texts
+        texts += read_texts(args.input)
+    if not texts:
+        raise LmlabError("no texts to embed: give them as arguments or with --input FILE (one per line)")
+    for flag, value in (("--max-len", args.max_len), ("--batch-size", args.batch_size)):
+        if value is not None and value <= 0:
+            raise LmlabError(f"{flag} must be positive, got {value}")
+    from lmlab.recipes.embed import embed, to_json
+    vectors = embed(args.model, texts, args.pooling, args.normalize, args.max_len, args.batch_size,
+                    args.device, args.out)
+    if args.out is None:
+        print(to_json(texts, vectors))
+    else:
+        print(f"wrote {len(texts)} embeddings of {vectors.shape[1]} dimensions ({args.pooling} pooling"
+              f"{', L2-normalised' if args.normalize else ''}) to {args.out}")
+
+
 # ---- parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
@@ -462,6 +523,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop cleanly (final eval + checkpoint) after this much training time")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    ft = sub.add_parser("finetune", help="fine-tune a pretrained model for a task (text classification)",
+                        description="Fine-tune a pretrained model; `lmlab finetune classify --help` for the options.")
+    ftsub = ft.add_subparsers(dest="task", metavar="TASK")
+    fc = ftsub.add_parser(
+        "classify", formatter_class=fmt,
+        help="text classification: a [CLS] head on a pretrained BERT (lmlab run or Hugging Face folder)",
+        description="Fine-tune a BERT for text classification: a linear head on the pooled [CLS], a small "
+                    "learning rate with warm-up (default 1e-4, linear warm-up and decay), optionally the "
+                    "embeddings and the lowest K layers frozen. The data (CSV with a header, TSV or JSONL) "
+                    "is split per label into train / validation / test (seeded). Long texts: head, tail, "
+                    "head+tail (the notes' 128 + 382 / 256 + 254 for 512, scaled) or sliding windows whose "
+                    "logits are averaged. Writes config.json, model.safetensors, tokenizer.json, "
+                    "metrics.jsonl, loss.png, then results.json (test accuracy, macro-F1) and confusion.png.",
+        epilog=_finetune_keys_help() + "\n\n" + FINETUNE_EXAMPLES)
+    fc.add_argument("--model", required=True, help="an lmlab BERT run (`lmlab train bert`) or a Hugging Face "
+                                                   "BERT folder")
+    fc.add_argument("--data", required=True, help="a .csv (header row), .tsv or .jsonl file of labelled texts")
+    fc.add_argument("--text-column", help="column of the text (default: text)")
+    fc.add_argument("--label-column", help="column of the label (default: label)")
+    fc.add_argument("--truncation", choices=("head", "tail", "head+tail", "sliding-window"),
+                    help="how a long text fits max-len (default: head)")
+    fc.add_argument("--max-len", type=int, help="tokens per sequence, [CLS] and [SEP] included (default: 128)")
+    fc.add_argument("--stride", type=int, help="sliding-window step in tokens (default: half a window)")
+    fc.add_argument("--freeze-layers", type=int, metavar="K",
+                    help="freeze the embeddings and the K lowest encoder layers (default: 0, none)")
+    fc.add_argument("--out", required=True, help="run directory to create")
+    fc.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    fc.add_argument("--quiet", action="store_true", help="no progress bar")
+    fc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     gen = sub.add_parser(
         "generate", help="generate text from a trained run", formatter_class=fmt,
@@ -641,6 +732,30 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--cased", action="store_true", help="vocab.txt of a cased BERT: do not lowercase")
     for q in (tt, te):
         q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    em = sub.add_parser(
+        "embed", formatter_class=fmt, help="sentence embeddings from a BERT run or Hugging Face BERT folder",
+        description="One vector per text, as sentence-transformers computes it: [CLS] text [SEP] through the\n"
+                    "encoder, then the mean of the token vectors over the attention mask ([CLS] and [SEP]\n"
+                    "included, padding not) or the [CLS] vector, optionally scaled to unit length (then a\n"
+                    "dot product is the cosine similarity). Without --out, JSON goes to stdout:\n"
+                    '[{"text": ..., "embedding": [...]}, ...].',
+        epilog="examples:\n  lmlab embed runs/bert \"To be, or not to be.\" \"All the world's a stage.\"\n"
+               "  lmlab embed path/to/hf-bert --input sentences.txt --pooling cls --normalize --out emb.npy")
+    em.add_argument("model", help="an lmlab BERT run (`lmlab train bert`) or a Hugging Face BERT folder")
+    em.add_argument("text", nargs="*", help="texts to embed (or use --input)")
+    em.add_argument("--input", metavar="FILE", help="a UTF-8 file of texts, one per line (blank lines skipped); "
+                                                    "added after the texts given as arguments")
+    em.add_argument("--pooling", choices=("mean", "cls"), default="mean",
+                    help="mean over real tokens, or the [CLS] vector (default: mean)")
+    em.add_argument("--normalize", action="store_true", help="L2-normalise each embedding to length 1")
+    em.add_argument("--max-len", type=int, help="truncate texts to this many tokens, [CLS] and [SEP] included "
+                                                "(default: the model's max_seq_len)")
+    em.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
+    em.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    em.add_argument("--out", metavar="FILE", help="write FILE.npy (float32 array (N, C)) or FILE.json instead "
+                                                  "of printing JSON")
+    em.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -660,6 +775,9 @@ def main(argv: list[str] | None = None) -> int:
                 cmd_train_bert(args, extra)
             else:
                 raise LmlabError("say which model to train: `lmlab train gpt|bert …` (see `lmlab train --help`)")
+            return 0
+        if args.command == "finetune":
+            cmd_finetune(args, extra)
             return 0
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -681,6 +799,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_explain(args)
         elif args.command == "tokenizer":
             cmd_tokenizer(args)
+        elif args.command == "embed":
+            cmd_embed(args)
         return 0
     except LmlabError as e:
         if debug:

@@ -1,0 +1,184 @@
+"""Pretrain, then fine-tune: a small BERT on fortune-cookie topics, against TF-IDF + logistic regression.
+
+    python benchmarks/finetune_fortunes.py                 # bert-mini: 5 min pretraining, ~12 min on 2 CPU cores
+    python benchmarks/finetune_fortunes.py --quick         # smoke run, under a minute (writes no JSON)
+    python benchmarks/finetune_fortunes.py --labels computers,politics --freeze-layers 2 --truncation tail
+
+Data: `../shared/data/fortunes/fortunes.en.jsonl` (14,381 Debian fortunes, 40 topic labels; a copy
+can be given with --data). A few topics are kept (default: computers, politics, science, work —
+frequent ones whose words differ) and split per label into train / validation / test (80/10/10,
+seeded) by `lmlab.data.classification.split_examples`, the split every contestant uses.
+
+1. Pretraining: a BERT (--preset, default bert-mini) learns masked-LM on the fortunes themselves,
+   one fortune per paragraph, *all* topics but without the validation and test texts of the
+   chosen ones (so no test text is ever seen, even unlabelled), for --pretrain-steps or
+   --pretrain-budget seconds, whichever ends first (`lmlab.recipes.pretrain_bert`).
+2. Fine-tuning: `lmlab.recipes.finetune_classify` on the train split (a [CLS] head, warm-up,
+   linear decay, --lr, --freeze-layers), then accuracy and macro-F1 on the test split.
+3. The same fine-tuning from an encoder that was never pretrained (one step at lr 1e-9: its random
+   initialisation), to show what pretraining is worth.
+4. Baselines on the same split: the majority class of the training split, and TF-IDF (word 1-2
+   grams, sublinear tf) + logistic regression (scikit-learn, C=10).
+Macro-F1 is lmlab's own (`finetune_classify.macro_f1`, tested equal to scikit-learn's). The table and
+every number go to --json (default benchmarks/results/finetune_fortunes.json; --quick writes none
+unless --json is given, so a smoke run never replaces real results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from lmlab.data.classification import ClassificationDataConfig, keep_labels, read_examples, split_examples
+from lmlab.models.bert import preset
+from lmlab.recipes.finetune_classify import FINETUNE_TRAIN, FinetuneConfig, finetune_classify, macro_f1
+from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
+from lmlab.train.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "fortunes" / "fortunes.en.jsonl"
+DEFAULT_JSON = Path(__file__).parent / "results" / "finetune_fortunes.json"
+
+
+def paragraph(text: str) -> str:
+    """A fortune as one paragraph: its non-empty lines, stripped (pretraining splits at blank lines)."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def tfidf_baseline(train: list[dict], test: list[dict], seed: int) -> tuple[list[str], float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    t0 = time.perf_counter()
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    clf = LogisticRegression(C=10.0, max_iter=2000, random_state=seed)
+    clf.fit(vec.fit_transform([e["text"] for e in train]), [e["label"] for e in train])
+    return list(clf.predict(vec.transform([e["text"] for e in test]))), time.perf_counter() - t0
+
+
+def scores(y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:
+    ids = {lab: i for i, lab in enumerate(labels)}
+    t, p = [ids[y] for y in y_true], [ids[y] for y in y_pred]
+    return {"accuracy": sum(a == b for a, b in zip(t, p)) / len(t), "macro_f1": macro_f1(t, p)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--labels", default="computers,politics,science,work")
+    ap.add_argument("--preset", default="bert-mini")
+    ap.add_argument("--vocab", type=int, default=8000, help="WordPiece vocabulary of the pretraining run")
+    ap.add_argument("--pretrain-steps", type=int, default=3000)
+    ap.add_argument("--pretrain-budget", type=float, default=300.0, help="seconds of pretraining at most")
+    ap.add_argument("--pretrain-lr", type=float, default=1e-3)
+    ap.add_argument("--finetune-steps", type=int, default=300)
+    ap.add_argument("--lr", type=float, default=2e-4, help="fine-tuning peak learning rate")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--truncation", default="head", choices=("head", "tail", "head+tail", "sliding-window"))
+    ap.add_argument("--freeze-layers", type=int, default=0)
+    ap.add_argument("--no-scratch", action="store_true", help="skip the never-pretrained contestant")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="keep the runs in this folder (default: a temporary one)")
+    ap.add_argument("--json", help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; none with --quick)")
+    ap.add_argument("--quick", action="store_true", help="bert-tiny, 2 labels, few steps: a smoke run")
+    args = ap.parse_args()
+    if args.quick:
+        args.preset, args.vocab, args.pretrain_steps, args.finetune_steps = "bert-tiny", 1000, 150, 150
+        args.max_len, args.batch_size, args.lr, args.labels = 64, 16, 1e-3, "computers,politics"
+    t_start = time.perf_counter()
+
+    # the split every contestant uses
+    data_cfg = ClassificationDataConfig(labels=args.labels, max_len=args.max_len, truncation=args.truncation,
+                                        split_seed=args.seed)
+    everything = read_examples(args.data)
+    chosen = keep_labels(everything, args.labels)
+    if args.quick:  # the first 150 texts of each label
+        seen: Counter = Counter()
+        kept = []
+        for e in chosen:
+            seen[e["label"]] += 1
+            if seen[e["label"]] <= 150:
+                kept.append(e)
+        chosen = kept
+    train, val, test = split_examples(chosen, data_cfg.val_fraction, data_cfg.test_fraction, data_cfg.split_seed)
+    labels = sorted({e["label"] for e in chosen})
+    held_out = {e["text"] for e in val + test}
+    corpus = [paragraph(e["text"]) for e in everything if e["text"] not in held_out]
+    print(f"{len(labels)} labels ({', '.join(labels)}): {len(train)} / {len(val)} / {len(test)} train / val / "
+          f"test texts; pretraining corpus {len(corpus):,} fortunes")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.out or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        data_file = work / "chosen.jsonl"
+        data_file.write_text("".join(json.dumps(e) + "\n" for e in chosen), encoding="utf-8")
+        (work / "corpus.txt").write_text("\n\n".join(corpus), encoding="utf-8")
+        model_cfg = preset(args.preset, max_seq_len=max(128, args.max_len))
+        pre_cfg = TrainConfig(max_steps=args.pretrain_steps, batch_size=args.batch_size, lr=args.pretrain_lr,
+                              min_lr=args.pretrain_lr / 10, warmup_steps=min(200, args.pretrain_steps // 10),
+                              weight_decay=0.01, eval_every=max(1, args.pretrain_steps // 5), eval_batches=10,
+                              time_budget=0.0 if args.quick else args.pretrain_budget, seed=args.seed)
+        bert_data = BertDataConfig(tokenizer_vocab_size=args.vocab, max_len=min(128, args.max_len),
+                                   sentence_task="none", val_fraction=0.02)
+        t0 = time.perf_counter()
+        pre = pretrain_bert(str(work / "corpus.txt"), model_cfg, pre_cfg, bert_data, work / "pretrained",
+                            overwrite=True, quiet=True)
+        pre_time = time.perf_counter() - t0
+        pre_steps = max(r["step"] for r in map(json.loads, (work / "pretrained" / "metrics.jsonl").open()))
+        print(f"pretrained {args.preset} for {pre_steps} steps in {pre_time:.0f} s: val MLM accuracy "
+              f"{pre['val_mlm_acc']:.3f}, loss {pre['val_mlm_loss']:.3f}")
+
+        ft_cfg = dataclasses.replace(FINETUNE_TRAIN, max_steps=args.finetune_steps, lr=args.lr,
+                                     warmup_steps=max(1, args.finetune_steps // 10), batch_size=args.batch_size,
+                                     eval_every=max(1, args.finetune_steps // 4), seed=args.seed)
+        rows = []
+
+        def finetune(name: str, encoder_dir: Path, run: str) -> None:
+            t0 = time.perf_counter()
+            res = finetune_classify(encoder_dir, data_file, data_cfg, ft_cfg, FinetuneConfig(args.freeze_layers),
+                                    work / run, overwrite=True, quiet=True)
+            rows.append({"model": name, "accuracy": res["test_accuracy"], "macro_f1": res["test_macro_f1"],
+                         "seconds": time.perf_counter() - t0, "confusion_matrix": res["confusion_matrix"]})
+
+        finetune(f"{args.preset}, pretrained + fine-tuned", work / "pretrained", "finetuned")
+        if not args.no_scratch:
+            scratch = dataclasses.replace(pre_cfg, max_steps=1, lr=1e-9, min_lr=0.0, warmup_steps=0, eval_every=1,
+                                          eval_batches=1, time_budget=0.0)
+            pretrain_bert(str(work / "corpus.txt"), model_cfg, scratch, bert_data, work / "random", overwrite=True,
+                          quiet=True)
+            finetune(f"{args.preset}, no pretraining", work / "random", "finetuned-from-random")
+
+        y_true = [e["label"] for e in test]
+        pred, secs = tfidf_baseline(train, test, args.seed)
+        rows.append({"model": "TF-IDF 1-2 grams + logistic regression", **scores(y_true, pred, labels),
+                     "seconds": secs})
+        majority = Counter(e["label"] for e in train).most_common(1)[0][0]
+        rows.append({"model": f"majority class ({majority})", **scores(y_true, [majority] * len(y_true), labels),
+                     "seconds": 0.0})
+
+    print(f"\ntest split: {len(test)} fortunes, {len(labels)} topics; truncation {args.truncation}, "
+          f"max_len {args.max_len}, freeze_layers {args.freeze_layers}")
+    print(f"{'model':<42} {'accuracy':>9} {'macro-F1':>9} {'seconds':>8}")
+    for r in rows:
+        print(f"{r['model']:<42} {r['accuracy']:>9.3f} {r['macro_f1']:>9.3f} {r['seconds']:>8.1f}")
+    print(f"total {time.perf_counter() - t_start:.0f} s")
+    out = args.json or (None if args.quick else str(DEFAULT_JSON))
+    if out:
+        record = {"args": vars(args), "labels": labels, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+                  "pretraining": {"steps": pre_steps, "seconds": pre_time, **pre}, "results": rows,
+                  "torch": torch.__version__, "threads": torch.get_num_threads()}
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

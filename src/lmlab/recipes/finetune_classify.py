@@ -1,0 +1,209 @@
+"""Fine-tune a pretrained BERT for text classification (Devlin et al. 2019, §4.1; notes 5.一 and 001).
+
+A linear head on the pooled [CLS] of a pretrained encoder (an lmlab BERT run or a Hugging Face BERT
+folder), trained with cross-entropy on labelled texts. The notes' fine-tuning advice:
+- a small learning rate with warm-up, so the pretrained knowledge is adjusted, not overwritten. The
+  default here is 1e-4 (one tenth of lmlab's pretraining rate 1e-3, the notes' rule), linear warm-up
+  over 30 steps (10 % of the default 300), then linear decay to 0 (BERT's schedule). A Hugging Face bert-base
+  wants 2e-5 … 5e-5 (Devlin et al.); a tiny BERT pretrained for minutes on a CPU learns faster with
+  3e-4 … 1e-3. Set it with --lr.
+- freezing the lower layers: `freeze_layers = k` freezes the embeddings and the k lowest encoder
+  layers (requires_grad False, so the optimizer never sees them); k = 0 trains everything, k =
+  n_layers trains only the pooler and the head. The embeddings are frozen as soon as k ≥ 1: they are
+  the bottom of the stack.
+Long texts are cut by head / tail / head+tail or read in sliding windows whose logits are averaged
+(lmlab.data.classification). The run directory gets config.json (family "bert-classifier"),
+model.safetensors, tokenizer.json, metrics.jsonl, loss.png, and, after training, results.json
+(accuracy and macro-F1 on the held-out test split) and confusion.png.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lmlab import __version__
+from lmlab.config import to_dict
+from lmlab.data.classification import (
+    ClassificationDataConfig,
+    SequenceBatches,
+    doc_batches,
+    encode_examples,
+    keep_labels,
+    label_vocab,
+    pool_logits,
+    read_examples,
+    split_examples,
+)
+from lmlab.errors import LmlabError
+from lmlab.io.atomic import atomic_write, atomic_write_text
+from lmlab.io.checkpoint import save_config
+from lmlab.models.bert.model import BertForSequenceClassification, BertModel
+from lmlab.ops.losses import cross_entropy
+from lmlab.recipes.pretrain_bert import load_bert_encoder
+from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.train.config import TrainConfig
+from lmlab.train.trainer import Trainer
+
+# the notes' fine-tuning defaults (see the module doc); --key value overrides any of them
+FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warmup_steps=30, max_steps=300,
+                             batch_size=32, weight_decay=0.01, eval_every=50, eval_batches=50, log_every=10)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    freeze_layers: int = 0                  # freeze the embeddings and this many lowest encoder layers
+    classifier_dropout: float = 0.1
+
+    def __post_init__(self):
+        if self.freeze_layers < 0 or not 0 <= self.classifier_dropout < 1:
+            raise ValueError(f"need freeze_layers ≥ 0 and 0 ≤ classifier_dropout < 1, got "
+                             f"{self.freeze_layers}, {self.classifier_dropout}")
+
+
+def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
+    """Freeze the embeddings and the k lowest blocks (k = 0: nothing); returns the frozen parameter names."""
+    if k > len(encoder.blocks):
+        raise LmlabError(f"freeze_layers {k} is more than the encoder's {len(encoder.blocks)} layers")
+    if k == 0:
+        return []
+    frozen = []
+    for prefix, module in [("emb", encoder.emb), *((f"blocks.{i}", encoder.blocks[i]) for i in range(k))]:
+        for name, p in module.named_parameters():
+            p.requires_grad_(False)
+            frozen.append(f"{prefix}.{name}")
+    return frozen
+
+
+def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cross-entropy of the [CLS] head and accuracy. When the batch has "doc" (evaluation), the logits
+    of a text's windows are averaged first, so loss and accuracy are per text."""
+    logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (N, C)
+    if "doc" in batch:
+        logits = pool_logits(logits, batch["doc"], batch["labels"].numel())                # (B, C)
+    loss = cross_entropy(logits, batch["labels"])
+    return {"loss": loss, "acc": (logits.argmax(-1) == batch["labels"]).float().mean()}
+
+
+# ---- metrics --------------------------------------------------------------------------------------
+def confusion_matrix(y_true: list[int], y_pred: list[int], n_classes: int) -> list[list[int]]:
+    """counts[i][j]: texts of true class i predicted as j."""
+    m = [[0] * n_classes for _ in range(n_classes)]
+    for t, p in zip(y_true, y_pred):
+        m[t][p] += 1
+    return m
+
+
+def macro_f1(y_true: list[int], y_pred: list[int]) -> float:
+    """Unweighted mean over classes of F1 = 2·TP / (2·TP + FP + FN), over the classes that occur in
+    y_true or y_pred (scikit-learn's f1_score(average="macro"); a class never predicted scores 0)."""
+    classes = sorted(set(y_true) | set(y_pred))
+    scores = []
+    for c in classes:
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred))
+        fp = sum(t != c and p == c for t, p in zip(y_true, y_pred))
+        fn = sum(t == c and p != c for t, p in zip(y_true, y_pred))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+@torch.no_grad()
+def predict(model, batches: list[dict], device: torch.device) -> tuple[list[int], list[int]]:
+    """(true labels, predicted labels) per text, the windows of a text pooled."""
+    model.eval()
+    y_true, y_pred = [], []
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+        logits = pool_logits(logits, batch["doc"], batch["labels"].numel())
+        y_true += batch["labels"].tolist()
+        y_pred += logits.argmax(-1).tolist()
+    return y_true, y_pred
+
+
+def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str = "") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 + 0.6 * n), max(3.6, 1.4 + 0.55 * n)))
+    ax.imshow(matrix, cmap="Blues")
+    top = max(max(row) for row in matrix) or 1
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, matrix[i][j], ha="center", va="center",
+                    color="white" if matrix[i][j] > top / 2 else "black", fontsize=8)
+    ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+# ---- the recipe -----------------------------------------------------------------------------------
+def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: ClassificationDataConfig,
+                      train_cfg: TrainConfig, ft_cfg: FinetuneConfig, out: str | Path,
+                      overwrite: bool = False, quiet: bool = False) -> dict:
+    """Fine-tune the encoder of `model_path` on the labelled texts of `data` into run directory `out`;
+    returns results.json's contents (test accuracy, macro-F1, confusion matrix, majority baseline)."""
+    examples = keep_labels(read_examples(data, data_cfg.text_column, data_cfg.label_column,
+                                         data_cfg.pair_column), data_cfg.labels)
+    vocab = label_vocab(examples)
+    train_ex, val_ex, test_ex = split_examples(examples, data_cfg.val_fraction, data_cfg.test_fraction,
+                                               data_cfg.split_seed)
+    encoder, tok = load_bert_encoder(model_path)
+    if data_cfg.max_len > encoder.cfg.max_seq_len:
+        raise LmlabError(f"max_len {data_cfg.max_len} is longer than the encoder's {encoder.cfg.max_seq_len} "
+                         "positions; lower --max-len")
+    train_seqs, val_seqs, test_seqs = (encode_examples(x, tok, vocab, data_cfg) for x in (train_ex, val_ex, test_ex))
+    pad = tok.special_ids["pad"]
+
+    torch.manual_seed(train_cfg.seed)
+    model = BertForSequenceClassification(encoder, len(vocab), classifier_dropout=ft_cfg.classifier_dropout)
+    frozen = freeze_lower_layers(model.bert, ft_cfg.freeze_layers)
+
+    run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
+    tok.save(run_dir / "tokenizer.json")
+    save_config(run_dir, {"lmlab_version": __version__, "family": "bert-classifier", "encoder": str(model_path),
+                          "source": str(data), "labels": vocab, "model": to_dict(encoder.cfg),
+                          "train": to_dict(train_cfg), "data": to_dict(data_cfg), "finetune": to_dict(ft_cfg)})
+    if not quiet:
+        n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        print(f"fine-tuning {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters "
+              f"({n_train / 1e6:.2f}M trainable, {len(frozen)} tensors frozen) | {len(vocab)} labels | "
+              f"{len(train_ex)} / {len(val_ex)} / {len(test_ex)} train / val / test texts "
+              f"({len(train_seqs)} training sequences, {data_cfg.truncation})")
+    train_data = SequenceBatches(train_seqs, train_cfg.batch_size, pad, train_cfg.seed)
+    val = doc_batches(val_seqs, train_cfg.batch_size, pad)[:train_cfg.eval_batches]
+    trainer = Trainer(model, classification, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet)
+    final = trainer.fit()
+
+    y_true, y_pred = predict(model, doc_batches(test_seqs, train_cfg.batch_size, pad), trainer.device)
+    matrix = confusion_matrix(y_true, y_pred, len(vocab))
+    majority = max(sum(t == c for t in y_true) for c in range(len(vocab))) / len(y_true)
+    results = {"labels": vocab, "n_test": len(y_true), "n_train": len(train_ex), "n_val": len(val_ex),
+               "test_accuracy": sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true),
+               "test_macro_f1": macro_f1(y_true, y_pred), "majority_accuracy": majority,
+               "val_accuracy": final.get("val_acc"), "confusion_matrix": matrix,
+               "truncation": data_cfg.truncation, "freeze_layers": ft_cfg.freeze_layers}
+    atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    plot_confusion(matrix, vocab, run_dir / "confusion.png",
+                   title=f"test accuracy {results['test_accuracy']:.3f}\nmacro-F1 {results['test_macro_f1']:.3f}")
+    return results
+
+
+def config_classes() -> dict:
+    """The config sections `lmlab finetune classify` routes --key value overrides to."""
+    return {"train": TrainConfig, "data": ClassificationDataConfig, "finetune": FinetuneConfig}
+
+
+def default_configs() -> dict:
+    return {"train": FINETUNE_TRAIN, "data": ClassificationDataConfig(), "finetune": FinetuneConfig()}
+

@@ -1,0 +1,132 @@
+"""`lmlab embed` on an lmlab BERT run: shapes, determinism, batching that changes nothing, the `.npy` and
+JSON outputs, and the CLI's refusals (one `error:` line, exit 2). Parity with sentence-transformers is
+in tests/parity/test_sentence_transformers.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lmlab.cli import main
+from lmlab.errors import LmlabError
+from lmlab.models.bert import preset
+from lmlab.recipes.embed import embed, embed_texts, read_texts
+from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_encoder, pretrain_bert
+from lmlab.train.config import TrainConfig
+
+TEXTS = ["To be, or not to be.", "Hi.", "Now is the winter of our discontent made glorious summer by this sun.",
+         "All the world's a stage, and all the men and women merely players."]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from lmlab.data.corpora import load_text
+    root = tmp_path_factory.mktemp("embed")
+    (root / "corpus.txt").write_text(load_text("tinyshakespeare")[:20_000], encoding="utf-8")
+    train = TrainConfig(max_steps=2, batch_size=8, eval_every=2, eval_batches=1, log_every=1, warmup_steps=1)
+    pretrain_bert(str(root / "corpus.txt"), preset("bert-tiny", dropout=0.1), train,
+                  BertDataConfig(tokenizer_vocab_size=300), root / "run", quiet=True)
+    return root / "run"
+
+
+def fails(capsys, argv: list[str], *needles: str) -> str:
+    """Run the CLI, expect a clean failure, and return the one error line."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert code == 2, f"exit {code}: not an LmlabError ({lines[0]})"
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_shape_dtype_and_determinism(run):
+    d_model = preset("bert-tiny").d_model
+    a = embed(run, TEXTS)
+    b = embed(run, TEXTS)  # dropout 0.1 in the config: eval mode must switch it off
+    assert a.shape == (len(TEXTS), d_model) and a.dtype == torch.float32
+    assert torch.equal(a, b)
+    assert torch.isfinite(a).all() and not torch.allclose(a[0], a[1])
+
+
+def test_batching_and_order_change_nothing(run):
+    encoder, tok = load_bert_encoder(run)
+    for pooling in ("mean", "cls"):
+        together = embed_texts(encoder, tok, TEXTS, pooling, batch_size=3)  # padding inside a batch
+        alone = torch.cat([embed_texts(encoder, tok, [t], pooling) for t in TEXTS])
+        torch.testing.assert_close(together, alone, rtol=0, atol=1e-5)
+        reversed_ = embed_texts(encoder, tok, TEXTS[::-1], pooling, batch_size=2)
+        torch.testing.assert_close(reversed_.flip(0), together, rtol=0, atol=1e-5)
+
+
+def test_mean_pooling_is_the_mean_over_cls_text_and_sep(run):
+    encoder, tok = load_bert_encoder(run)
+    encoder.eval()
+    ids = torch.tensor([tok.encode_pair(TEXTS[0])["input_ids"]])
+    with torch.no_grad():
+        hidden = encoder(ids).hidden
+    torch.testing.assert_close(embed_texts(encoder, tok, TEXTS[:1]), hidden.mean(dim=1))
+    torch.testing.assert_close(embed_texts(encoder, tok, TEXTS[:1], "cls"), hidden[:, 0])
+
+
+def test_normalize_and_max_len(run):
+    unit = embed(run, TEXTS, normalize=True)
+    torch.testing.assert_close(unit.norm(dim=1), torch.ones(len(TEXTS)))
+    _, tok = load_bert_encoder(run)
+    n = len(tok.encode_pair(TEXTS[1])["input_ids"])  # "Hi." fits in n tokens; the long texts do not
+    assert len(tok.encode_pair(TEXTS[2])["input_ids"]) > n
+    short, full = embed(run, TEXTS, max_len=n), embed(run, TEXTS)
+    torch.testing.assert_close(short[1], full[1], rtol=0, atol=1e-5)
+    assert not torch.allclose(short[2], full[2])
+
+
+def test_npy_and_json_outputs(run, tmp_path):
+    vectors = embed(run, TEXTS, out=tmp_path / "e.npy")
+    arr = np.load(tmp_path / "e.npy")
+    assert arr.dtype == np.float32 and np.array_equal(arr, vectors.numpy())
+    embed(run, TEXTS, out=tmp_path / "e.json")
+    rows = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert [r["text"] for r in rows] == TEXTS
+    assert np.array_equal(np.array([r["embedding"] for r in rows], dtype=np.float32), arr)  # exact round trip
+
+
+def test_read_texts_skips_blank_lines(tmp_path):
+    (tmp_path / "in.txt").write_text("first line\n\n  \nsecond, with ünïcode\n", encoding="utf-8")
+    assert read_texts(tmp_path / "in.txt") == ["first line", "second, with ünïcode"]
+    with pytest.raises(LmlabError, match="not found"):
+        read_texts(tmp_path / "nope.txt")
+
+
+def test_cli_prints_json_and_writes_npy(run, tmp_path, capsys):
+    assert main(["embed", str(run), *TEXTS[:2], "--normalize"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["text"] for r in rows] == TEXTS[:2]
+    torch.testing.assert_close(torch.tensor([r["embedding"] for r in rows]), embed(run, TEXTS[:2], normalize=True))
+    (tmp_path / "in.txt").write_text("\n".join(TEXTS[2:]) + "\n", encoding="utf-8")
+    argv = ["embed", str(run), TEXTS[0], "--input", str(tmp_path / "in.txt"), "--pooling", "cls",
+            "--batch-size", "2", "--out", str(tmp_path / "e.npy")]
+    assert main(argv) == 0
+    assert "wrote 3 embeddings" in capsys.readouterr().out
+    expected = embed(run, [TEXTS[0], *TEXTS[2:]], "cls").numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "e.npy"), expected, rtol=0, atol=1e-6)
+
+
+def test_cli_refusals(run, tmp_path, capsys):
+    fails(capsys, ["embed", str(tmp_path / "nope"), "hi"], "nope", "not found")
+    fails(capsys, ["embed", str(tmp_path), "hi"], "neither an lmlab BERT run")
+    fails(capsys, ["embed", str(run)], "no texts")
+    (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
+    fails(capsys, ["embed", str(run), "--input", str(tmp_path / "empty.txt")], "no texts")
+    fails(capsys, ["embed", str(run), "hi", "--input", str(tmp_path / "missing.txt")], "missing.txt")
+    fails(capsys, ["embed", str(run), "hi", "--pooling", "max"], "--pooling", "max")
+    fails(capsys, ["embed", str(run), "hi", "--out", str(tmp_path / "e.csv")], ".npy or .json")
+    fails(capsys, ["embed", str(run), "hi", "--out", str(tmp_path / "no" / "e.npy")], "does not exist")
+    fails(capsys, ["embed", str(run), "hi", "--max-len", "100000"], "--max-len", "max_seq_len")
+    fails(capsys, ["embed", str(run), "hi", "--batch-size", "0"], "--batch-size")
+    fails(capsys, ["embed", str(run), "hi", "--device", "gpu"], "unknown device")
+    assert not list(tmp_path.glob("e.*"))
