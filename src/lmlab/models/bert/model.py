@@ -59,12 +59,12 @@ class BertEmbeddings(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         T = input_ids.size(1)
-        x = self.tok_emb(input_ids)                                          # (B, T, C)
-        if token_type_ids is None:
-            x = x + self.seg_emb.weight[0]                                   # all sentence A
+        x = self.tok_emb(input_ids)                                          # (B, T, C), a new tensor:
+        if token_type_ids is None:                                           # add in place (no temporaries)
+            x += self.seg_emb.weight[0]                                      # all sentence A
         else:
-            x = x + self.seg_emb(token_type_ids)                             # (B, T, C)
-        x = x + self.pos_emb(torch.arange(T, device=input_ids.device))      # (T, C), broadcast over B
+            x += self.seg_emb(token_type_ids)                                # (B, T, C)
+        x += self.pos_emb(torch.arange(T, device=input_ids.device))         # (T, C), broadcast over B
         return self.drop(self.norm(x))
 
 
