@@ -93,13 +93,24 @@ class TextTokenizer:
             raise LmlabError(f"a {self.kind} tokenizer has no [CLS]/[SEP] tokens; BERT inputs need a "
                              "wordpiece tokenizer (`lmlab tokenizer train --kind wordpiece`)")
         cls, sep = self.special_ids["cls"], self.special_ids["sep"]
-        ids_a = self.encode(a)
-        ids_b = self.encode(b) if b is not None else None
-        n_special = 3 if ids_b is not None else 2
-        if max_len is not None:
-            if max_len < n_special:
-                raise LmlabError(f"max_len {max_len} leaves no room: [CLS] and [SEP] alone take {n_special}")
-            ids_a, ids_b = truncate_longest_first(ids_a, ids_b, max_len - n_special)
+        n_special = 3 if b is not None else 2
+        if max_len is not None and max_len < n_special:
+            raise LmlabError(f"max_len {max_len} leaves no room: [CLS] and [SEP] alone take {n_special}")
+        if max_len is not None and b is not None:
+            # the library's own longest-first cut (its rule has changed between tokenizers releases,
+            # so asking it keeps lmlab equal to Hugging Face's tokenizers whatever the version)
+            self.tok.enable_truncation(max_len - n_special, strategy="longest_first")
+            try:
+                enc = self.tok.encode(a, b, add_special_tokens=False)
+            finally:
+                self.tok.no_truncation()
+            ids_a = [i for i, s in zip(enc.ids, enc.sequence_ids) if s == 0]
+            ids_b = [i for i, s in zip(enc.ids, enc.sequence_ids) if s == 1]
+        else:
+            ids_a = self.encode(a)
+            ids_b = self.encode(b) if b is not None else None
+            if max_len is not None:
+                ids_a, ids_b = truncate_longest_first(ids_a, ids_b, max_len - n_special)
         input_ids = [cls, *ids_a, sep]
         token_type_ids = [0] * len(input_ids)
         if ids_b is not None:
