@@ -27,17 +27,6 @@ QUICK = ["--preset", "tiny", "--max_steps", "3", "--eval_every", "3", "--eval_ba
          "--batch_size", "2", "--quiet"]
 
 
-def fails(capsys, argv: list[str], *needles: str) -> str:
-    """Run the CLI, expect a clean failure, and return the one error line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert "Traceback" not in err
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    assert code == 2, f"exit {code}: not an LmlabError, so an unchecked input ({lines[0]})"
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -79,82 +68,82 @@ def write(path: Path, data: bytes | str) -> Path:
 
 
 # ---- 1-4: the data ---------------------------------------------------------------------------------
-def test_missing_data_file(capsys, tmp_path):
-    fails(capsys, ["train", "gpt", "--data", str(tmp_path / "nope.txt"), *QUICK, "--out", str(tmp_path / "r")],
+def test_missing_data_file(cli_fails, capsys, tmp_path):
+    cli_fails(["train", "gpt", "--data", str(tmp_path / "nope.txt"), *QUICK, "--out", str(tmp_path / "r")],
           "nope.txt", "lmlab data list")
     assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("content", ["", "  \n\t \n"], ids=["empty", "whitespace"])
-def test_empty_data_file(capsys, tmp_path, content):
+def test_empty_data_file(cli_fails, capsys, tmp_path, content):
     data = write(tmp_path / "empty.txt", content)
-    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")], "empty")
+    cli_fails(["train", "gpt", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")], "empty")
     assert not (tmp_path / "r").exists()
 
 
-def test_empty_data_folder(capsys, tmp_path):
+def test_empty_data_folder(cli_fails, capsys, tmp_path):
     (tmp_path / "texts").mkdir()
     write(tmp_path / "texts" / "image.png", b"\x89PNG")
-    fails(capsys, ["train", "gpt", "--data", str(tmp_path / "texts"), *QUICK, "--out", str(tmp_path / "r")],
+    cli_fails(["train", "gpt", "--data", str(tmp_path / "texts"), *QUICK, "--out", str(tmp_path / "r")],
           "no text files")
 
 
-def test_non_utf8_data_file(capsys, tmp_path):
+def test_non_utf8_data_file(cli_fails, capsys, tmp_path):
     data = write(tmp_path / "latin1.txt", "First line\nna\xefve caf\xe9\n".encode("latin-1"))
-    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")],
+    cli_fails(["train", "gpt", "--data", str(data), *QUICK, "--out", str(tmp_path / "r")],
           "not UTF-8", "0xef", "byte 13", "line 2", "iconv")
     assert not (tmp_path / "r").exists()
 
 
-def test_corpus_shorter_than_one_window(capsys, tmp_path):
+def test_corpus_shorter_than_one_window(cli_fails, capsys, tmp_path):
     data = write(tmp_path / "short.txt", "To be, or not to be.")  # 20 characters
-    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--max_seq_len", "64", "--out", str(tmp_path / "r")],
+    cli_fails(["train", "gpt", "--data", str(data), *QUICK, "--max_seq_len", "64", "--out", str(tmp_path / "r")],
           "train split", "65", "--max_seq_len")
     assert not (tmp_path / "r").exists()  # a failed start leaves nothing behind
 
 
-def test_validation_split_shorter_than_one_window(capsys, tmp_path):
+def test_validation_split_shorter_than_one_window(cli_fails, capsys, tmp_path):
     data = write(tmp_path / "short.txt", "To be, or not to be: that is the question. " * 5)  # 215 chars, 21 val
-    fails(capsys, ["train", "gpt", "--data", str(data), *QUICK, "--max_seq_len", "64", "--out", str(tmp_path / "r")],
+    cli_fails(["train", "gpt", "--data", str(data), *QUICK, "--max_seq_len", "64", "--out", str(tmp_path / "r")],
           "validation split", "--max_seq_len")
     assert not (tmp_path / "r").exists()
 
 
 # ---- 5: run directories ----------------------------------------------------------------------------
-def test_existing_run_is_not_touched(capsys, run, corpus):
+def test_existing_run_is_not_touched(cli_fails, capsys, run, corpus):
     before = files(run)
-    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(run)], "--resume", "--overwrite")
+    cli_fails(["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(run)], "--resume", "--overwrite")
     assert files(run) == before
 
 
-def test_overwrite_refuses_a_folder_that_is_not_a_run(capsys, tmp_path, corpus):
+def test_overwrite_refuses_a_folder_that_is_not_a_run(cli_fails, capsys, tmp_path, corpus):
     folder = tmp_path / "thesis"
     folder.mkdir()
     write(folder / "chapter1.md", "# my only copy")
-    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(folder), "--overwrite"],
+    cli_fails(["train", "gpt", "--data", str(corpus), *QUICK, "--out", str(folder), "--overwrite"],
           "refusing to --overwrite", "not an lmlab run")
     assert files(folder) == {"chapter1.md": b"# my only copy"}
 
 
-def test_overwrite_that_fails_to_start_keeps_the_old_run(capsys, run, tmp_path):
+def test_overwrite_that_fails_to_start_keeps_the_old_run(cli_fails, capsys, run, tmp_path):
     before = files(run)
     empty = write(tmp_path / "empty.txt", "")
-    fails(capsys, ["train", "gpt", "--data", str(empty), *QUICK, "--out", str(run), "--overwrite"], "empty")
+    cli_fails(["train", "gpt", "--data", str(empty), *QUICK, "--out", str(run), "--overwrite"], "empty")
     assert files(run) == before
     assert sorted(p.name for p in run.parent.iterdir()) == ["empty.txt", "run"]  # no backup left over
 
 
-def test_resume_and_overwrite_together(capsys, run):
+def test_resume_and_overwrite_together(cli_fails, capsys, run):
     before = files(run)
-    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--overwrite"], "pick one")
+    cli_fails(["train", "gpt", "--out", str(run), "--resume", "--overwrite"], "pick one")
     assert files(run) == before
 
 
-def test_resume_when_the_corpus_is_gone(capsys, run, tmp_path):
+def test_resume_when_the_corpus_is_gone(cli_fails, capsys, run, tmp_path):
     meta = json.loads((run / "config.json").read_text())
     meta["source"] = str(tmp_path / "moved.txt")
     write(run / "config.json", json.dumps(meta))
-    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6"], "moved.txt", "is gone")
+    cli_fails(["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6"], "moved.txt", "is gone")
 
 
 # ---- 6: damaged and mismatched checkpoints ---------------------------------------------------------
@@ -204,21 +193,21 @@ STATE_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_generate_refuses_a_damaged_run(capsys, run, damage):
+def test_generate_refuses_a_damaged_run(cli_fails, capsys, run, damage):
     name, spoil, message = DAMAGE[damage]
     spoil(run / name)
     before = files(run)
-    line = fails(capsys, ["generate", str(run), "--prompt", "ROMEO:"], message)
+    line = cli_fails(["generate", str(run), "--prompt", "ROMEO:"], message)
     assert "restore" in line
     assert files(run) == before
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE) + list(STATE_DAMAGE))
-def test_resume_refuses_a_damaged_run(capsys, run, damage):
+def test_resume_refuses_a_damaged_run(cli_fails, capsys, run, damage):
     name, spoil, message = {**DAMAGE, **STATE_DAMAGE}[damage]
     spoil(run / name)
     before = files(run)
-    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6", "--quiet"], message)
+    cli_fails(["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6", "--quiet"], message)
     assert files(run) == before  # config.json too, though the new max_steps was about to be saved
 
 
@@ -236,46 +225,46 @@ MISMATCH = {"weights-other-preset": (_weights_of_another_preset, "does not match
 
 @pytest.mark.parametrize("command", ["generate", "resume"])
 @pytest.mark.parametrize("mismatch", list(MISMATCH))
-def test_mismatched_checkpoint_files(capsys, run, mismatch, command):
+def test_mismatched_checkpoint_files(cli_fails, capsys, run, mismatch, command):
     spoil, message = MISMATCH[mismatch]
     spoil(run)
     before = files(run)
     argv = (["generate", str(run), "--prompt", "ROMEO:"] if command == "generate" else
             ["train", "gpt", "--out", str(run), "--resume", "--max_steps", "6", "--quiet"])
-    line = fails(capsys, argv, message)
+    line = cli_fails(argv, message)
     assert "different runs" in line
     assert files(run) == before
 
 
 # ---- 7-8: prompts ----------------------------------------------------------------------------------
-def test_prompt_with_characters_the_tokenizer_never_saw(capsys, trained):
-    fails(capsys, ["generate", str(trained), "--prompt", "ROMEO: 你好"], "never saw", "'你'", "'好'")
+def test_prompt_with_characters_the_tokenizer_never_saw(cli_fails, capsys, trained):
+    cli_fails(["generate", str(trained), "--prompt", "ROMEO: 你好"], "never saw", "'你'", "'好'")
 
 
-def test_prompt_longer_than_the_context(capsys, trained):
-    fails(capsys, ["generate", str(trained), "--prompt", "a" * 100], "100 tokens", "context is 64", "shorten")
+def test_prompt_longer_than_the_context(cli_fails, capsys, trained):
+    cli_fails(["generate", str(trained), "--prompt", "a" * 100], "100 tokens", "context is 64", "shorten")
 
 
 @pytest.mark.parametrize("option", [["--top-k", "-1"], ["--max-new-tokens", "-5"], ["--top-p", "0"],
                                     ["--temperature", "-1"], ["--seed", "x"]])
-def test_bad_generate_options(capsys, trained, option):
-    fails(capsys, ["generate", str(trained), "--prompt", "ROMEO:", *option], option[0])
+def test_bad_generate_options(cli_fails, capsys, trained, option):
+    cli_fails(["generate", str(trained), "--prompt", "ROMEO:", *option], option[0])
 
 
-def test_generate_from_a_folder_that_is_not_a_run(capsys, tmp_path):
-    fails(capsys, ["generate", str(tmp_path / "nope")], "does not exist")
-    fails(capsys, ["generate", str(tmp_path)], "no config.json")
+def test_generate_from_a_folder_that_is_not_a_run(cli_fails, capsys, tmp_path):
+    cli_fails(["generate", str(tmp_path / "nope")], "does not exist")
+    cli_fails(["generate", str(tmp_path)], "no config.json")
 
 
 # ---- 9: settings -----------------------------------------------------------------------------------
-def test_unknown_preset(capsys, tmp_path, corpus):
-    fails(capsys, ["train", "gpt", "--data", str(corpus), "--preset", "gpt5", "--out", str(tmp_path / "r")],
+def test_unknown_preset(cli_fails, capsys, tmp_path, corpus):
+    cli_fails(["train", "gpt", "--data", str(corpus), "--preset", "gpt5", "--out", str(tmp_path / "r")],
           "unknown preset 'gpt5'", "nano")
-    fails(capsys, ["info", "--preset", "gpt5"], "unknown preset")
+    cli_fails(["info", "--preset", "gpt5"], "unknown preset")
 
 
-def test_unknown_config_key_suggests_the_right_one(capsys, tmp_path, corpus):
-    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--n_layer", "2", "--out", str(tmp_path / "r")],
+def test_unknown_config_key_suggests_the_right_one(cli_fails, capsys, tmp_path, corpus):
+    cli_fails(["train", "gpt", "--data", str(corpus), *QUICK, "--n_layer", "2", "--out", str(tmp_path / "r")],
           "unknown config key 'n_layer'", "did you mean --n_layers?")
 
 
@@ -285,8 +274,8 @@ def test_unknown_config_key_suggests_the_right_one(capsys, tmp_path, corpus):
                                                 ("--n_heads", "3", "divisible"),
                                                 ("--optimizer", "lion", "optimizer must be one of sgd"),
                                                 ("--schedule", "cyclic", "schedule must be one of")])
-def test_badly_typed_or_invalid_value(capsys, tmp_path, corpus, flag, value, message):
-    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, flag, value, "--out", str(tmp_path / "r")], message)
+def test_badly_typed_or_invalid_value(cli_fails, capsys, tmp_path, corpus, flag, value, message):
+    cli_fails(["train", "gpt", "--data", str(corpus), *QUICK, flag, value, "--out", str(tmp_path / "r")], message)
     assert not (tmp_path / "r").exists()
 
 
@@ -298,26 +287,26 @@ def test_badly_typed_or_invalid_value(capsys, tmp_path, corpus, flag, value, mes
     ('{"model": {"n_layers": 2.5}}', "n_layers expects int, got 2.5"),
     ('{"train": {"lr": "fast"}}', "lr expects float"),
 ])
-def test_bad_config_file(capsys, tmp_path, corpus, content, message):
+def test_bad_config_file(cli_fails, capsys, tmp_path, corpus, content, message):
     config = write(tmp_path / "cfg.json", content)
-    fails(capsys, ["train", "gpt", "--data", str(corpus), *QUICK, "--config", str(config),
+    cli_fails(["train", "gpt", "--data", str(corpus), *QUICK, "--config", str(config),
                    "--out", str(tmp_path / "r")], str(message))
 
 
-def test_missing_config_file(capsys, tmp_path, corpus):
-    fails(capsys, ["train", "gpt", "--data", str(corpus), "--config", str(tmp_path / "cfg.json"),
+def test_missing_config_file(cli_fails, capsys, tmp_path, corpus):
+    cli_fails(["train", "gpt", "--data", str(corpus), "--config", str(tmp_path / "cfg.json"),
                    "--out", str(tmp_path / "r")], "config file not found")
 
 
-def test_usage_mistakes_are_one_line_too(capsys, corpus):
-    fails(capsys, ["train", "gpt", "--data", str(corpus)], "--out", "lmlab train gpt --help")
-    fails(capsys, ["generate"], "run", "lmlab generate --help")
-    fails(capsys, ["frobnicate"], "invalid choice")
-    fails(capsys, ["train"], "lmlab train gpt")
+def test_usage_mistakes_are_one_line_too(cli_fails, capsys, corpus):
+    cli_fails(["train", "gpt", "--data", str(corpus)], "--out", "lmlab train gpt --help")
+    cli_fails(["generate"], "run", "lmlab generate --help")
+    cli_fails(["frobnicate"], "invalid choice")
+    cli_fails(["train"], "lmlab train gpt")
 
 
-def test_resume_may_change_only_training_keys(capsys, run):
-    fails(capsys, ["train", "gpt", "--out", str(run), "--resume", "--n_layers", "3"], "only training keys")
+def test_resume_may_change_only_training_keys(cli_fails, capsys, run):
+    cli_fails(["train", "gpt", "--out", str(run), "--resume", "--n_layers", "3"], "only training keys")
 
 
 # ---- 10: --debug -----------------------------------------------------------------------------------
@@ -385,12 +374,12 @@ def test_generate_decoding_options(capsys, trained):
 
 @pytest.mark.parametrize("option", [["--num-beams", "0"], ["--min-p", "2"], ["--repetition-penalty", "0"],
                                     ["--no-repeat-ngram", "-1"]])
-def test_bad_decoding_options(capsys, trained, option):
-    fails(capsys, ["generate", str(trained), *option], option[0])
+def test_bad_decoding_options(cli_fails, capsys, trained, option):
+    cli_fails(["generate", str(trained), *option], option[0])
 
 
-def test_show_probs_needs_one_prompt_without_beams(capsys, trained):
-    fails(capsys, ["generate", str(trained), "--show-probs", "--num-beams", "2"], "--show-probs")
+def test_show_probs_needs_one_prompt_without_beams(cli_fails, capsys, trained):
+    cli_fails(["generate", str(trained), "--show-probs", "--num-beams", "2"], "--show-probs")
 
 
 def test_info_shows_kv_cache_bytes(capsys):
@@ -399,7 +388,7 @@ def test_info_shows_kv_cache_bytes(capsys):
     assert "KV cache        128.0 KiB per token in bf16" in out and "8 kv heads" in out
 
 
-def test_convert_gqa(capsys, trained, tmp_path):
+def test_convert_gqa(cli_fails, capsys, trained, tmp_path):
     out = tmp_path / "gqa"
     assert main(["convert", "gqa", str(trained), "--n-kv-heads", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -407,9 +396,9 @@ def test_convert_gqa(capsys, trained, tmp_path):
     assert main(["info", str(out)]) == 0
     assert "n_kv_heads      1" in capsys.readouterr().out
     assert main(["generate", str(out), "--prompt", "RO", "--max-new-tokens", "3"]) == 0
-    fails(capsys, ["convert", "gqa", str(trained), "--n-kv-heads", "1", "--out", str(out)], "--overwrite")
-    fails(capsys, ["convert", "gqa", str(trained), "--n-kv-heads", "3", "--out", str(tmp_path / "x")], "divide")
-    fails(capsys, ["convert", "gqa", str(out), "--n-kv-heads", "1", "--out", str(tmp_path / "y")], "multi-head")
+    cli_fails(["convert", "gqa", str(trained), "--n-kv-heads", "1", "--out", str(out)], "--overwrite")
+    cli_fails(["convert", "gqa", str(trained), "--n-kv-heads", "3", "--out", str(tmp_path / "x")], "divide")
+    cli_fails(["convert", "gqa", str(out), "--n-kv-heads", "1", "--out", str(tmp_path / "y")], "multi-head")
 
 
 def test_data_can_be_a_bundled_name_or_a_folder(capsys, tmp_path, corpus):
@@ -445,18 +434,18 @@ def test_resume_from_another_directory(capsys, run, tmp_path, monkeypatch):
     assert "trained         4 steps" in capsys.readouterr().out
 
 
-def test_train_bert_from_the_command_line(capsys, corpus, tmp_path):
+def test_train_bert_from_the_command_line(cli_fails, capsys, corpus, tmp_path):
     out = tmp_path / "bert"
     assert main(["train", "bert", "--data", str(corpus), "--preset", "bert-tiny", "--max_steps", "4",
                  "--eval_every", "4", "--eval_batches", "1", "--batch_size", "4", "--tokenizer_vocab_size", "300",
                  "--quiet", "--out", str(out)]) == 0
     assert "val_mlm_acc" in capsys.readouterr().out and (out / "model.safetensors").is_file()
-    fails(capsys, ["train", "bert", "--data", str(corpus), "--masking", "words", "--out", str(tmp_path / "x")],
+    cli_fails(["train", "bert", "--data", str(corpus), "--masking", "words", "--out", str(tmp_path / "x")],
           "masking must be token, whole_word or span")
-    fails(capsys, ["train", "bert", "--data", str(corpus), "--out", str(out)], "--overwrite")
+    cli_fails(["train", "bert", "--data", str(corpus), "--out", str(out)], "--overwrite")
 
 
-def test_finetune_classify_from_the_command_line(capsys, corpus, tmp_path):
+def test_finetune_classify_from_the_command_line(cli_fails, capsys, corpus, tmp_path):
     bert, out = tmp_path / "bert", tmp_path / "cls"
     assert main(["train", "bert", "--data", str(corpus), "--max_steps", "2", "--eval_every", "2", "--eval_batches",
                  "1", "--batch_size", "4", "--tokenizer_vocab_size", "300", "--quiet", "--out", str(bert)]) == 0
@@ -473,22 +462,22 @@ def test_finetune_classify_from_the_command_line(capsys, corpus, tmp_path):
 
     (tmp_path / "reviews.csv").write_text("review,stars\ngood,5\nbad,1\n", encoding="utf-8")
     base = ["finetune", "classify", "--model", str(bert), *quick]
-    fails(capsys, ["finetune"], "lmlab finetune classify")
+    cli_fails(["finetune"], "lmlab finetune classify")
     with pytest.raises(SystemExit):
         main(["finetune", "classify", "--help"])
     assert "--freeze_layers" in capsys.readouterr().out
-    fails(capsys, [*base, "--data", str(data)], "--out")
-    fails(capsys, [*base, "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "x")], "does not exist")
-    fails(capsys, [*base, "--data", str(tmp_path / "reviews.csv"), "--out", str(tmp_path / "x")],
+    cli_fails([*base, "--data", str(data)], "--out")
+    cli_fails([*base, "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "x")], "does not exist")
+    cli_fails([*base, "--data", str(tmp_path / "reviews.csv"), "--out", str(tmp_path / "x")],
           "no column 'text', 'label'", "--text-column")
-    fails(capsys, [*base, "--data", str(data), "--truncation", "middle", "--out", str(tmp_path / "x")],
+    cli_fails([*base, "--data", str(data), "--truncation", "middle", "--out", str(tmp_path / "x")],
           "invalid choice: 'middle'")
-    fails(capsys, [*base, "--data", str(data), "--freeze-layers", "5", "--out", str(tmp_path / "x")],
+    cli_fails([*base, "--data", str(data), "--freeze-layers", "5", "--out", str(tmp_path / "x")],
           "freeze_layers 5 is more than the encoder's 2 layers")
-    fails(capsys, [*base, "--data", str(data), "--max-len", "1000", "--out", str(tmp_path / "x")], "lower --max-len")
-    fails(capsys, [*base, "--data", str(data), "--strides", "3", "--out", str(tmp_path / "x")],
+    cli_fails([*base, "--data", str(data), "--max-len", "1000", "--out", str(tmp_path / "x")], "lower --max-len")
+    cli_fails([*base, "--data", str(data), "--strides", "3", "--out", str(tmp_path / "x")],
           "unknown config key 'strides'", "--stride")
-    fails(capsys, ["finetune", "classify", "--model", str(tmp_path), "--data", str(data), "--out", str(tmp_path / "x")],
+    cli_fails(["finetune", "classify", "--model", str(tmp_path), "--data", str(data), "--out", str(tmp_path / "x")],
           "neither an lmlab BERT run")
-    fails(capsys, [*base, "--data", str(data), "--out", str(out)], "--overwrite")
+    cli_fails([*base, "--data", str(data), "--out", str(out)], "--overwrite")
     assert not (tmp_path / "x").exists()

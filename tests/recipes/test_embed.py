@@ -32,17 +32,6 @@ def run(tmp_path_factory):
     return root / "run"
 
 
-def fails(capsys, argv: list[str], *needles: str) -> str:
-    """Run the CLI, expect a clean failure, and return the one error line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert "Traceback" not in err
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    assert code == 2, f"exit {code}: not an LmlabError ({lines[0]})"
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def test_shape_dtype_and_determinism(run):
@@ -116,17 +105,17 @@ def test_cli_prints_json_and_writes_npy(run, tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "e.npy"), expected, rtol=0, atol=1e-6)
 
 
-def test_cli_refusals(run, tmp_path, capsys):
-    fails(capsys, ["embed", str(tmp_path / "nope"), "hi"], "nope", "not found")
-    fails(capsys, ["embed", str(tmp_path), "hi"], "neither an lmlab BERT run")
-    fails(capsys, ["embed", str(run)], "no texts")
+def test_cli_refusals(cli_fails, run, tmp_path, capsys):
+    cli_fails(["embed", str(tmp_path / "nope"), "hi"], "nope", "not found")
+    cli_fails(["embed", str(tmp_path), "hi"], "neither an lmlab BERT run")
+    cli_fails(["embed", str(run)], "no texts")
     (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
-    fails(capsys, ["embed", str(run), "--input", str(tmp_path / "empty.txt")], "no texts")
-    fails(capsys, ["embed", str(run), "hi", "--input", str(tmp_path / "missing.txt")], "missing.txt")
-    fails(capsys, ["embed", str(run), "hi", "--pooling", "max"], "--pooling", "max")
-    fails(capsys, ["embed", str(run), "hi", "--out", str(tmp_path / "e.csv")], ".npy or .json")
-    fails(capsys, ["embed", str(run), "hi", "--out", str(tmp_path / "no" / "e.npy")], "does not exist")
-    fails(capsys, ["embed", str(run), "hi", "--max-len", "100000"], "--max-len", "max_seq_len")
-    fails(capsys, ["embed", str(run), "hi", "--batch-size", "0"], "--batch-size")
-    fails(capsys, ["embed", str(run), "hi", "--device", "gpu"], "unknown device")
+    cli_fails(["embed", str(run), "--input", str(tmp_path / "empty.txt")], "no texts")
+    cli_fails(["embed", str(run), "hi", "--input", str(tmp_path / "missing.txt")], "missing.txt")
+    cli_fails(["embed", str(run), "hi", "--pooling", "max"], "--pooling", "max")
+    cli_fails(["embed", str(run), "hi", "--out", str(tmp_path / "e.csv")], ".npy or .json")
+    cli_fails(["embed", str(run), "hi", "--out", str(tmp_path / "no" / "e.npy")], "does not exist")
+    cli_fails(["embed", str(run), "hi", "--max-len", "100000"], "--max-len", "max_seq_len")
+    cli_fails(["embed", str(run), "hi", "--batch-size", "0"], "--batch-size")
+    cli_fails(["embed", str(run), "hi", "--device", "gpu"], "unknown device")
     assert not list(tmp_path.glob("e.*"))

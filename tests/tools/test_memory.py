@@ -177,16 +177,6 @@ def test_validation_errors():
 
 
 # ---- CLI -----------------------------------------------------------------------------------------
-def fails(capsys, argv: list[str], *needles: str) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert "Traceback" not in err
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    assert code == 2, lines[0]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def test_cli_preset(capsys):
@@ -210,17 +200,17 @@ def test_cli_notes_example_and_variants(capsys):
     assert "NF4" in capsys.readouterr().out
 
 
-def test_cli_errors(capsys):
-    fails(capsys, ["memory", "--preset", "nope"], "unknown preset")
-    fails(capsys, ["memory", "--preset", "nano", "--batch", "0"], "--batch")
-    fails(capsys, ["memory", "--preset", "nano", "--seq-len", "-3"], "--seq-len")
-    fails(capsys, ["memory"], "--preset", "--params")
-    fails(capsys, ["memory", "--preset", "nano", "--params", "7B"], "either")
-    fails(capsys, ["memory", "--params", "seven"], "--params")
-    fails(capsys, ["memory", "--params", "7B", "--method", "lora"], "architecture")
-    fails(capsys, ["memory", "--params", "7B", "--d-model", "4096"], "--n-layers")
-    fails(capsys, ["memory", "--preset", "nano", "--d-model", "64"], "--params")
-    fails(capsys, ["memory", "--preset", "nano", "--mixed"], "--dtype bf16")
-    fails(capsys, ["memory", "--preset", "nano", "--optimizer", "lion"], "invalid choice")
-    fails(capsys, ["memory", "--params", "7B", "--d-model", "100", "--n-layers", "2", "--n-heads", "3"],
+def test_cli_errors(cli_fails, capsys):
+    cli_fails(["memory", "--preset", "nope"], "unknown preset")
+    cli_fails(["memory", "--preset", "nano", "--batch", "0"], "--batch")
+    cli_fails(["memory", "--preset", "nano", "--seq-len", "-3"], "--seq-len")
+    cli_fails(["memory"], "--preset", "--params")
+    cli_fails(["memory", "--preset", "nano", "--params", "7B"], "either")
+    cli_fails(["memory", "--params", "seven"], "--params")
+    cli_fails(["memory", "--params", "7B", "--method", "lora"], "architecture")
+    cli_fails(["memory", "--params", "7B", "--d-model", "4096"], "--n-layers")
+    cli_fails(["memory", "--preset", "nano", "--d-model", "64"], "--params")
+    cli_fails(["memory", "--preset", "nano", "--mixed"], "--dtype bf16")
+    cli_fails(["memory", "--preset", "nano", "--optimizer", "lion"], "invalid choice")
+    cli_fails(["memory", "--params", "7B", "--d-model", "100", "--n-layers", "2", "--n-heads", "3"],
           "divisible")
