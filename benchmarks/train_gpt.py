@@ -32,8 +32,9 @@ makes the allocator keep and reuse them instead; run both to see how much of a g
 FLOPs. PaLM / nanoGPT estimate: per token 6*N + 12*n_layers*T*d_model, N = parameters without
 the position embedding (the tied token embedding counts once, as the LM-head matmul). Achieved
 FLOP/s is compared with the machine's measured matmul peak: the median time of a few 2048x2048
-square matmuls at the same thread count (fp32; bf16 as well with --dtype bf16), sampled once per
-round; the best sample is the peak (the machine may be shared).
+square matmuls at the same thread count (fp32 by torch.mm, i.e. MKL, and by lmlab's oneDNN linear,
+the faster of the two being the fp32 peak; bf16 as well with --dtype bf16), sampled once per round;
+the best sample is the peak (the machine may be shared).
 
 Variants (prototypes of possible lmlab changes, measured in the same interleaved rounds), given as
 `base+opt+opt`, base in {lmlab, hf}:
@@ -78,6 +79,7 @@ from torch import nn
 from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
 from lmlab.models.gpt.presets import PRESETS
+from lmlab.ops.linear import linear
 from lmlab.optim.param_groups import decay_groups
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import causal_lm
@@ -287,16 +289,19 @@ def train_step(c: Contestant, batch: dict, autocast) -> tuple[float, ...]:
 
 # ---------------------------------------------------------------------------------- peaks ---
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
-    """FLOP/s of an n x n @ n x n matmul: 2 n^3 over the median of `reps` timed runs."""
+def matmul_peak(dtype: torch.dtype, kernel: str = "torch", n: int = 2048, reps: int = 5) -> float:
+    """FLOP/s of an n x n @ n x n matmul: 2 n^3 over the median of `reps` timed runs. kernel "torch"
+    is `a @ b` (MKL for fp32 on the CPU), "onednn" is lmlab.ops.linear (oneDNN for fp32 on the CPU)."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    for _ in range(2):
-        a @ b
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a @ b
-        ts.append(time.perf_counter() - t0)
+    mm = (lambda: a @ b) if kernel == "torch" else (lambda: linear(a, b))
+    with torch.no_grad():
+        for _ in range(2):
+            mm()
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            mm()
+            ts.append(time.perf_counter() - t0)
     return 2 * n**3 / statistics.median(ts)
 
 
@@ -406,8 +411,11 @@ def main(argv=None):
           f"AdamW lr {train_cfg.lr} betas ({train_cfg.beta1}, {train_cfg.beta2}) wd {train_cfg.weight_decay}; "
           f"HF loss: {args.hf_loss}")
 
-    peak_dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if amp_dtype else {})}
-    peak_samples = {k: [matmul_peak(d)] for k, d in peak_dtypes.items()}
+    # fp32 has two kernels on the CPU (MKL behind torch.mm, oneDNN behind lmlab's linear layers):
+    # the peak is the faster of the two.
+    peak_dtypes = {"fp32": (torch.float32, "torch"), "fp32-onednn": (torch.float32, "onednn"),
+                   **({"bf16": (torch.bfloat16, "torch")} if amp_dtype else {})}
+    peak_samples = {k: [matmul_peak(*d)] for k, d in peak_dtypes.items()}
 
     # warm-up (and compilation)
     for c in contestants:
@@ -426,7 +434,7 @@ def main(argv=None):
                 c.times.append(train_step(c, batches[s % len(batches)], autocast))
             c.rounds.append(statistics.median(t[0] for t in c.times[-args.steps:]))
         for k, d in peak_dtypes.items():  # sampled every round: the least disturbed sample is the peak
-            peak_samples[k].append(matmul_peak(d))
+            peak_samples[k].append(matmul_peak(*d))
         if not args.quiet_rounds:
             print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{c.name} {c.rounds[-1] * 1e3:.0f} ms"
                                                               for c in contestants), flush=True)
@@ -436,7 +444,7 @@ def main(argv=None):
     print("matmul peak (2048^2 matmul, median of 5 runs, best of " f"{args.rounds + 1} samples, one per round): "
           + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s (median sample {statistics.median(peak_samples[k]) / 1e9:.1f})"
                       for k, v in peaks.items()))
-    peak = peaks["bf16" if amp_dtype else "fp32"]
+    peak = peaks["bf16"] if amp_dtype else max(peaks["fp32"], peaks["fp32-onednn"])
     hf = next(c for c in contestants if c.name == "hf")
     hf_med = statistics.median(t[0] for t in hf.times)
     rows = []

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from lmlab.nn.kv_cache import LayerKV
+from lmlab.nn.linear import Linear
 from lmlab.ops.attention import attention
 
 
@@ -30,10 +31,10 @@ class MultiHeadAttention(nn.Module):
         self.causal, self.backend, self.window = causal, backend, window or None
         self.dropout = dropout
         kv_dim = self.n_kv_heads * self.head_dim
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, kv_dim, bias=bias)
-        self.v_proj = nn.Linear(d_model, kv_dim, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.q_proj = Linear(d_model, d_model, bias=bias)
+        self.k_proj = Linear(d_model, kv_dim, bias=bias)
+        self.v_proj = Linear(d_model, kv_dim, bias=bias)
+        self.out_proj = Linear(d_model, d_model, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
         self.rotary = rotary  # shared by all layers; not a parameter
 
@@ -41,18 +42,26 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, n, self.head_dim).transpose(1, 2)  # (B, n, T, D)
 
+    def memory_kv(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of src (B, S, C), split into heads: two (B, H_kv, S, D) tensors."""
+        return self._heads(self.k_proj(src), self.n_kv_heads), self._heads(self.v_proj(src), self.n_kv_heads)
+
     def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, *, cache: LayerKV | None = None,
                 positions: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None, global_mask: torch.Tensor | None = None,
-                backend: str | None = None) -> torch.Tensor:
+                backend: str | None = None, memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> torch.Tensor:
         """x (B, T, C); memory (B, S, C) for cross-attention; cache: this layer's KV cache;
         positions (T,) or (B, T) for rotary embeddings (default: after what the cache holds);
-        key_padding_mask (B, T_k) and global_mask (B, T_k) bool over all keys, cached ones included."""
+        key_padding_mask (B, T_k) and global_mask (B, T_k) bool over all keys, cached ones included.
+        memory_kv: cross-attention keys and values already projected by `memory_kv(memory)`, used
+        instead of projecting `memory` again (a decoder step reuses the encoder's, see seq2seq)."""
         B, T, C = x.shape
-        src = x if memory is None else memory
         q = self._heads(self.q_proj(x), self.n_heads)         # (B, H, T, D)
-        k = self._heads(self.k_proj(src), self.n_kv_heads)    # (B, H_kv, S, D)
-        v = self._heads(self.v_proj(src), self.n_kv_heads)
+        if memory_kv is not None:
+            k, v = memory_kv                                  # (B, H_kv, S, D) each
+        else:
+            k, v = self.memory_kv(x if memory is None else memory)
         past = cache.length if cache is not None else 0
         if self.rotary is not None:
             if positions is None:

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmlab.nn.linear import Linear
+
 ACTIVATIONS = {"gelu": lambda: nn.GELU(approximate="tanh"), "gelu_exact": nn.GELU, "relu": nn.ReLU}
 GATED = ("swiglu",)
 
@@ -23,12 +25,12 @@ class FeedForward(nn.Module):
         if activation not in ACTIVATIONS and activation not in GATED:
             raise ValueError(f"unknown activation '{activation}' ({', '.join([*ACTIVATIONS, *GATED])})")
         self.gated = activation in GATED
-        self.up = nn.Linear(d_model, d_ff, bias=bias)
+        self.up = Linear(d_model, d_ff, bias=bias)
         if self.gated:
-            self.gate = nn.Linear(d_model, d_ff, bias=bias)
+            self.gate = Linear(d_model, d_ff, bias=bias)
         else:
             self.act = ACTIVATIONS[activation]()
-        self.down = nn.Linear(d_ff, d_model, bias=bias)
+        self.down = Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)

@@ -20,8 +20,9 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from lmlab.ops.linear import linear
 
 
 def packing_supported(weight: torch.Tensor) -> bool:
@@ -39,7 +40,7 @@ def packing_supported(weight: torch.Tensor) -> bool:
 def _packed_forward(module: nn.Linear, packed: torch.Tensor):
     def forward(x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or module.training or x.dtype != packed.dtype:
-            return F.linear(x, module.weight, module.bias)
+            return linear(x, module.weight, module.bias)
         return torch.ops.mkldnn._linear_pointwise(x, packed, module.bias, "none", [], "")
     return forward
 
@@ -52,7 +53,7 @@ def packed_linears(model: nn.Module, enabled: bool = True) -> Iterator[int]:
         if enabled:
             with torch.no_grad():
                 for m in model.modules():
-                    if type(m) is nn.Linear and packing_supported(m.weight) and "forward" not in m.__dict__:
+                    if isinstance(m, nn.Linear) and packing_supported(m.weight) and "forward" not in m.__dict__:
                         packed = torch.ops.mkldnn._reorder_linear_weight(m.weight.detach(), 1)
                         m.forward = _packed_forward(m, packed)
                         patched.append(m)

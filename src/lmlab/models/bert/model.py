@@ -25,6 +25,7 @@ from lmlab.nn.attention import MultiHeadAttention
 from lmlab.nn.blocks import TransformerBlock
 from lmlab.nn.embeddings import LearnedPositionalEmbedding
 from lmlab.nn.feed_forward import ACTIVATIONS, FeedForward
+from lmlab.nn.linear import Linear
 from lmlab.nn.norms import norm_layer
 
 
@@ -73,7 +74,7 @@ class BertPooler(nn.Module):
 
     def __init__(self, d_model: int):
         super().__init__()
-        self.dense = nn.Linear(d_model, d_model)
+        self.dense = Linear(d_model, d_model)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, C)
         return torch.tanh(self.dense(hidden[:, 0]))
@@ -143,10 +144,10 @@ class MLMHead(nn.Module):
 
     def __init__(self, cfg: BertConfig, tok_emb: nn.Embedding):
         super().__init__()
-        self.dense = nn.Linear(cfg.d_model, cfg.d_model)
+        self.dense = Linear(cfg.d_model, cfg.d_model)
         self.act = ACTIVATIONS[cfg.activation]()
         self.norm = norm_layer("layernorm", cfg.d_model, cfg.norm_eps)
-        self.decoder = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.decoder = Linear(cfg.d_model, cfg.vocab_size)
         bert_init_(self)
         self.decoder.weight = tok_emb.weight                                  # tie after init: (V, C)
 
@@ -175,7 +176,7 @@ class BertForPreTraining(nn.Module):
             raise ValueError("BertForPreTraining needs an encoder with a pooler (NSP reads the pooled [CLS])")
         self.cfg = self.bert.cfg
         self.mlm = MLMHead(self.cfg, self.bert.emb.tok_emb)
-        self.nsp = nn.Linear(self.cfg.d_model, 2)
+        self.nsp = Linear(self.cfg.d_model, 2)
         bert_init_(self.nsp)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
@@ -218,7 +219,7 @@ class BertForSequenceClassification(nn.Module):
             raise ValueError("BertForSequenceClassification needs an encoder with a pooler")
         self.cfg = self.bert.cfg
         self.drop = nn.Dropout(self.cfg.dropout if classifier_dropout is None else classifier_dropout)
-        self.classifier = nn.Linear(self.cfg.d_model, n_classes)
+        self.classifier = Linear(self.cfg.d_model, n_classes)
         bert_init_(self.classifier)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
@@ -238,7 +239,7 @@ class BertForTokenClassification(nn.Module):
         self.bert = _encoder(encoder, pooler=False)
         self.cfg = self.bert.cfg
         self.drop = nn.Dropout(self.cfg.dropout if classifier_dropout is None else classifier_dropout)
-        self.classifier = nn.Linear(self.cfg.d_model, n_classes)
+        self.classifier = Linear(self.cfg.d_model, n_classes)
         bert_init_(self.classifier)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,

@@ -19,6 +19,7 @@ from lmlab.nn.embeddings import RotaryEmbedding, positional_embedding
 from lmlab.nn.feed_forward import FeedForward
 from lmlab.nn.init import gpt2_init_
 from lmlab.nn.kv_cache import KVCache
+from lmlab.nn.linear import Linear
 from lmlab.nn.norms import norm_layer
 
 
@@ -44,7 +45,7 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(gpt_block(cfg, rotary) for _ in range(cfg.n_layers))
         # Post-LN blocks end in a norm already; Pre-LN needs one after the last block.
         self.norm_f = norm_layer(cfg.norm, cfg.d_model, cfg.norm_eps, cfg.bias) if cfg.norm_first else nn.Identity()
-        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head = Linear(cfg.d_model, cfg.vocab_size, bias=False)
         gpt2_init_(self, cfg.n_layers)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.tok_emb.weight

@@ -1,0 +1,71 @@
+"""ops.linear: the oneDNN path equals F.linear (outputs and all three gradients) up to float rounding."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lmlab.ops import linear as linear_mod
+from lmlab.ops.linear import linear, set_linear_kernel, uses_onednn
+
+needs_onednn = pytest.mark.skipif(not linear_mod.onednn_available(), reason="PyTorch built without oneDNN")
+TOL = dict(rtol=1e-5, atol=1e-5)  # two GEMM libraries summing fp32 products in different orders
+
+
+def _case(shape, n_out, bias, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(*shape, generator=g, requires_grad=True)
+    w = (torch.randn(n_out, shape[-1], generator=g) * 0.05).requires_grad_()
+    b = torch.randn(n_out, generator=g).requires_grad_() if bias else None
+    return x, w, b
+
+
+@needs_onednn
+@pytest.mark.parametrize("shape", [(7, 33), (2, 5, 64), (3, 2, 4, 48)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_matches_f_linear_forward_and_backward(shape, bias):
+    x, w, b = _case(shape, 40, bias)
+    assert uses_onednn(x, w)
+    y = linear(x, w, b)
+    grads = torch.autograd.grad(y.square().sum(), [t for t in (x, w, b) if t is not None])
+    x2, w2, b2 = (t.detach().clone().requires_grad_() if t is not None else None for t in (x, w, b))
+    y2 = F.linear(x2, w2, b2)
+    grads2 = torch.autograd.grad(y2.square().sum(), [t for t in (x2, w2, b2) if t is not None])
+    torch.testing.assert_close(y, y2, **TOL)
+    for a, r in zip(grads, grads2, strict=True):
+        torch.testing.assert_close(a, r, **TOL)
+
+
+@needs_onednn
+def test_non_contiguous_input_and_frozen_weight():
+    x, w, b = _case((6, 32), 16, True)
+    xt = x.detach().t().contiguous().t().requires_grad_()                  # (6, 32), column-major
+    w.requires_grad_(False)
+    y = linear(xt, w, b)
+    (gx, gb) = torch.autograd.grad(y.sum(), [xt, b])
+    torch.testing.assert_close(y, F.linear(xt, w, b), **TOL)
+    torch.testing.assert_close(gx, torch.ones(6, 16) @ w, **TOL)
+    torch.testing.assert_close(gb, torch.full((16,), 6.0), **TOL)
+
+
+def test_other_dtypes_devices_and_autocast_use_f_linear():
+    x, w, b = _case((4, 8), 3, True)
+    assert not uses_onednn(x.double(), w.double())
+    assert not uses_onednn(x.bfloat16(), w.bfloat16())
+    assert not uses_onednn(x[0], w)                                         # 1-D input
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not uses_onednn(x, w)
+        assert linear(x, w, b).dtype == torch.bfloat16                        # autocast still applies
+    y = linear(x.double(), w.double(), b.double())
+    torch.testing.assert_close(y, F.linear(x.double(), w.double(), b.double()), rtol=0, atol=0)
+
+
+def test_kernel_switch():
+    x, w, _ = _case((4, 8), 3, False)
+    previous = set_linear_kernel("torch")
+    try:
+        assert not uses_onednn(x, w)
+        assert torch.equal(linear(x, w), F.linear(x, w))
+    finally:
+        set_linear_kernel(previous)
+    with pytest.raises(ValueError, match="linear kernel"):
+        set_linear_kernel("mkl")
