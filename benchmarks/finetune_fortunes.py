@@ -3,6 +3,9 @@
     python benchmarks/finetune_fortunes.py                 # bert-mini: 5 min pretraining, ~12 min on 2 CPU cores
     python benchmarks/finetune_fortunes.py --quick         # smoke run, under a minute (writes no JSON)
     python benchmarks/finetune_fortunes.py --labels computers,politics --freeze-layers 2 --truncation tail
+    python benchmarks/finetune_fortunes.py --lora r=8,alpha=16,targets=all-linear --no-scratch --out runs/fortunes
+    python benchmarks/finetune_fortunes.py --pretrained runs/fortunes/pretrained --lora r=8,targets=qkv --nf4 \
+        --no-scratch --json benchmarks/results/finetune_fortunes_lora.json   # reuse that encoder: no pretraining
 
 Data: `../shared/data/fortunes/fortunes.en.jsonl` (14,381 Debian fortunes, 40 topic labels; a copy
 can be given with --data). A few topics are kept (default: computers, politics, science, work —
@@ -17,6 +20,13 @@ seeded) by `lmlab.data.classification.split_examples`, the split every contestan
    linear decay, --lr, --freeze-layers), then accuracy and macro-F1 on the test split.
 3. The same fine-tuning from an encoder that was never pretrained (one step at lr 1e-9: its random
    initialisation), to show what pretraining is worth.
+With --lora SPEC, the same pretrained encoder is also fine-tuned with LoRA (`finetune_classify(lora=...)`:
+the encoder frozen, adapters + classifier trained, at --lora-lr, default 1e-3: adapters start at zero and
+want a larger rate than full fine-tuning), and with --nf4 as well with QLoRA (the frozen encoder in NF4):
+same encoder, same split, same steps and batch as full fine-tuning, so the gap in accuracy is LoRA's.
+--pretrained RUN skips step 1 and uses that BERT run (e.g. OUT/pretrained of an earlier invocation with
+--out; it must come from this script with the same --labels and --seed, or its pretraining corpus may
+have held test texts).
 4. Baselines on the same split: the majority class of the training split, and TF-IDF (word 1-2
    grams, sublinear tf) + logistic regression (scikit-learn, C=10).
 Macro-F1 is lmlab's own (`finetune_classify.macro_f1`, tested equal to scikit-learn's). The table and
@@ -38,6 +48,8 @@ import torch
 
 from lmlab.data.classification import ClassificationDataConfig, keep_labels, read_examples, split_examples
 from lmlab.models.bert import preset
+from lmlab.peft.lora import parse_lora_spec
+from lmlab.peft.qlora import NF4Config
 from lmlab.recipes.finetune_classify import FINETUNE_TRAIN, FinetuneConfig, finetune_classify, macro_f1
 from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
 from lmlab.train.config import TrainConfig
@@ -45,6 +57,7 @@ from lmlab.train.config import TrainConfig
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "fortunes" / "fortunes.en.jsonl"
 DEFAULT_JSON = Path(__file__).parent / "results" / "finetune_fortunes.json"
+SIDECAR = "fortunes_pretraining.json"  # in the pretrained run: what a later --pretrained reports
 
 
 def paragraph(text: str) -> str:
@@ -85,11 +98,20 @@ def main() -> None:
     ap.add_argument("--truncation", default="head", choices=("head", "tail", "head+tail", "sliding-window"))
     ap.add_argument("--freeze-layers", type=int, default=0)
     ap.add_argument("--no-scratch", action="store_true", help="skip the never-pretrained contestant")
+    ap.add_argument("--lora", metavar="SPEC", help="also fine-tune with LoRA, e.g. r=8,alpha=16,targets=all-linear "
+                                                   "(the --lora of `lmlab finetune classify`)")
+    ap.add_argument("--lora-lr", type=float, default=1e-3, help="peak learning rate of the LoRA fine-tune (1e-3)")
+    ap.add_argument("--nf4", action="store_true", help="with --lora: also QLoRA (the frozen encoder in NF4)")
+    ap.add_argument("--pretrained", metavar="RUN", help="skip pretraining: use this BERT run (from an earlier "
+                                                        "run of this script with --out, same --labels and --seed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="keep the runs in this folder (default: a temporary one)")
     ap.add_argument("--json", help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; none with --quick)")
     ap.add_argument("--quick", action="store_true", help="bert-tiny, 2 labels, few steps: a smoke run")
     args = ap.parse_args()
+    lora = parse_lora_spec(args.lora) if args.lora else None
+    if args.nf4 and lora is None:
+        ap.error("--nf4 (QLoRA) goes with --lora SPEC")
     if args.quick:
         args.preset, args.vocab, args.pretrain_steps, args.finetune_steps = "bert-tiny", 1000, 150, 150
         args.max_len, args.batch_size, args.lr, args.labels = 64, 16, 1e-3, "computers,politics"
@@ -129,26 +151,44 @@ def main() -> None:
         bert_data = BertDataConfig(tokenizer_vocab_size=args.vocab, max_len=min(128, args.max_len),
                                    sentence_task="none", val_fraction=0.02)
         t0 = time.perf_counter()
-        pre = pretrain_bert(str(work / "corpus.txt"), model_cfg, pre_cfg, bert_data, work / "pretrained",
-                            overwrite=True, quiet=True)
-        pre_time = time.perf_counter() - t0
-        pre_steps = max(r["step"] for r in map(json.loads, (work / "pretrained" / "metrics.jsonl").open()))
-        print(f"pretrained {args.preset} for {pre_steps} steps in {pre_time:.0f} s: val MLM accuracy "
-              f"{pre['val_mlm_acc']:.3f}, loss {pre['val_mlm_loss']:.3f}")
+        pretrained = Path(args.pretrained) if args.pretrained else work / "pretrained"
+        if args.pretrained:  # an earlier invocation's encoder: its last evaluation stands for `pre`
+            rows_pre = list(map(json.loads, (pretrained / "metrics.jsonl").open()))
+            pre = [r for r in rows_pre if "val_mlm_acc" in r][-1]
+            side = pretrained / SIDECAR
+            info = json.loads(side.read_text()) if side.is_file() else {}
+            pre_time, args.preset = info.get("seconds", float("nan")), info.get("preset", args.preset)
+        else:
+            pre = pretrain_bert(str(work / "corpus.txt"), model_cfg, pre_cfg, bert_data, pretrained,
+                                overwrite=True, quiet=True)
+            pre_time = time.perf_counter() - t0
+            (pretrained / SIDECAR).write_text(json.dumps({"seconds": pre_time, "preset": args.preset, "labels":
+                                                          args.labels, "seed": args.seed}) + "\n")  # for --pretrained
+        pre_steps = max(r["step"] for r in map(json.loads, (pretrained / "metrics.jsonl").open()))
+        print(f"{'reused' if args.pretrained else 'pretrained'} {args.preset} ({pre_steps} steps, {pre_time:.0f} s): "
+              f"val MLM accuracy {pre['val_mlm_acc']:.3f}, loss {pre['val_mlm_loss']:.3f}")
 
         ft_cfg = dataclasses.replace(FINETUNE_TRAIN, max_steps=args.finetune_steps, lr=args.lr,
                                      warmup_steps=max(1, args.finetune_steps // 10), batch_size=args.batch_size,
                                      eval_every=max(1, args.finetune_steps // 4), seed=args.seed)
         rows = []
 
-        def finetune(name: str, encoder_dir: Path, run: str) -> None:
+        def finetune(name: str, encoder_dir: Path, run: str, lora=None, lr=None, nf4=None) -> None:
             t0 = time.perf_counter()
-            res = finetune_classify(encoder_dir, data_file, data_cfg, ft_cfg, FinetuneConfig(args.freeze_layers),
-                                    work / run, overwrite=True, quiet=True)
+            cfg = ft_cfg if lr is None else dataclasses.replace(ft_cfg, lr=lr)
+            res = finetune_classify(encoder_dir, data_file, data_cfg, cfg,
+                                    FinetuneConfig(0 if lora else args.freeze_layers), work / run, overwrite=True,
+                                    quiet=True, lora=lora, nf4=nf4)
             rows.append({"model": name, "accuracy": res["test_accuracy"], "macro_f1": res["test_macro_f1"],
+                         "trainable_params": res["trainable_params"], "lr": cfg.lr,
                          "seconds": time.perf_counter() - t0, "confusion_matrix": res["confusion_matrix"]})
 
-        finetune(f"{args.preset}, pretrained + fine-tuned", work / "pretrained", "finetuned")
+        finetune(f"{args.preset}, pretrained + fine-tuned", pretrained, "finetuned")
+        if lora is not None:  # the same encoder, split, steps and batch; only the adapters and the head train
+            finetune(f"{args.preset}, pretrained + LoRA ({args.lora})", pretrained, "lora", lora, args.lora_lr)
+            if args.nf4:
+                finetune(f"{args.preset}, pretrained + QLoRA ({args.lora}, NF4)", pretrained, "qlora", lora,
+                         args.lora_lr, NF4Config())
         if not args.no_scratch:
             scratch = dataclasses.replace(pre_cfg, max_steps=1, lr=1e-9, min_lr=0.0, warmup_steps=0, eval_every=1,
                                           eval_batches=1, time_budget=0.0)
@@ -166,14 +206,22 @@ def main() -> None:
 
     print(f"\ntest split: {len(test)} fortunes, {len(labels)} topics; truncation {args.truncation}, "
           f"max_len {args.max_len}, freeze_layers {args.freeze_layers}")
-    print(f"{'model':<42} {'accuracy':>9} {'macro-F1':>9} {'seconds':>8}")
+    print(f"{'model':<64} {'accuracy':>9} {'macro-F1':>9} {'seconds':>8}")
     for r in rows:
-        print(f"{r['model']:<42} {r['accuracy']:>9.3f} {r['macro_f1']:>9.3f} {r['seconds']:>8.1f}")
+        print(f"{r['model']:<64} {r['accuracy']:>9.3f} {r['macro_f1']:>9.3f} {r['seconds']:>8.1f}")
+    gaps = {}
+    if lora is not None:  # the goal: LoRA within 2 points of full fine-tuning's accuracy
+        full = rows[0]["accuracy"]
+        for r in rows[1:3 if args.nf4 else 2]:
+            gaps[r["model"]] = full - r["accuracy"]
+            print(f"{r['model']}: {100 * (full - r['accuracy']):+.1f} points below full fine-tuning "
+                  f"(goal ≤ 2: {'met' if full - r['accuracy'] <= 0.02 else 'not met'})")
     print(f"total {time.perf_counter() - t_start:.0f} s")
     out = args.json or (None if args.quick else str(DEFAULT_JSON))
     if out:
         record = {"args": vars(args), "labels": labels, "n_train": len(train), "n_val": len(val), "n_test": len(test),
                   "pretraining": {"steps": pre_steps, "seconds": pre_time, **pre}, "results": rows,
+                  "accuracy_gap_to_full": gaps,
                   "torch": torch.__version__, "threads": torch.get_num_threads()}
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

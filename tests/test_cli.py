@@ -443,6 +443,13 @@ def test_train_bert_from_the_command_line(cli_fails, capsys, corpus, tmp_path):
     cli_fails(["train", "bert", "--data", str(corpus), "--masking", "words", "--out", str(tmp_path / "x")],
           "masking must be token, whole_word or span")
     cli_fails(["train", "bert", "--data", str(corpus), "--out", str(out)], "--overwrite")
+    # resume: more steps from the checkpoint; model and data keys stay the run's
+    assert main(["train", "bert", "--out", str(out), "--resume", "--max_steps", "6", "--eval_every", "2",
+                 "--quiet"]) == 0
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 6 and steps == sorted(steps)
+    cli_fails(["train", "bert", "--out", str(out), "--resume", "--masking", "span"], "keeps its model, data")
+    cli_fails(["train", "bert", "--out", str(tmp_path / "nothing"), "--resume"], "nothing")
 
 
 def test_finetune_classify_from_the_command_line(cli_fails, capsys, corpus, tmp_path):

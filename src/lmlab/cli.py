@@ -87,10 +87,16 @@ def _keys_help(classes: dict) -> str:
     return "\n".join(lines)
 
 
+def _data_source(data: str) -> str:
+    """A bundled corpus by name, a file or folder by absolute path: what a run records, so that --resume
+    finds its corpus from any directory."""
+    from lmlab.data.corpora import BUNDLED
+    return data if data in BUNDLED or not Path(data).exists() else str(Path(data).resolve())
+
+
 # ---- commands ------------------------------------------------------------------------------------
 def cmd_train_gpt(args, extra: list[str]) -> None:
     from lmlab.config import load_json, replace
-    from lmlab.data.corpora import BUNDLED
     from lmlab.data.lm_config import LMDataConfig
     from lmlab.models.gpt import preset
     from lmlab.recipes.configs import bundled_config
@@ -109,6 +115,9 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
         if routed["model"] or routed["data"]:
             raise LmlabError("a resumed run keeps its model and data settings; only training keys "
                              f"may change (got {', '.join([*routed['model'], *routed['data']])})")
+        if args.lora or args.init or args.nf4:
+            flag = "--lora" if args.lora else "--nf4" if args.nf4 else "--init"
+            raise LmlabError(f"a resumed run keeps its {flag} settings; drop the flag")
         train_cfg = replace(load_run_configs(args.out, ("train",))[1]["train"], routed["train"])
         model_cfg = data_cfg = data = None  # pretrain_gpt takes them from the run
     else:
@@ -117,11 +126,18 @@ def cmd_train_gpt(args, extra: list[str]) -> None:
         model_cfg = replace(preset(args.preset), routed["model"])
         train_cfg = replace(TrainConfig(), routed["train"])
         data_cfg = replace(LMDataConfig(), routed["data"])
-        # a file or folder is recorded by absolute path, so --resume works from any directory
-        data = args.data if args.data in BUNDLED or not Path(args.data).exists() else str(Path(args.data).resolve())
+        data = _data_source(args.data)
+        if args.init:
+            if routed["model"] or args.preset != "nano":
+                raise LmlabError("--init takes the model (shape and weights) from its run; drop --preset and "
+                                 f"model keys ({', '.join(routed['model']) or '--preset'})")
+            load_run_configs(args.init)  # a GPT run, or a clear error before anything starts
+    lora = _lora_config(args.lora)
+    nf4 = _nf4_config(args.nf4, lora)
+    init = str(Path(args.init).resolve()) if args.init and not args.resume else None
     with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
         pretrain_gpt(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
-                     overwrite=args.overwrite, quiet=args.quiet)
+                     overwrite=args.overwrite, quiet=args.quiet, init=init, lora=lora, nf4=nf4)
     if os.environ.get("RANK", "0") == "0":
         print(f"run saved in {args.out}; sample with: lmlab generate {args.out} --prompt \"...\"")
 
@@ -131,6 +147,8 @@ examples:
   lmlab train bert --data tinyshakespeare --preset bert-mini --out runs/bert
   lmlab train bert --data tinyshakespeare --preset bert-tiny --masking whole_word --sentence_task sop --out runs/wwm
   lmlab train bert --data my_texts/ --masking span --sentence_task none --dynamic true --out runs/spanbert
+  lmlab train bert --out runs/bert --resume --max_steps 4000       # continue a run, with more steps
+  lmlab train bert --data my_texts/ --tokenizer bert-base-uncased/vocab.txt --out runs/bert-vocab
 """
 
 
@@ -144,8 +162,8 @@ def _bert_config_classes():
 def cmd_train_bert(args, extra: list[str]) -> None:
     from lmlab.config import load_json, replace
     from lmlab.models.bert import preset
-    from lmlab.recipes.pretrain_bert import pretrain_bert
-    from lmlab.recipes.run_dir import restore_on_failure
+    from lmlab.recipes.pretrain_bert import CONFIG_CLASSES, pretrain_bert
+    from lmlab.recipes.run_dir import check_run_dir, read_run_configs, restore_on_failure
 
     classes = _bert_config_classes()
     values: dict = load_json(args.config) if args.config else {}
@@ -153,14 +171,28 @@ def cmd_train_bert(args, extra: list[str]) -> None:
     if args.time_budget is not None:
         values["time_budget"] = str(args.time_budget)
     routed = _route(values, classes)
-    if not args.data:
-        raise LmlabError("--data is required: a bundled corpus (`lmlab data list`), a text file or a folder")
-    model_cfg = replace(preset(args.preset), routed["model"])
-    train_cfg = replace(classes["train"](), routed["train"])
-    data_cfg = replace(classes["data"](), routed["data"])
-    with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
-        final = pretrain_bert(args.data, model_cfg, train_cfg, data_cfg, args.out, overwrite=args.overwrite,
-                              quiet=args.quiet)
+    if args.resume:
+        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
+        if routed["model"] or routed["data"] or args.lora or args.nf4 or args.tokenizer:
+            raise LmlabError("a resumed run keeps its model, data, LoRA and NF4 settings; only training keys may "
+                             "change (got "
+                             f"{', '.join([*routed['model'], *routed['data']]) or '--lora/--nf4/--tokenizer'})")
+        train_cfg = replace(read_run_configs(args.out, "bert", CONFIG_CLASSES, ("train",))[1]["train"],
+                            routed["train"])
+        data = model_cfg = data_cfg = None  # pretrain_bert takes them from the run
+    else:
+        if not args.data:
+            raise LmlabError("--data is required: a bundled corpus (`lmlab data list`), a text file or a folder")
+        model_cfg = replace(preset(args.preset), routed["model"])
+        train_cfg = replace(classes["train"](), routed["train"])
+        data_cfg = replace(classes["data"](), routed["data"])
+        data = _data_source(args.data)
+    lora = _lora_config(args.lora)
+    nf4 = _nf4_config(args.nf4, lora)
+    with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
+        final = pretrain_bert(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
+                              overwrite=args.overwrite, quiet=args.quiet, lora=lora, tokenizer=args.tokenizer,
+                              nf4=nf4)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items() if k.startswith("val_") and k != "val_ppl")
     print(f"run saved in {args.out}; {shown}")
 
@@ -172,6 +204,9 @@ examples:
       --truncation head+tail --max-len 128 --freeze-layers 1 --lr 3e-4 --max_steps 500 --out runs/topics
   lmlab finetune classify --model path/to/hf-bert --data long.tsv --text-column body --label-column tag \\
       --truncation sliding-window --max-len 256 --stride 128 --lr 2e-5 --out runs/long
+  lmlab finetune classify --model runs/bert --data reviews.csv --lora r=8,alpha=16,targets=qkv,ff --lr 1e-3 \
+      --out runs/reviews-lora          # LoRA: the encoder frozen, adapters + classifier train; then:
+  lmlab lora merge runs/reviews-lora   # a plain run with W + (alpha/r) B A folded in
 """
 
 
@@ -198,12 +233,200 @@ def cmd_finetune(args, extra: list[str]) -> None:
     values.update({k: str(v) for k, v in flags.items() if v is not None})
     routed = _route(values, config_classes())
     cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
+    lora = _lora_config(args.lora)
+    nf4 = _nf4_config(args.nf4, lora)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
         res = finetune_classify(args.model, args.data, cfgs["data"], cfgs["train"], cfgs["finetune"], args.out,
-                                overwrite=args.overwrite, quiet=args.quiet)
+                                overwrite=args.overwrite, quiet=args.quiet, lora=lora, nf4=nf4)
     print(f"run saved in {args.out}; test accuracy {res['test_accuracy']:.4f}, macro-F1 "
           f"{res['test_macro_f1']:.4f} on {res['n_test']} texts (majority class {res['majority_accuracy']:.4f}); "
           f"results.json and confusion.png written")
+
+
+LORA_HELP = ("train LoRA adapters only, on a frozen base (Hu et al. 2021). SPEC is key=value,…: r (rank, "
+             "default 8), alpha (scale alpha/r, default 16), dropout (on the bypass, default 0), targets (presets "
+             "qv, qkv, qkvo, ff, all-linear; or module names, globs, re:REGEX; several: targets=q_proj,v_proj; "
+             "default qkv), rslora (true: scale alpha/sqrt(r)), modules_to_save (modules trained in full). "
+             "Example: --lora r=8,alpha=16,targets=qkv,ff. The adapters are also saved in peft's layout in "
+             "OUT/adapter/; `lmlab lora merge` folds them into a plain run")
+
+
+def _lora_config(spec: str | None):
+    """--lora SPEC -> LoRAConfig (None without the flag)."""
+    if spec is None:
+        return None
+    from lmlab.peft.lora import parse_lora_spec
+    return parse_lora_spec(spec)
+
+
+NF4_HELP = ("QLoRA (Dettmers et al. 2023): with --lora, store the frozen base's linear layers (all but the output "
+            "layers) in 4-bit NormalFloat, block 64 with double quantisation (4.127 bits a weight), dequantised a "
+            "chunk at a time in forward and backward; only the adapters are in full precision. The checkpoint "
+            "keeps the NF4 codes, not the float weights. Example: --lora r=8,alpha=16,targets=all-linear --nf4. "
+            "(To quantise a trained run for sampling: `lmlab quantize nf4 RUN`.)")
+
+
+def _nf4_config(flag: bool, lora):
+    """--nf4 -> NF4Config (QLoRA's defaults), only together with --lora."""
+    if not flag:
+        return None
+    if lora is None:
+        raise LmlabError("--nf4 stores the frozen base in 4 bits under LoRA adapters (QLoRA), so it needs --lora: "
+                         "e.g. --lora r=8,alpha=16,targets=qkv --nf4 (to quantise a trained run instead: "
+                         "`lmlab quantize nf4 RUN`)")
+    from lmlab.peft.qlora import NF4Config
+    return NF4Config()
+
+
+def cmd_lora(args) -> None:
+    from lmlab.recipes.lora_merge import merge_run
+    if args.lora_command != "merge":
+        raise LmlabError("say `lmlab lora merge RUN [--out NEW_RUN]` (see `lmlab lora --help`)")
+    res = merge_run(args.run, args.out, overwrite=args.overwrite)
+    print(f"merged {res['n_layers']} LoRA layers of {args.run} into {res['out']} (a plain {res['family']} run); "
+          f"largest output change {res['max_abs_diff']:.2e} on a random batch")
+
+
+DISTILL_EXAMPLES = """\
+examples:
+  lmlab train gpt --data tinyshakespeare --config shakespeare-char --n_layers 6 --out runs/teacher
+  lmlab distill --teacher runs/teacher --out runs/student        # teacher layers 0,2,4; T 2; weights 5:2:1
+  lmlab distill --teacher runs/teacher --layers 0,3,5 --temperature 4 --alpha-cos 0 --out runs/student-035
+  lmlab distill --teacher runs/teacher --init random --out runs/kd-only   # the losses without the layer copy
+  lmlab distill --teacher runs/bert --max_steps 4000 --lr 5e-4 --out runs/distilbert
+  lmlab distill --out runs/student --resume --max_steps 6000
+"""
+
+
+def _distill_keys_help() -> str:
+    from lmlab.train.config import TrainConfig
+    return _keys_help({"train": TrainConfig}).replace(
+        "config keys (set with --key value, or in a JSON --config file):",
+        "training keys (--key value; each defaults to the teacher run's own setting, else to the value below):")
+
+
+def cmd_distill(args, extra: list[str]) -> None:
+    from lmlab.config import replace
+    from lmlab.distill import DistillConfig
+    from lmlab.recipes.distill import distill, teacher_train_config
+    from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
+    from lmlab.train.config import TrainConfig
+
+    values = _parse_overrides(extra)
+    flags = {"layers": args.layers, "temperature": args.temperature, "alpha_kl": args.alpha_kl,
+             "alpha_ce": args.alpha_ce, "alpha_cos": args.alpha_cos, "init": args.init}
+    values.update({k: str(v) for k, v in flags.items() if v is not None})
+    if args.time_budget is not None:
+        values["time_budget"] = str(args.time_budget)
+    routed = _route(values, {"distill": DistillConfig, "train": TrainConfig})
+    if args.resume:
+        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
+        if routed["distill"] or args.teacher or args.data:
+            raise LmlabError("a resumed distillation keeps its teacher, corpus and distillation settings; only "
+                             f"training keys may change (got {', '.join(routed['distill']) or '--teacher/--data'})")
+        from lmlab.config import config_from_dict
+        from lmlab.io.checkpoint import load_config
+        meta = load_config(args.out, required=("train", "distill"))
+        train_cfg = replace(config_from_dict(TrainConfig, meta["train"]), routed["train"])
+        cfg = teacher = None  # distill() reads them from the run
+    else:
+        if not args.teacher:
+            raise LmlabError("--teacher is required: the run to distil (a `lmlab train gpt|bert` run)")
+        if not Path(args.teacher).is_dir():
+            raise LmlabError(f"teacher run {args.teacher} does not exist")
+        train_cfg = replace(teacher_train_config(args.teacher), routed["train"])
+        cfg, teacher = replace(DistillConfig(), routed["distill"]), args.teacher
+    data = _data_source(args.data) if args.data else None
+    with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
+        final = distill(teacher, args.out, cfg, train_cfg, data=data, resume=args.resume,
+                        overwrite=args.overwrite, quiet=args.quiet)
+    print(f"run saved in {args.out}; val_loss {final['val_loss']:.4f} (teacher {final['teacher_val_loss']:.4f}), "
+          f"val_kl {final['val_kl']:.4f}, val_cos {final['val_cos']:.4f}")
+
+
+SEQ2SEQ_EXAMPLES = """\
+examples:
+  lmlab train seq2seq --data messages.en-zh.tsv --preset transformer-small --time-budget 1200 --out runs/en-zh
+  lmlab train seq2seq --data pairs.jsonl --source de --target en --joint_vocab false --share_embeddings false \\
+      --bpe_vocab_size 4000 --out runs/de-en
+  lmlab train seq2seq --data messages.en-fr.tsv --schedule warmup_cosine --lr 5e-4 --label_smoothing 0.2 --out runs/fr
+  lmlab train seq2seq --out runs/en-zh --resume --max_steps 8000
+"""
+
+
+def _seq2seq_keys_help() -> str:
+    """Like _keys_help, with translation's training defaults (inverse_sqrt, label smoothing 0.1, …)."""
+    from lmlab.recipes.train_seq2seq import default_configs
+    lines = ["config keys (set with --key value, or in a JSON --config file; defaults are translation's;",
+             "the --preset sets the model's sizes, the tokenizer its vocab_size and pad/bos/eos ids, and",
+             "batches hold --batch_tokens tokens, so --batch_size is not used):"]
+    for section, cfg in default_configs().items():
+        lines.append(f"  [{section}]")
+        lines += [f"    --{f.name:<18} default {getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)]
+    return "\n".join(lines)
+
+
+def cmd_train_seq2seq(args, extra: list[str]) -> None:
+    from lmlab.config import load_json, replace
+    from lmlab.models.seq2seq import preset
+    from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
+    from lmlab.recipes.train_seq2seq import CONFIG_CLASSES, default_configs, load_run_configs, train_seq2seq
+
+    values: dict = load_json(args.config) if args.config else {}
+    values.update(_parse_overrides(extra))
+    if args.time_budget is not None:
+        values["time_budget"] = str(args.time_budget)
+    routed = _route(values, CONFIG_CLASSES)
+    if args.resume:
+        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
+        if routed["model"] or routed["data"]:
+            raise LmlabError("a resumed run keeps its model and data settings; only training keys "
+                             f"may change (got {', '.join([*routed['model'], *routed['data']])})")
+        train_cfg = replace(load_run_configs(args.out)[1]["train"], routed["train"])
+        model_cfg = data_cfg = data = None  # train_seq2seq takes them from the run
+    else:
+        if not args.data:
+            raise LmlabError("--data is required: a parallel corpus, .tsv with a header row or .jsonl")
+        defaults = default_configs()
+        model_cfg = replace(preset(args.preset), routed["model"])
+        train_cfg = replace(defaults["train"], routed["train"])
+        data_cfg = replace(defaults["data"], routed["data"])
+        data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
+    with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
+        final = train_seq2seq(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
+                              overwrite=args.overwrite, quiet=args.quiet)
+    if os.environ.get("RANK", "0") == "0":
+        shown = ", ".join(f"{k} {final[k]:.4g}" for k in ("val_loss", "val_acc", "val_bleu", "val_chrf") if k in final)
+        print(f"run saved in {args.out}; {shown}; translate with: lmlab translate {args.out} \"some text\"")
+
+
+def cmd_translate(args) -> None:
+    from lmlab.generate.decoding import GenerationConfig
+    from lmlab.recipes.translate import translate
+
+    texts = list(args.text)
+    if args.input is not None:
+        from lmlab.recipes.embed import read_texts
+        texts += read_texts(args.input)
+    for flag, value in (("--num-beams", args.num_beams), ("--batch-size", args.batch_size),
+                        ("--max-new-tokens", args.max_new_tokens)):
+        if value is not None and value <= 0:
+            raise LmlabError(f"{flag} must be positive, got {value}")
+    cfg = GenerationConfig(temperature=0.0, num_beams=args.num_beams, length_penalty=args.length_penalty,
+                           use_cache=not args.no_cache)
+    outs, fonts = translate(args.run, texts, cfg, args.batch_size, args.max_new_tokens, args.device, args.backend,
+                            args.attention_map, args.head, args.layer)
+    if args.out:
+        from lmlab.io.atomic import atomic_write_text
+        atomic_write_text(Path(args.out), "".join(o.replace("\n", " ") + "\n" for o in outs))
+        print(f"wrote {len(outs)} translations to {args.out}", file=sys.stderr)
+    else:
+        for o in outs:
+            print(o)
+    if args.attention_map:
+        print(f"wrote the cross-attention of the first text to {args.attention_map}"
+              + ("" if fonts else " (no CJK font found: Chinese characters are labelled by code point; "
+                                  "install e.g. fonts-noto-cjk to see them)"), file=sys.stderr)
 
 
 def cmd_generate(args) -> None:
@@ -211,7 +434,7 @@ def cmd_generate(args) -> None:
 
     from lmlab.generate.decoding import GenerationConfig
     from lmlab.generate.text import generate_text, stream_steps, stream_text
-    from lmlab.recipes.pretrain_gpt import load_run_model
+    from lmlab.recipes.quantize import load_run_model  # any GPT run, NF4-quantised ones too
 
     prompts = args.prompt or ["\n"]
     try:
@@ -264,12 +487,27 @@ def _print_probs(tokenizer, steps, prompt: str) -> None:
     print(f"\ntext: {prompt + tokenizer.decode(ids)}")
 
 
+def _info_seq2seq(name: str) -> None:
+    """Settings and parameter count of an encoder-decoder preset, beside the paper's figure."""
+    from lmlab.models.seq2seq import PUBLISHED, count_parameters, preset
+    cfg = preset(name)
+    n = count_parameters(cfg)
+    print(f"encoder-decoder Transformer preset {name}")
+    for f in dataclasses.fields(cfg):
+        print(f"  {f.name:<17} {getattr(cfg, f.name)}")
+    print(f"parameters        {n:,} ({_human(n)}); embeddings {cfg.vocab_size * cfg.d_model:,} (shared)"
+          + (f"; the paper: {_human(PUBLISHED[name])}" if name in PUBLISHED else ""))
+
+
 def cmd_info(args) -> None:
     from lmlab.models.gpt import preset
     from lmlab.models.gpt.presets import PUBLISHED, count_parameters
 
     if bool(args.run) == bool(args.preset):
         raise LmlabError("give either a run directory or --preset NAME")
+    if args.preset and args.preset.startswith("transformer-"):
+        _info_seq2seq(args.preset)
+        return
     if args.preset:
         cfg, title = preset(args.preset), f"preset {args.preset}"
     else:
@@ -297,6 +535,8 @@ def cmd_info(args) -> None:
         if rows:
             print(f"trained         {rows[-1]['step']} steps" +
                   (f", last val_loss {evals[-1]['val_loss']:.4f} (ppl {evals[-1]['val_ppl']:.2f})" if evals else ""))
+        from lmlab.recipes.quantize import describe
+        print("\n".join(describe(args.run)) or f"NF4             not quantised (`lmlab quantize nf4 {args.run}`)")
 
 
 def cmd_memory(args) -> None:
@@ -366,6 +606,21 @@ def cmd_convert(args) -> None:
               f"converted run to recover (\"uptraining\" in the GQA paper)")
 
 
+def cmd_quantize(args) -> None:
+    from lmlab.recipes.quantize import quantize_run
+
+    if args.quantize_command != "nf4":
+        raise LmlabError("say how to quantise: `lmlab quantize nf4 RUN [--out DIR]`")
+    q = quantize_run(args.run, args.out, args.block_size, not args.no_double_quant, args.overwrite)
+    print(f"wrote {q['out']}: {q['layers']} linear layers in NF4, {q['bits_per_weight']:.3f} bits per weight; "
+          f"checkpoint {_bytes(q['checkpoint_bytes'])} (was {_bytes(q['checkpoint_bytes_before'])})")
+    if q["val_loss_before"] is None:
+        print("(the run's corpus is not available, so no validation loss was measured)")
+    else:
+        print(f"validation loss {q['val_loss_before']:.4f} -> {q['val_loss_after']:.4f}; see `lmlab info {q['out']}`, "
+              f"sample with `lmlab generate {q['out']}`")
+
+
 def _human(n: float) -> str:
     for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
@@ -381,13 +636,16 @@ def _bytes(n: float) -> str:
 
 
 def cmd_hf(args) -> None:
+    from lmlab.io.checkpoint import load_config
     from lmlab.recipes.hf_interop import export_hf, import_hf
     if args.hf_command == "import":
         out = import_hf(args.path, args.out, overwrite=args.overwrite)
-        print(f"imported {args.path} into {out}; try: lmlab generate {out} --prompt \"...\"")
+        bert = load_config(out, required=("family",))["family"] == "bert"
+        hint = f"lmlab embed {out} \"...\"" if bert else f"lmlab generate {out} --prompt \"...\""
+        print(f"imported {args.path} into {out}; try: {hint}")
     elif args.hf_command == "export":
         out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
-        cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}[model_type]
+        cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "bert": "BertForPreTraining"}[model_type]
         print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\")")
     else:
         raise LmlabError("say `lmlab hf import PATH --out RUN` or `lmlab hf export RUN --out PATH`")
@@ -478,7 +736,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model from scratch or resume a run",
-                           description="Train a model; `lmlab train gpt --help` / `lmlab train bert --help` for the options.")
+                           description="Train a model; `lmlab train gpt|bert|seq2seq --help` for the options.")
     tsub = train.add_subparsers(dest="family", metavar="FAMILY")
     from lmlab.models.gpt.presets import PRESETS
     g = tsub.add_parser(
@@ -500,6 +758,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start over")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="stop cleanly (final eval + checkpoint) after this much training time")
+    g.add_argument("--init", metavar="RUN", help="start from the weights and tokenizer of this GPT run (e.g. "
+                                                "one made by `lmlab hf import`) instead of a fresh --preset")
+    g.add_argument("--lora", metavar="SPEC", help=LORA_HELP)
+    g.add_argument("--nf4", action="store_true", help=NF4_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
@@ -517,12 +779,48 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--preset", default="bert-tiny",
                    help=f"model size (default: bert-tiny). One of: {', '.join(BERT_PRESETS)}")
     b.add_argument("--config", help="a JSON file of config keys (flat, or in model/train/data sections)")
-    b.add_argument("--out", required=True, help="run directory to create")
+    b.add_argument("--tokenizer", metavar="FILE",
+                   help="use this WordPiece tokenizer.json or BERT vocab.txt instead of training one on the corpus "
+                        "(it sets the vocabulary size; tokenizer_vocab_size is then ignored)")
+    b.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
+    b.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (training keys such as max_steps "
+                        "may change; the corpus must still be where the run found it)")
     b.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     b.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="stop cleanly (final eval + checkpoint) after this much training time")
+    b.add_argument("--lora", metavar="SPEC", help=LORA_HELP)
+    b.add_argument("--nf4", action="store_true", help=NF4_HELP)
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    from lmlab.models.seq2seq.presets import PRESETS as SEQ2SEQ_PRESETS
+    s2s = tsub.add_parser(
+        "seq2seq", formatter_class=fmt,
+        help="train an encoder-decoder Transformer to translate, on a parallel corpus",
+        description="Train the encoder-decoder Transformer of \"Attention Is All You Need\" on sentence pairs\n"
+                    "(a .tsv with a header row, e.g. `en<TAB>zh<TAB>…`, or .jsonl; --source/--target name the\n"
+                    "columns, default the first two). Pairs are split into train / validation / test (seeded,\n"
+                    "never the same source sentence in two splits); a byte-level BPE is trained on the\n"
+                    "training pairs (joint by default, so source embedding, target embedding and output layer\n"
+                    "share one matrix); batches hold about --batch_tokens tokens of similar-length pairs.\n"
+                    "Loss: label-smoothed cross-entropy (--label_smoothing, default 0.1); schedule: the paper's\n"
+                    "inverse square root after --warmup_steps (peak --lr), or --schedule warmup_cosine.\n"
+                    "Each evaluation logs val_loss, val_acc and, on --bleu_sentences validation pairs\n"
+                    "translated greedily, val_bleu and val_chrf (sacrebleu; Chinese is scored per character)\n"
+                    "in metrics.jsonl, with a few translations in samples.txt.",
+        epilog=_seq2seq_keys_help() + "\n\n" + SEQ2SEQ_EXAMPLES)
+    s2s.add_argument("--data", help="parallel corpus: .tsv (header row) or .jsonl")
+    s2s.add_argument("--preset", default="transformer-small",
+                     help=f"model size (default: transformer-small). One of: {', '.join(SEQ2SEQ_PRESETS)}")
+    s2s.add_argument("--config", help="a JSON file of config keys (flat, or in model/train/data sections)")
+    s2s.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
+    s2s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    s2s.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start over")
+    s2s.add_argument("--time-budget", type=float, metavar="SECONDS",
+                     help="stop cleanly (final eval + checkpoint) after this much training time")
+    s2s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s2s.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     ft = sub.add_parser("finetune", help="fine-tune a pretrained model for a task (text classification)",
                         description="Fine-tune a pretrained model; `lmlab finetune classify --help` for the options.")
@@ -551,6 +849,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="freeze the embeddings and the K lowest encoder layers (default: 0, none)")
     fc.add_argument("--out", required=True, help="run directory to create")
     fc.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    fc.add_argument("--lora", metavar="SPEC", help=LORA_HELP + " (the classifier always trains in full)")
+    fc.add_argument("--nf4", action="store_true", help=NF4_HELP)
     fc.add_argument("--quiet", action="store_true", help="no progress bar")
     fc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
@@ -593,10 +893,43 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print each token with its probability and the top alternatives")
     gen.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
+    tr = sub.add_parser(
+        "translate", formatter_class=fmt, help="translate texts with a run from `lmlab train seq2seq`",
+        description="Translate each text with a trained encoder-decoder run, one translation per line.\n"
+                    "Greedy by default; --num-beams K keeps the K best partial translations, scored by\n"
+                    "log-probability / length**(--length-penalty). The source is encoded once; the decoder\n"
+                    "reuses its cross-attention keys/values and a KV cache (--no-cache recomputes all, for\n"
+                    "comparison). Texts are batched by length. --attention-map draws which source tokens\n"
+                    "each target token attended to (the first text; one decoder layer; mean over heads).",
+        epilog="examples:\n  lmlab translate runs/en-zh \"File not found\" \"%s: cannot open\"\n"
+               "  lmlab translate runs/en-zh --input messages.txt --num-beams 4 --out messages.zh.txt\n"
+               "  lmlab translate runs/en-zh \"Permission denied\" --attention-map attn.png --head 2")
+    tr.add_argument("run", help="run directory from `lmlab train seq2seq`")
+    tr.add_argument("text", nargs="*", help="texts to translate (or use --input)")
+    tr.add_argument("--input", metavar="FILE", help="a UTF-8 file of texts, one per line (blank lines skipped)")
+    tr.add_argument("--out", metavar="FILE", help="write the translations there, one per line, instead of printing")
+    tr.add_argument("--num-beams", type=int, default=1, help="beam search with K beams (default: 1 = greedy)")
+    tr.add_argument("--length-penalty", type=float, default=1.0,
+                    help="beam scores are log-prob / length**penalty; >1 favours longer (default: 1.0)")
+    tr.add_argument("--max-new-tokens", type=int,
+                    help="longest translation in tokens (default: twice the longest source in the batch + 10)")
+    tr.add_argument("--batch-size", type=int, default=32, help="texts decoded together (default: 32)")
+    tr.add_argument("--no-cache", action="store_true",
+                    help="re-run the decoder over the whole translation at every step (slow; for comparison)")
+    tr.add_argument("--backend", choices=("sdpa", "flash", "naive"), default=None,
+                    help="attention kernel for this call (default: the model's, normally sdpa)")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    tr.add_argument("--attention-map", metavar="PNG", help="draw the cross-attention of the first text")
+    tr.add_argument("--head", type=int, help="with --attention-map: one head instead of the mean over heads")
+    tr.add_argument("--layer", type=int, default=-1,
+                    help="with --attention-map: the decoder layer (default: -1, the last)")
+    tr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
     info = sub.add_parser("info", help="parameter counts and settings of a run or a preset",
                           description="Show a model's settings, parameter count and weight memory.")
     info.add_argument("run", nargs="?", help="run directory")
-    info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}")
+    info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}; or an "
+                                       "encoder-decoder one: transformer-base, transformer-big, transformer-small …")
     info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     from lmlab.tools.memory import METHODS, OPTIMIZER_STATES
@@ -646,21 +979,26 @@ def build_parser() -> argparse.ArgumentParser:
     mem.add_argument("--short", action="store_true", help="only the bill, without the itemised activations")
     mem.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2 and Llama checkpoints",
-                        description="Convert between lmlab run directories and Hugging Face GPT-2 or Llama "
-                                    "folders (config.json + model.safetensors or its shards [+ tokenizer.json]).")
+    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2, Llama and BERT checkpoints",
+                        description="Convert between lmlab run directories and Hugging Face GPT-2, Llama or BERT "
+                                    "folders (config.json + model.safetensors or its shards [+ tokenizer.json, "
+                                    "or a BERT vocab.txt]).")
     hsub = hf.add_subparsers(dest="hf_command", metavar="ACTION")
-    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2 or Llama folder")
-    hi.add_argument("path", help="folder with config.json (model_type gpt2 or llama) and model.safetensors "
-                                 "(tokenizer.json is copied if present)")
+    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2, Llama or BERT folder",
+                         description="GPT-2 and Llama folders become GPT runs (`lmlab generate`); BERT folders "
+                                     "become BERT runs holding BertForPreTraining (`lmlab finetune classify "
+                                     "--model`, `lmlab embed`); heads the folder lacks start from BERT's init.")
+    hi.add_argument("path", help="folder with config.json (model_type gpt2, llama or bert) and model.safetensors "
+                                 "(tokenizer.json is copied if present; a BERT vocab.txt is converted)")
     hi.add_argument("--out", required=True, help="run directory to create")
-    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2 or Llama folder",
+    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2, Llama or BERT folder",
                          description="Write a run as the Hugging Face architecture that computes the same "
                                      "model: GPT-2 (learned positions, LayerNorm, GELU/ReLU, biases) or "
-                                     "Llama (rotary positions, RMSNorm, SwiGLU, no biases).")
+                                     "Llama (rotary positions, RMSNorm, SwiGLU, no biases) for a GPT run, "
+                                     "BertForPreTraining (+ tokenizer.json and vocab.txt) for a BERT run.")
     he.add_argument("run", help="lmlab run directory")
-    he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel or "
-                                                 "LlamaForCausalLM.from_pretrained (AutoModelForCausalLM too)")
+    he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel, "
+                                                 "LlamaForCausalLM or BertForPreTraining.from_pretrained")
     for q in (hi, he):
         q.add_argument("--overwrite", action="store_true", help="replace what is in --out")
         q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -678,6 +1016,33 @@ def build_parser() -> argparse.ArgumentParser:
     cg.add_argument("--out", required=True, help="run directory to create")
     cg.add_argument("--overwrite", action="store_true", help="replace what is in --out")
     cg.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    qz = sub.add_parser("quantize", help="store a run's weights in 4 bits (NF4, as QLoRA does)",
+                        description="Quantise a trained run into a new run directory.")
+    qsub = qz.add_subparsers(dest="quantize_command", metavar="FORMAT")
+    qn = qsub.add_parser(
+        "nf4", formatter_class=fmt, help="4-bit NormalFloat with block-wise scales (Dettmers et al. 2023)",
+        description="Write a copy of a GPT run whose linear layers (all but the LM head) keep 4-bit NF4 codes\n"
+                    "instead of their weights: each block of --block-size weights is divided by its largest\n"
+                    "magnitude (absmax) and every value replaced by the nearest of 16 levels placed at\n"
+                    "quantiles of the normal distribution, which is how trained weights are distributed.\n"
+                    "Double quantisation stores the absmax values in 8 bits too: 4 + 32/64 = 4.5 bits per\n"
+                    "weight become 4 + 8/64 + 32/(64·256) = 4.127. Embeddings, norms and the head stay as they\n"
+                    "were. The validation loss is measured before and after on the run's own validation split;\n"
+                    "`lmlab info` shows it with the bytes per parameter, and `lmlab generate` samples from the\n"
+                    "copy (dequantising one chunk of each layer at a time). Layout and values equal\n"
+                    "bitsandbytes' quantize_4bit(quant_type=\"nf4\").",
+        epilog="examples:\n  lmlab quantize nf4 runs/shakespeare                 # -> runs/shakespeare-nf4\n"
+               "  lmlab quantize nf4 runs/shakespeare --out runs/sh-4bit --block-size 128 --no-double-quant\n"
+               "  lmlab info runs/shakespeare-nf4")
+    qn.add_argument("run", help="a GPT run directory (not changed)")
+    qn.add_argument("--out", help="run directory to create (default: RUN-nf4)")
+    qn.add_argument("--block-size", type=int, default=64,
+                    help="weights per absmax scale (default: 64); larger blocks cost fewer bits, more error")
+    qn.add_argument("--no-double-quant", action="store_true",
+                    help="keep the absmax scales in fp32 (4.5 bits a weight at block 64, instead of 4.127)")
+    qn.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    qn.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     data = sub.add_parser("data", help="bundled corpora", description="Corpora that ship with lmlab.")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -756,6 +1121,66 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--out", metavar="FILE", help="write FILE.npy (float32 array (N, C)) or FILE.json instead "
                                                   "of printing JSON")
     em.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    di = sub.add_parser(
+        "distill", formatter_class=fmt,
+        help="train a shallower student of a GPT or BERT run on its soft labels (knowledge distillation)",
+        description="Knowledge distillation (Hinton et al. 2015; DistilBERT, Sanh et al. 2019). The student is the\n"
+                    "teacher's model with fewer layers: by default a copy of every other teacher layer, with\n"
+                    "the teacher's embeddings and heads. It trains on the teacher's corpus, tokenizer and\n"
+                    "data settings with the triple loss\n"
+                    "    alpha_kl * T^2 * KL(softmax(teacher/T) || softmax(student/T))   soft labels\n"
+                    "  + alpha_ce  * cross-entropy with the true tokens                    hard labels\n"
+                    "  + alpha_cos * (1 - cos(student hidden, teacher hidden))             last hidden states\n"
+                    "(scored on the masked tokens for BERT, every next token for GPT). The soft labels carry\n"
+                    "what the hard ones cannot: which wrong answers are nearly right. T > 1 flattens them so\n"
+                    "the small probabilities count; T^2 keeps the gradient's size the same for every T.\n"
+                    "The teacher is frozen and not saved. OUT is an ordinary run of the teacher's family\n"
+                    "(generate, embed, finetune, hf export), and metrics.jsonl logs val_loss (the student's\n"
+                    "hard-label loss, comparable with the teacher's), val_kl, val_ce, val_cos and\n"
+                    "val_distill_loss. Training keys (--max_steps, --lr, …) default to the teacher's own.",
+        epilog=_distill_keys_help() + "\n\n" + DISTILL_EXAMPLES)
+    di.add_argument("--teacher", metavar="RUN", help="the run to distil: a GPT or BERT run directory")
+    di.add_argument("--out", required=True, help="the student's run directory (or the run to continue with --resume)")
+    di.add_argument("--layers", help="teacher layers the student keeps, in order: every-other (default: 0,2,4,… "
+                                     "as DistilBERT) or a list like 0,2,4 (DistilBERT's release: 0,2,4,7,9,11)")
+    di.add_argument("--temperature", type=float, help="T of the soft labels (default 2; 1 = the plain softmax)")
+    di.add_argument("--alpha-kl", type=float, help="weight of the soft-label loss T^2 * KL (default 5)")
+    di.add_argument("--alpha-ce", type=float, help="weight of the hard-label cross-entropy (default 2)")
+    di.add_argument("--alpha-cos", type=float, help="weight of the hidden-state cosine loss (default 1; it "
+                                                    "needs the teacher's width, which a student keeps)")
+    di.add_argument("--init", choices=("teacher", "random"),
+                    help="teacher (default): copy the chosen layers, embeddings and heads; random: fresh weights "
+                         "of the same shape, to see what the copy is worth")
+    di.add_argument("--data", help="train on this corpus instead of the teacher's (needed for a teacher made by "
+                                   "`lmlab hf import`); it must suit the teacher's tokenizer")
+    di.add_argument("--resume", action="store_true", help="continue the run in --out (its teacher, corpus and "
+                                                          "settings come from its config.json)")
+    di.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    di.add_argument("--time-budget", type=float, metavar="SECONDS",
+                    help="stop cleanly (final eval + checkpoint) after this much training time")
+    di.add_argument("--quiet", action="store_true", help="no progress bar")
+    di.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    lo = sub.add_parser("lora", help="LoRA runs: fold the adapters into a plain run",
+                        description="Work with runs trained with --lora (see `lmlab train gpt --help`).")
+    losub = lo.add_subparsers(dest="lora_command", metavar="ACTION")
+    lm = losub.add_parser(
+        "merge", formatter_class=fmt, help="W <- W + s*B*A in every adapted layer: a plain run, same outputs",
+        description="Fold a LoRA run's adapters into its weights (W <- W + (alpha/r) * B @ A, Hu et al. 2021,\n"
+                    "section 4.1) and write a plain run: same config without the 'lora' section, the merged\n"
+                    "model.safetensors, and the run's tokenizer, metrics and results. It computes the same\n"
+                    "function (float rounding aside; the largest change on a random batch is printed) with\n"
+                    "no extra cost per token, and loads anywhere a plain run does (`lmlab hf export`, …).\n"
+                    "The optimizer state is not copied: continue training the merged run as a new run.",
+        epilog="examples:\n  lmlab lora merge runs/cls-lora                    # writes runs/cls-lora-merged\n"
+               "  lmlab lora merge runs/gpt2-lora --out runs/gpt2-tuned\n"
+               "  lmlab lora merge runs/gpt2-lora --out runs/gpt2-tuned --overwrite")
+    lm.add_argument("run", help="a run trained with --lora (its config.json has a 'lora' section)")
+    lm.add_argument("--out", help="the plain run to create (default: RUN-merged); never replaced without "
+                                  "--overwrite")
+    lm.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    lm.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -773,11 +1198,16 @@ def main(argv: list[str] | None = None) -> int:
                 cmd_train_gpt(args, extra)
             elif args.family == "bert":
                 cmd_train_bert(args, extra)
+            elif args.family == "seq2seq":
+                cmd_train_seq2seq(args, extra)
             else:
-                raise LmlabError("say which model to train: `lmlab train gpt|bert …` (see `lmlab train --help`)")
+                raise LmlabError("say which model to train: `lmlab train gpt|bert|seq2seq …` (see `lmlab train --help`)")
             return 0
         if args.command == "finetune":
             cmd_finetune(args, extra)
+            return 0
+        if args.command == "distill":
+            cmd_distill(args, extra)
             return 0
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -789,6 +1219,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_memory(args)
         elif args.command == "convert":
             cmd_convert(args)
+        elif args.command == "quantize":
+            cmd_quantize(args)
         elif args.command == "hf":
             cmd_hf(args)
         elif args.command == "data":
@@ -801,6 +1233,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd_tokenizer(args)
         elif args.command == "embed":
             cmd_embed(args)
+        elif args.command == "translate":
+            cmd_translate(args)
+        elif args.command == "lora":
+            cmd_lora(args)
         return 0
     except LmlabError as e:
         if debug:

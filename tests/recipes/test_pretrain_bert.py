@@ -78,3 +78,47 @@ def test_load_bert_encoder_from_a_run_and_from_an_hf_folder(corpus, tmp_path):
     assert enc2.cfg.d_model == 32
     with pytest.raises(LmlabError, match="neither an lmlab BERT run"):
         load_bert_encoder(corpus.parent)
+
+
+def test_resume_reproduces_the_uninterrupted_run(corpus, tmp_path):
+    """10 steps, then --resume to 20, logs what 20 steps in one go log (same losses, same masks, same
+    batches); a constant schedule so that the first part's max_steps does not shape the learning rate."""
+    data = BertDataConfig(tokenizer_vocab_size=300, max_len=32, masking="whole_word", sentence_task="sop")
+    cfg = lambda steps: train_cfg(max_steps=steps, eval_every=5, eval_batches=2, log_every=1, schedule="constant",
+                                  warmup_steps=3)
+    # one tokenizer for both runs (two WordPiece trainings may break merge ties differently)
+    pretrain_bert(str(corpus), MODEL, cfg(20), data, tmp_path / "straight", quiet=True)
+    tok = tmp_path / "straight" / "tokenizer.json"
+    pretrain_bert(str(corpus), MODEL, cfg(10), data, tmp_path / "resumed", quiet=True, tokenizer=tok)
+    pretrain_bert(None, None, cfg(20), None, tmp_path / "resumed", resume=True, quiet=True)
+    a, b = (read_metrics(tmp_path / name / "metrics.jsonl") for name in ("straight", "resumed"))
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("elapsed", "tok_per_s", "time")} for r in rows]
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for x, y in zip(strip(a), strip(b), strict=True):
+        assert x.keys() == y.keys()
+        for k in x:
+            assert x[k] == pytest.approx(y[k], rel=1e-6, abs=1e-7), (x["step"], k)
+
+
+def test_resume_needs_a_bert_run(corpus, tmp_path):
+    from lmlab.errors import LmlabError
+    (tmp_path / "gpt").mkdir()
+    (tmp_path / "gpt" / "config.json").write_text(json.dumps({"family": "gpt", "model": {}, "data": {},
+                                                               "source": "x"}))
+    with pytest.raises(LmlabError, match="not a 'bert' run"):
+        pretrain_bert(None, None, train_cfg(), None, tmp_path / "gpt", resume=True, quiet=True)
+
+
+def test_a_given_tokenizer_is_used_and_must_be_wordpiece(corpus, tmp_path):
+    from lmlab.data.tokenizers import train_tokenizer
+    from lmlab.errors import LmlabError
+    wp = train_tokenizer("wordpiece", corpus.read_text(encoding="utf-8"), 350)
+    wp.save(tmp_path / "wp.json")
+    pretrain_bert(str(corpus), MODEL, train_cfg(max_steps=1, eval_every=1, eval_batches=1), BertDataConfig(),
+                  tmp_path / "run", quiet=True, tokenizer=tmp_path / "wp.json")
+    assert (tmp_path / "run" / "tokenizer.json").read_text() == (tmp_path / "wp.json").read_text()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["vocab_size"] == wp.vocab_size
+    train_tokenizer("char", "abc").save(tmp_path / "char.json")
+    with pytest.raises(LmlabError, match="BERT needs WordPiece"):
+        pretrain_bert(str(corpus), MODEL, train_cfg(), BertDataConfig(), tmp_path / "run2", quiet=True,
+                      tokenizer=tmp_path / "char.json")

@@ -165,3 +165,19 @@ def test_causal_lm_smooths_with_lmlabs_cross_entropy():
         got = causal_lm(model, batch, 0.1, kind)["loss"]
         assert torch.allclose(got, cross_entropy(logits, batch["labels"], 0.1, kind))
     assert not torch.allclose(causal_lm(model, batch, 0.1, "others")["loss"], causal_lm(model, batch)["loss"])
+
+
+def test_time_budget_steers_decays_to_an_end_but_not_inverse_sqrt():
+    """Half the budget spent: a cosine is half way down whatever the step; inverse_sqrt follows its steps."""
+    from lmlab.optim.schedules import schedule_lr
+    from lmlab.train.trainer import Trainer
+
+    def lr(schedule: str) -> float:
+        cfg = train_cfg(schedule=schedule, max_steps=1000, warmup_steps=10, time_budget=100.0, device="cpu")
+        trainer = Trainer(torch.nn.Linear(2, 2), None, None, cfg)
+        trainer.elapsed = 50.0
+        return trainer.lr_at(20)
+
+    assert lr("warmup_cosine") == pytest.approx(schedule_lr("warmup_cosine", 500, lr=3e-3, warmup=10, total=1000,
+                                                            min_lr=3e-4))
+    assert lr("inverse_sqrt") == schedule_lr("inverse_sqrt", 20, lr=3e-3, warmup=10)

@@ -48,14 +48,17 @@ def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class _OneDNNLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
+        # keep only what backward will use, as autograd's own linear does: x for the weight's gradient, the
+        # weight for the input's (a frozen layer, e.g. under LoRA, must not hold on to its input)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight if ctx.needs_input_grad[0] else None)
+        ctx.weight_shape = weight.shape
         ctx.has_bias = bias is not None
         return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight.contiguous(), bias, "none", [], "")
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
-        N, K = weight.shape
+        N, K = ctx.weight_shape
         g = grad.reshape(-1, N).contiguous()                                  # (M, N)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:

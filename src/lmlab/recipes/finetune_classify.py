@@ -19,6 +19,7 @@ model.safetensors, tokenizer.json, metrics.jsonl, loss.png, and, after training,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ from lmlab.io.atomic import atomic_write, atomic_write_text
 from lmlab.io.checkpoint import save_config
 from lmlab.models.bert.model import BertForSequenceClassification, BertModel
 from lmlab.ops.losses import cross_entropy
+from lmlab.peft.adapters import run_adapter_writer
+from lmlab.peft.lora import LoRAConfig, apply_lora
+from lmlab.peft.qlora import NF4Config, run_nf4_section
 from lmlab.recipes.pretrain_bert import load_bert_encoder
 from lmlab.recipes.run_dir import prepare_run_dir
 from lmlab.train.config import TrainConfig
@@ -150,9 +154,15 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title
 # ---- the recipe -----------------------------------------------------------------------------------
 def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: ClassificationDataConfig,
                       train_cfg: TrainConfig, ft_cfg: FinetuneConfig, out: str | Path,
-                      overwrite: bool = False, quiet: bool = False) -> dict:
+                      overwrite: bool = False, quiet: bool = False, lora: LoRAConfig | None = None,
+                      nf4: NF4Config | None = None) -> dict:
     """Fine-tune the encoder of `model_path` on the labelled texts of `data` into run directory `out`;
-    returns results.json's contents (test accuracy, macro-F1, confusion matrix, majority baseline)."""
+    returns results.json's contents (test accuracy, macro-F1, confusion matrix, majority baseline).
+    With `lora`, the encoder is frozen and LoRA adapters train with the classifier (always in
+    modules_to_save: it is new); the adapters also go to RUN/adapter/ in peft's layout. With `nf4` as well
+    (QLoRA) the frozen encoder's linear layers are stored in 4-bit NF4, in memory and in model.safetensors."""
+    if nf4 is not None and lora is None:
+        raise LmlabError("NF4 (QLoRA) stores the frozen encoder under LoRA adapters: give a LoRA config with it")
     examples = keep_labels(read_examples(data, data_cfg.text_column, data_cfg.label_column,
                                          data_cfg.pair_column), data_cfg.labels)
     vocab = label_vocab(examples)
@@ -168,12 +178,21 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
     torch.manual_seed(train_cfg.seed)
     model = BertForSequenceClassification(encoder, len(vocab), classifier_dropout=ft_cfg.classifier_dropout)
     frozen = freeze_lower_layers(model.bert, ft_cfg.freeze_layers)
+    if lora is not None:
+        if ft_cfg.freeze_layers:
+            raise LmlabError("--freeze-layers and --lora do not mix: with LoRA every encoder weight is frozen "
+                             "already (only the adapters and the classifier train)")
+        if "classifier" not in lora.modules_to_save:
+            lora = dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
+        apply_lora(model, lora, quiet=quiet, nf4=nf4)
 
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
     tok.save(run_dir / "tokenizer.json")
     save_config(run_dir, {"lmlab_version": __version__, "family": "bert-classifier", "encoder": str(model_path),
                           "source": str(data), "labels": vocab, "model": to_dict(encoder.cfg),
-                          "train": to_dict(train_cfg), "data": to_dict(data_cfg), "finetune": to_dict(ft_cfg)})
+                          "train": to_dict(train_cfg), "data": to_dict(data_cfg), "finetune": to_dict(ft_cfg),
+                          **({"lora": to_dict(lora)} if lora else {}),
+                          **({"quantization": run_nf4_section(nf4, qlora=True)} if nf4 else {})})
     if not quiet:
         n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(f"fine-tuning {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters "
@@ -182,7 +201,11 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
               f"({len(train_seqs)} training sequences, {data_cfg.truncation})")
     train_data = SequenceBatches(train_seqs, train_cfg.batch_size, pad, train_cfg.seed)
     val = doc_batches(val_seqs, train_cfg.batch_size, pad)[:train_cfg.eval_batches]
-    trainer = Trainer(model, classification, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet)
+    hf_base = str(model_path) if (Path(model_path) / "config.json").is_file() and \
+        json.loads((Path(model_path) / "config.json").read_text()).get("model_type") == "bert" else None
+    on_eval = run_adapter_writer(run_dir, model, hf_base, quiet=quiet) if lora else None
+    trainer = Trainer(model, classification, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
+                      on_eval=on_eval)
     final = trainer.fit()
 
     y_true, y_pred = predict(model, doc_batches(test_seqs, train_cfg.batch_size, pad), trainer.device)
@@ -192,7 +215,9 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
                "test_accuracy": sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true),
                "test_macro_f1": macro_f1(y_true, y_pred), "majority_accuracy": majority,
                "val_accuracy": final.get("val_acc"), "confusion_matrix": matrix,
-               "truncation": data_cfg.truncation, "freeze_layers": ft_cfg.freeze_layers}
+               "truncation": data_cfg.truncation, "freeze_layers": ft_cfg.freeze_layers,
+               "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+               "lora": to_dict(lora) if lora else None, "nf4": nf4 is not None}
     atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     plot_confusion(matrix, vocab, run_dir / "confusion.png",
                    title=f"test accuracy {results['test_accuracy']:.3f}\nmacro-F1 {results['test_macro_f1']:.3f}")

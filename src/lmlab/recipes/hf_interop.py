@@ -1,19 +1,27 @@
-"""Move GPTs between lmlab run directories and Hugging Face GPT-2 or Llama folders (the CLI's `lmlab hf`).
+"""Move models between lmlab run directories and Hugging Face folders (the CLI's `lmlab hf`).
 
-A Llama is an lmlab GPT with other switches, so either kind of folder becomes a "gpt" run.
+A GPT-2 or Llama folder becomes a "gpt" run (a Llama is an lmlab GPT with other switches); a BERT
+folder becomes a "bert" run holding a BertForPreTraining, as `lmlab train bert` makes, so that
+`lmlab finetune classify` and `lmlab embed` take either. A BERT's tokenizer may be a vocab.txt: the
+run gets the equivalent tokenizer.json, and an exported BERT gets both files.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import warnings
 from pathlib import Path
 
 from lmlab import __version__
 from lmlab.config import to_dict
+from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_weights, save_config, save_weights
-from lmlab.io.hf import load_hf, save_hf
+from lmlab.io.checkpoint import load_config, load_weights, save_config, save_weights
+from lmlab.io.hf import load_hf, read_hf_config, save_hf
+from lmlab.io.hf_bert import load_hf_bert
 from lmlab.models.gpt.model import GPT
+from lmlab.recipes.pretrain_bert import load_bert_run
 from lmlab.recipes.pretrain_gpt import load_run_configs
 from lmlab.recipes.run_dir import prepare_run_dir
 
@@ -26,10 +34,9 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
     if not hf_dir.is_dir():
         raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2 or Llama folder "
                          "(config.json + model.safetensors)")
+    if read_hf_config(hf_dir).get("model_type") == "bert":
+        return _import_hf_bert(hf_dir, out, overwrite)
     model = load_hf(hf_dir)
-    if not isinstance(model, GPT):  # e.g. BERT: lmlab has no BERT run directories yet
-        raise LmlabError(f"{hf_dir} holds a {type(model).__name__}; `lmlab hf import` makes GPT runs from "
-                         "GPT-2 and Llama folders (load BERT folders in Python with lmlab.io.hf_bert.load_hf_bert)")
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
     save_config(run_dir, {"lmlab_version": __version__, "family": "gpt", "source": f"hf:{hf_dir}",
                           "model": to_dict(model.cfg)})
@@ -39,13 +46,50 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
     return run_dir
 
 
+def _hf_lowercase(hf_dir: Path) -> bool:
+    """do_lower_case from tokenizer_config.json (an uncased BERT when absent, as bert-base-uncased)."""
+    try:
+        return bool(json.loads((hf_dir / "tokenizer_config.json").read_text(encoding="utf-8")).get("do_lower_case", True))
+    except (OSError, ValueError):
+        return True
+
+
+def _import_hf_bert(hf_dir: Path, out: str | Path, overwrite: bool) -> Path:
+    """A "bert" run (BertForPreTraining: heads the folder lacks start fresh, with a warning) and its tokenizer."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_hf_bert(hf_dir, head="pretraining")
+    fresh = [str(w.message) for w in caught]
+    tokenizer = None
+    for name in (TOKENIZER, "vocab.txt"):
+        if (hf_dir / name).is_file():
+            tokenizer = TextTokenizer.load(hf_dir / name, model_vocab_size=model.cfg.vocab_size,
+                                           lowercase=_hf_lowercase(hf_dir))
+            break
+    run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
+    save_config(run_dir, {"lmlab_version": __version__, "family": "bert", "source": f"hf:{hf_dir}",
+                          "model": to_dict(model.cfg)})
+    save_weights(run_dir, model, step=0)
+    if tokenizer is not None:
+        tokenizer.save(run_dir / TOKENIZER)
+    for message in fresh:
+        print(f"note: {message}")
+    return run_dir
+
+
 def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tuple[Path, str]:
     """An HF GPT-2 or Llama folder (config.json, model.safetensors, tokenizer.json if the run has one)
     from an lmlab run; returns the folder and the model_type written ("gpt2" or "llama")."""
     run = Path(run)
-    model = GPT(load_run_configs(run)[1]["model"])
-    load_weights(run, model)
+    family = load_config(run, required=("family",))["family"]
+    if family == "bert":
+        model = load_bert_run(run)
+    else:
+        model = GPT(load_run_configs(run)[1]["model"])
+        load_weights(run, model)
     model_type = save_hf(model, out, overwrite=overwrite)
     if (run / TOKENIZER).is_file():
         shutil.copyfile(run / TOKENIZER, Path(out) / TOKENIZER)
+        if family == "bert":  # BertTokenizer reads vocab.txt
+            TextTokenizer.load(run / TOKENIZER).save_vocab_txt(Path(out) / "vocab.txt")
     return Path(out), model_type

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from lmlab import __version__
-from lmlab.config import config_from_dict, to_dict
-from lmlab.data.corpora import load_text
+from lmlab.config import to_dict
+from lmlab.data.corpora import BUNDLED, load_text
 from lmlab.data.mlm import MaskingConfig, MLMCollator, continuation_table
 from lmlab.data.sentence_pairs import make_pretraining_examples
 from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
@@ -28,7 +28,10 @@ from lmlab.io.checkpoint import load_config, load_weights, save_config
 from lmlab.io.hf_bert import load_hf_bert
 from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForPreTraining, BertModel
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.peft.adapters import run_adapter_writer
+from lmlab.peft.lora import LoRAConfig, apply_lora, inject_lora, merge_lora, run_lora_config
+from lmlab.peft.qlora import NF4Config, dequantize_model, quantize_model, run_nf4_config, run_nf4_section
+from lmlab.recipes.run_dir import prepare_run_dir, read_run_configs
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import bert_pretraining
 from lmlab.train.trainer import Trainer
@@ -88,19 +91,53 @@ def _examples(docs: list[list[str]], tok: TextTokenizer, cfg: BertDataConfig, se
     return examples
 
 
-def pretrain_bert(data: str, model_cfg: BertConfig, train_cfg: TrainConfig, data_cfg: BertDataConfig,
-                  out: str | Path, overwrite: bool = False, quiet: bool = False) -> dict[str, float]:
-    """Train a BertForPreTraining into run directory `out`; returns the final evaluation."""
+CONFIG_CLASSES = {"model": BertConfig, "train": TrainConfig, "data": BertDataConfig}  # config.json's sections
+
+
+def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: TrainConfig,
+                  data_cfg: BertDataConfig | None, out: str | Path, resume: bool = False, overwrite: bool = False,
+                  quiet: bool = False, lora: LoRAConfig | None = None,
+                  tokenizer: str | Path | None = None, nf4: NF4Config | None = None) -> dict[str, float]:
+    """Train a BertForPreTraining into run directory `out`; returns the final evaluation. With `lora`, only
+    LoRA adapters train (lmlab.peft), on a frozen base; `nf4` too: QLoRA, that base stored in 4-bit NF4. On
+    resume the run's own corpus, model, data, LoRA and NF4 settings are used (`data`, `model_cfg`, `data_cfg`,
+    `lora`, `nf4` are ignored); only `train_cfg` may
+    differ, e.g. more steps. The examples are rebuilt from the corpus with the run's tokenizer, so the
+    corpus must still be where config.json's "source" says. `tokenizer`: a WordPiece tokenizer.json or
+    BERT vocab.txt to use instead of training one (e.g. bert-base-uncased's); it sets the vocabulary size.
+    (Hugging Face's WordPiece trainer breaks ties between equally frequent merges in hash order, so two
+    trainings on the same text can differ in a few tokens; give the same file to get the same ids.)"""
+    run_dir = Path(out)
+    if resume:
+        meta, cfgs = read_run_configs(run_dir, "bert", CONFIG_CLASSES, ("model", "data"), also=("source",))
+        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
+        lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
+        if data not in BUNDLED and not Path(data).exists():
+            raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
+                             "put it back there")
+    if nf4 is not None and lora is None:
+        raise LmlabError("NF4 (QLoRA) stores the frozen base under LoRA adapters: give a LoRA config with it")
     docs = documents(load_text(data))
     n_val = max(1, int(len(docs) * data_cfg.val_fraction))
     if len(docs) - n_val < 2:
         raise LmlabError(f"{data} has {len(docs)} paragraph(s); BERT pretraining needs documents separated "
                          "by blank lines (at least 3)")
     train_docs, val_docs = docs[:-n_val], docs[-n_val:]
-    tok = train_tokenizer("wordpiece", "\n".join("\n".join(d) for d in train_docs), data_cfg.tokenizer_vocab_size)
-    model_cfg = dataclasses.replace(model_cfg, vocab_size=tok.vocab_size,
-                                    max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len),
-                                    pad_id=tok.special_ids["pad"])
+    if resume:
+        tok = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model_cfg.vocab_size)
+    else:
+        if tokenizer is not None:
+            tok = TextTokenizer.load(tokenizer, lowercase=data_cfg.lowercase)
+            missing = [name for name in ("pad", "cls", "sep", "mask") if name not in tok.special_ids]
+            if tok.kind != "wordpiece" or missing:
+                raise LmlabError(f"{tokenizer} is a {tok.kind} tokenizer{' without ' + ', '.join(missing) if missing else ''}; "
+                                 "BERT needs WordPiece with [PAD] [CLS] [SEP] [MASK]")
+        else:
+            tok = train_tokenizer("wordpiece", "\n".join("\n".join(d) for d in train_docs),
+                                  data_cfg.tokenizer_vocab_size, data_cfg.lowercase)
+        model_cfg = dataclasses.replace(model_cfg, vocab_size=tok.vocab_size,
+                                        max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len),
+                                        pad_id=tok.special_ids["pad"])
     train_ex = _examples(train_docs, tok, data_cfg, train_cfg.seed)
     val_ex = _examples(val_docs, tok, data_cfg, train_cfg.seed + 1)
     if not val_ex:
@@ -119,18 +156,44 @@ def pretrain_bert(data: str, model_cfg: BertConfig, train_cfg: TrainConfig, data
     val = [val_collate(val_ex[i:i + train_cfg.batch_size])
            for i in range(0, min(len(val_ex), train_cfg.batch_size * train_cfg.eval_batches), train_cfg.batch_size)]
 
-    run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    tok.save(run_dir / "tokenizer.json")
+    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    if not resume:
+        tok.save(run_dir / "tokenizer.json")
     save_config(run_dir, {"lmlab_version": __version__, "family": "bert", "source": data,
-                          "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+                          "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg),
+                          **({"lora": to_dict(lora)} if lora else {}),
+                          **({"quantization": run_nf4_section(nf4, qlora=True)} if nf4 else {})})
     torch.manual_seed(train_cfg.seed)
     model = BertForPreTraining(model_cfg)
+    apply_lora(model, lora, quiet=quiet, nf4=nf4)
     if not quiet:
         print(f"BERT {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters | WordPiece vocab "
               f"{tok.vocab_size} | {len(train_ex):,} train / {len(val_ex):,} val examples | "
               f"masking {data_cfg.masking}, {data_cfg.sentence_task}")
-    trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet)
+    on_eval = run_adapter_writer(run_dir, model, quiet=quiet) if lora else None
+    trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
+                      on_eval=on_eval)
+    if resume:
+        trainer.resume()
+        if not quiet:
+            print(f"resuming {run_dir} at step {trainer.step}")
     return trainer.fit()
+
+
+def load_bert_run(run_dir: str | Path) -> BertForPreTraining:
+    """The BertForPreTraining of a "bert" run (`lmlab train bert`, `lmlab hf import`) as a plain model: LoRA
+    adapters merged in, a QLoRA run's NF4 base dequantised first (so embed, fine-tuning and export see floats)."""
+    meta, cfgs = read_run_configs(run_dir, "bert", CONFIG_CLASSES, ("model",))
+    model = BertForPreTraining(cfgs["model"])
+    lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
+    if nf4 is not None:  # --nf4: the base's linear layers are NF4 codes and scales in the checkpoint
+        quantize_model(model, nf4)
+    if lora is not None:  # a LoRA-trained run: adapters merged into a plain model
+        inject_lora(model, lora)
+    load_weights(run_dir, model)
+    if nf4 is not None:
+        dequantize_model(model)
+    return merge_lora(model) if lora is not None else model
 
 
 def load_bert_encoder(source: str | Path) -> tuple[BertModel, TextTokenizer]:
@@ -139,13 +202,7 @@ def load_bert_encoder(source: str | Path) -> tuple[BertModel, TextTokenizer]:
     source = Path(source)
     meta = load_config(source, required=()) if (source / "config.json").is_file() else None
     if meta is not None and meta.get("family") == "bert":
-        try:
-            cfg = config_from_dict(BertConfig, meta["model"])
-        except (LmlabError, KeyError) as e:
-            raise LmlabError(f"{source / 'config.json'} is damaged ({e}); restore it or retrain") from None
-        model = BertForPreTraining(cfg)
-        load_weights(source, model)
-        encoder = model.bert
+        encoder = load_bert_run(source).bert
     elif meta is not None and meta.get("model_type") == "bert":
         encoder = load_hf_bert(source, head="base")
     else:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from lmlab import __version__
-from lmlab.config import config_from_dict, to_dict
+from lmlab.config import to_dict
 from lmlab.data.corpora import BUNDLED, load_text
 from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
 from lmlab.data.lm_config import LMDataConfig
@@ -21,9 +21,12 @@ from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
 from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.text import generate_ids
-from lmlab.io.checkpoint import CONFIG_FILE, load_config, load_weights, save_config
+from lmlab.io.checkpoint import load_config, load_weights, save_config
 from lmlab.models.gpt import GPT, GPTConfig
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.peft.adapters import run_adapter_writer
+from lmlab.peft.lora import LoRAConfig, apply_lora, inject_lora, merge_lora, run_lora_config
+from lmlab.peft.qlora import NF4Config, dequantize_model, quantize_model, run_nf4_config, run_nf4_section
+from lmlab.recipes.run_dir import prepare_run_dir, read_run_configs
 from lmlab.train import distributed as D
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import causal_lm
@@ -48,30 +51,56 @@ def samples_writer(run_dir: Path, tokenizer: TextTokenizer, prompt: list[int], s
 def load_run_configs(run_dir: str | Path, sections: tuple[str, ...] = ("model",),
                      also: tuple[str, ...] = ()) -> tuple[dict, dict]:
     """A GPT run's config.json and its `sections` as checked configs; a damaged file is named as such."""
-    meta = load_config(run_dir, required=("family", *also, *sections))
-    if meta["family"] != "gpt":
-        raise LmlabError(f"{run_dir} holds a '{meta['family']}' run, not a GPT")
-    try:
-        return meta, {name: config_from_dict(CONFIG_CLASSES[name], meta[name]) for name in sections}
-    except LmlabError as e:
-        raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
+    return read_run_configs(run_dir, "gpt", CONFIG_CLASSES, sections, also)
 
 
 def load_run_model(run_dir: str | Path) -> tuple[GPT, TextTokenizer, dict]:
-    """The trained GPT, its tokenizer and its config.json from a run directory."""
+    """The trained GPT, its tokenizer and its config.json from a run directory, as a plain model: LoRA adapters
+    merged in, an NF4 base (`lmlab quantize nf4`, QLoRA's --nf4) dequantised first. (`lmlab generate` keeps NF4
+    runs in NF4: lmlab.recipes.quantize.load_run_model.)"""
     run_dir = Path(run_dir)
     meta, cfgs = load_run_configs(run_dir)
     model = GPT(cfgs["model"])
+    lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
+    if nf4 is not None:
+        quantize_model(model, nf4)  # the structure; the codes are then loaded
+    if lora is not None:
+        inject_lora(model, lora)
     load_weights(run_dir, model)
+    if nf4 is not None:
+        dequantize_model(model)
+    if lora is not None:
+        merge_lora(model)
     tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
     return model, tokenizer, meta
 
 
+def _chain(*callbacks):
+    """One on_eval callback that calls several (their returned metrics merged)."""
+    return lambda step, model: {k: v for f in callbacks for k, v in (f(step, model) or {}).items()}
+
+
+def _hf_source(run_dir: Path) -> str | None:
+    """The Hugging Face folder a run's weights came from (`lmlab hf import`, then --init), for adapter_config.json."""
+    try:
+        meta = load_config(run_dir, required=())
+        if meta.get("init"):
+            meta = load_config(meta["init"], required=())
+    except LmlabError:
+        return None
+    source = str(meta.get("source", ""))
+    return source.removeprefix("hf:") if source.startswith("hf:") else None
+
+
 def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: TrainConfig,
                  data_cfg: LMDataConfig | None, out: str | Path, resume: bool = False, overwrite: bool = False,
-                 quiet: bool = False, on_step_end=None) -> dict[str, float]:
-    """Train a GPT into run directory `out`. On resume the run's own data, model and data settings are
-    used (`data`, `model_cfg`, `data_cfg` are ignored); only `train_cfg` may differ, e.g. more steps."""
+                 quiet: bool = False, on_step_end=None, init: str | Path | None = None,
+                 lora: LoRAConfig | None = None, nf4: NF4Config | None = None) -> dict[str, float]:
+    """Train a GPT into run directory `out`. On resume the run's own data, model, data, LoRA and NF4 settings
+    are used (`data`, `model_cfg`, `data_cfg`, `init`, `lora`, `nf4` are ignored); only `train_cfg` may differ,
+    e.g. more steps. `init`: start from the weights and tokenizer of this GPT run (model_cfg is then ignored);
+    `lora`: train LoRA adapters only (lmlab.peft), everything else frozen; `nf4` (with `lora`): QLoRA, the
+    frozen base's linear layers stored in 4-bit NF4 (lmlab.peft.qlora), in memory and in the checkpoint."""
     device = resolve_device(train_cfg.device)
     dist = D.setup(device)
     if dist.enabled and device.type == "cuda":
@@ -85,14 +114,21 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
     if resume:
         meta, cfgs = load_run_configs(run_dir, ("model", "data"), also=("source",))
         model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
+        lora, nf4, init = run_lora_config(meta), run_nf4_config(meta), None
         if data not in BUNDLED and not Path(data).exists():
             raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
                              "put it back there")
 
+    if nf4 is not None and lora is None:
+        raise LmlabError("NF4 (QLoRA) stores the frozen base under LoRA adapters: give a LoRA config with it")
     # Read, tokenize and split the data before touching the run folder, so bad data costs nothing.
     text = load_text(data)
+    init_model = None
     if resume:
         tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model_cfg.vocab_size)
+    elif init is not None:  # a pretrained GPT: its weights, shape and tokenizer
+        init_model, tokenizer, _ = load_run_model(init)
+        model_cfg = init_model.cfg
     else:  # every process trains the same tokenizer (training is deterministic)
         tokenizer = train_tokenizer(data_cfg.tokenizer, text, data_cfg.bpe_vocab_size)
         model_cfg = dataclasses.replace(model_cfg, vocab_size=tokenizer.vocab_size)
@@ -108,19 +144,25 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
         if not resume:
             tokenizer.save(run_dir / "tokenizer.json")
         save_config(run_dir, {"lmlab_version": __version__, "family": "gpt", "source": data,
-                              "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+                              "model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg),
+                              **({"init": str(init)} if init else {}), **({"lora": to_dict(lora)} if lora else {}),
+                              **({"quantization": run_nf4_section(nf4, qlora=True)} if nf4 else {})})
     D.barrier(dist)
 
     torch.manual_seed(train_cfg.seed)
-    model = GPT(model_cfg)
+    model = init_model if init_model is not None else GPT(model_cfg)
+    apply_lora(model, lora, quiet=quiet or not dist.is_main, nf4=nf4)
     if dist.is_main and not quiet:
         print(f"GPT {model.num_parameters() / 1e6:.2f}M parameters | {tokenizer.kind} tokenizer, "
               f"vocab {tokenizer.vocab_size} | {len(train_ids):,} train / {len(val_ids):,} val tokens | "
               f"device {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
     objective = functools.partial(causal_lm, label_smoothing=train_cfg.label_smoothing,
                                   smoothing=train_cfg.smoothing)
+    on_eval = samples_writer(run_dir, tokenizer, val_ids[:16].tolist(), train_cfg.seed)
+    if lora is not None and (write_adapter := run_adapter_writer(run_dir, model, _hf_source(run_dir), quiet)):
+        on_eval = _chain(on_eval, write_adapter)
     trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val, eval_objective=causal_lm,
-                      on_eval=samples_writer(run_dir, tokenizer, val_ids[:16].tolist(), train_cfg.seed),
+                      on_eval=on_eval,
                       on_step_end=on_step_end, dist=dist, quiet=quiet)
     if resume:
         trainer.resume()

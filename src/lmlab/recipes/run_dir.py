@@ -8,9 +8,23 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from lmlab.config import config_from_dict
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write
-from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE
+from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE, load_config
+
+
+def read_run_configs(run_dir: str | Path, family: str, classes: dict[str, type], sections: tuple[str, ...],
+                     also: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """A run's config.json and its `sections` as checked configs (`classes` maps a section to its
+    dataclass); a run of another family or a damaged file is named as such."""
+    meta = load_config(run_dir, required=("family", *also, *sections))
+    if meta["family"] != family:
+        raise LmlabError(f"{run_dir} holds a '{meta['family']}' run, not a '{family}' run")
+    try:
+        return meta, {name: config_from_dict(classes[name], meta[name]) for name in sections}
+    except LmlabError as e:
+        raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
 
 
 def _holds_files(path: Path) -> bool:

@@ -318,6 +318,12 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
                        N * first_less, kept - (0 if checkpointing else N * first_less), extra, a, r)
 
 
+def _onednn_linear() -> bool:
+    """Whether lmlab's fp32 linear layers take the oneDNN path (lmlab.ops.linear) in this process."""
+    from lmlab.ops import linear
+    return linear.onednn_available() and linear._kernel != "torch"
+
+
 # ---- the bill ------------------------------------------------------------------------------------
 def training_bill(cfg=None, *, params: float | None = None, batch: int = 8, seq_len: int | None = None,
                   dtype: str = "fp32", mixed: bool = False, optimizer: str = "adamw", method: str = "full",
@@ -407,6 +413,10 @@ def training_bill(cfg=None, *, params: float | None = None, batch: int = 8, seq_
     flowing = N * (C * r + k_ff * F * a) + (F * C * w if full else 0.0)
     if method == "qlora":
         flowing += 2 * C * max(F, C)             # one matrix dequantised to 16 bits
+    if full and b == 4 and not mixed and _onednn_linear():
+        # lmlab's fp32 CPU linear (ops/linear.py, oneDNN) takes the weight gradient gᵀx from transposed
+        # contiguous copies of g and x: B·T·(C + F) fp32 values alive while FF down's gradient is made
+        flowing += N * (C + F) * 4
     recomputed = act.per_layer - N * C * r if checkpointing else 0.0  # its input is already kept
     layer_grads = (layer_parameters(cfg) if full else lora_parameters(
         dataclasses.replace(cfg, n_layers=1), lora_rank)) * w

@@ -42,4 +42,19 @@ def bert_pretraining(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.T
     return {"loss": loss, **{k: v.detach() for k, v in parts.items()}}
 
 
-OBJECTIVES = {"causal_lm": causal_lm, "bert_pretraining": bert_pretraining}
+def seq2seq_lm(model, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0,
+               smoothing: str = "uniform") -> dict[str, torch.Tensor]:
+    """The encoder-decoder's loss (Vaswani et al. 2017, §5.4: label smoothing ε = 0.1): cross-entropy of
+    each target token given the source and the target tokens before it (teacher forcing), optionally
+    label-smoothed in either definition of lmlab.ops.losses. batch: input_ids / attention_mask (B, S) of
+    the source, decoder_input_ids (B, T) = BOS y_1 … y_{T-1}, labels (B, T) = y_1 … y_T (-100 on pads).
+    Also returns the token accuracy of the argmax prediction."""
+    logits = model(batch["input_ids"], batch["decoder_input_ids"], batch.get("attention_mask"))  # (B, T, V)
+    labels = batch["labels"]
+    loss = cross_entropy(logits, labels, label_smoothing, smoothing, ignore_index=-100)
+    keep = labels != -100
+    acc = (logits.detach().argmax(-1) == labels)[keep].float().mean()
+    return {"loss": loss, "acc": acc}
+
+
+OBJECTIVES = {"causal_lm": causal_lm, "bert_pretraining": bert_pretraining, "seq2seq_lm": seq2seq_lm}

@@ -45,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
 class Trainer:
     def __init__(self, model: nn.Module, objective: Callable, train_data, cfg: TrainConfig,
                  run_dir: str | Path | None = None, eval_data: list | None = None,
-                 on_eval: Callable[[int, nn.Module], None] | None = None,
+                 on_eval: Callable[[int, nn.Module], dict | None] | None = None,
                  on_step_end: Callable[[int], None] | None = None,
                  dist: D.DistInfo | None = None, quiet: bool = False, eval_objective: Callable | None = None):
         self.cfg, self.objective, self.train_data, self.eval_data = cfg, objective, train_data, eval_data
@@ -80,9 +80,10 @@ class Trainer:
 
     def lr_at(self, step: int) -> float:
         """The schedule's rate over max_steps; with a time budget the decay also tracks the clock, so
-        the rate reaches its floor when the budget runs out even if that comes before max_steps."""
+        the rate reaches its floor when the budget runs out even if that comes before max_steps.
+        inverse_sqrt has no end point to reach (it decays with the step count itself), so it keeps the steps."""
         c = self.cfg
-        if c.time_budget and step >= c.warmup_steps:
+        if c.time_budget and step >= c.warmup_steps and c.schedule != "inverse_sqrt":
             step = max(step, int(self.elapsed / c.time_budget * c.max_steps))
         return schedule_lr(c.schedule, step, lr=c.lr, warmup=c.warmup_steps, total=c.max_steps, min_lr=c.min_lr,
                            step_size=c.step_size or max(1, c.max_steps // 3), gamma=c.gamma)
@@ -187,10 +188,10 @@ class Trainer:
     # ---- the loop ----------------------------------------------------------------------------
     def _eval_and_save(self) -> dict[str, float]:
         metrics = self.evaluate()
+        if self.on_eval and self.dist.is_main:  # a recipe's extras: samples.txt, BLEU … (a dict is logged too)
+            metrics = {**metrics, **(self.on_eval(self.step, self.model) or {})}
         if metrics:
             self._log({"step": self.step, **metrics})
-        if self.on_eval and self.dist.is_main:
-            self.on_eval(self.step, self.model)
         self.save_checkpoint()
         D.barrier(self.dist)
         return metrics

@@ -1,0 +1,405 @@
+"""LoRA adapters in peft's layout: `save_adapter(model, dir)` and `load_adapter(model, dir)`.
+
+An adapter folder holds `adapter_config.json` (peft's LoraConfig fields) and
+`adapter_model.safetensors`, whose keys name the Hugging Face module the adapter sits on:
+
+    base_model.model.<HF module path>.lora_A.weight    (r, in)
+    base_model.model.<HF module path>.lora_B.weight    (out, r)
+    base_model.model.<HF module path>.weight / .bias   a module trained in full (modules_to_save)
+
+so an adapter trained here on a GPT-2, Llama or BERT loads with `PeftModel.from_pretrained(<the HF
+model>, dir)` on the same base weights and computes the same function, and a peft adapter loads here.
+lmlab names become Hugging Face names through the tables of lmlab.io.hf_gpt2 / hf_llama / hf_bert.
+
+GPT-2 fuses the query, key and value projections into one Conv1D `c_attn` (out = 3C rows [q | k | v]);
+lmlab keeps q_proj, k_proj, v_proj apart. Both directions are exact:
+- peft → lmlab: c_attn's adapter is one A (r, C) and one B (3C, r). q, k and v each get B's own C rows
+  and *share* the one A (the same Parameter), so the model is peft's parametrisation, also in training.
+- lmlab → peft: three adapters with shared A go back as they came. Three independent adapters
+  (lmlab's own injection) go as one adapter of rank 3r: A = [A_q; A_k; A_v] (3r, C) and B block-diagonal
+  (3C, 3r), since [B_q A_q; B_k A_k; B_v A_v] = blockdiag(B_q, B_k, B_v) · [A_q; A_k; A_v]; the
+  rank and α of such modules go to rank_pattern / alpha_pattern so that peft's scale is unchanged
+  (α' = s·3r, or s·√(3r) with rsLoRA). A missing part (e.g. q and v only) gets zero rows in B.
+  In training, peft then updates the zero blocks too: the exported adapter is exact, not a constraint.
+Dropout on c_attn's input is one mask in peft and three in lmlab; outputs with dropout off are equal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from lmlab.errors import LmlabError
+from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
+
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
+PREFIX = "base_model.model."
+LORA_KEY = re.compile(r"(.+)\.lora_([AB])\.weight")
+
+
+# ---- lmlab module names <-> Hugging Face module names ------------------------------------------------
+def hf_family(model: nn.Module) -> str:
+    """The Hugging Face architecture whose module names this model's adapters use: gpt2, llama or bert."""
+    from lmlab.io.hf_bert import HEADS
+    from lmlab.io.hf_gpt2 import unsupported_by_gpt2
+    from lmlab.io.hf_llama import unsupported_by_llama
+    from lmlab.models.gpt.model import GPT
+
+    if any(type(model) is cls for cls, _, _ in HEADS.values()):
+        if model.cfg.norm_first:
+            raise LmlabError("a Pre-LN BERT (norm_first=True) has no Hugging Face counterpart, so its adapters "
+                             "have no peft names")
+        return "bert"
+    if isinstance(model, GPT):
+        not_gpt2, not_llama = unsupported_by_gpt2(model.cfg), unsupported_by_llama(model.cfg)
+        if not not_gpt2:
+            return "gpt2"
+        if not not_llama:
+            return "llama"
+        raise LmlabError(f"neither GPT-2 nor Llama computes this GPT ({'; '.join(not_gpt2)}), so its adapters "
+                         "have no peft names")
+    raise LmlabError(f"adapters in peft's layout are for GPT and BERT models, not a {type(model).__name__}")
+
+
+def hf_name(model: nn.Module, family: str, name: str) -> tuple[str, int | None]:
+    """lmlab module name -> (HF module name, part): part is 0/1/2 for q/k/v inside GPT-2's fused c_attn."""
+    from lmlab.io import hf_bert, hf_gpt2, hf_llama
+
+    m = re.fullmatch(r"(?:(bert)\.)?blocks\.(\d+)\.(.+)", name)
+    if family == "gpt2":
+        top = {"tok_emb": "transformer.wte", "pos_emb": "transformer.wpe", "norm_f": "transformer.ln_f",
+               "lm_head": "lm_head"}
+        if m and m[3] in hf_gpt2.QKV:
+            return f"transformer.h.{m[2]}.attn.c_attn", hf_gpt2.QKV.index(m[3])
+        inv = {v: k for k, v in hf_gpt2.BLOCK_NAMES.items()}
+        if m and not m[1] and m[3] in inv:
+            return f"transformer.h.{m[2]}.{inv[m[3]]}", None
+        if name in top:
+            return top[name], None
+    elif family == "llama":
+        top = {"tok_emb": "model.embed_tokens", "norm_f": "model.norm", "lm_head": "lm_head"}
+        inv = {v: k for k, v in hf_llama.BLOCK_NAMES.items()}
+        if m and not m[1] and m[3] in inv:
+            return f"model.layers.{m[2]}.{inv[m[3]]}", None
+        if name in top:
+            return top[name], None
+    elif family == "bert":
+        prefix = "" if isinstance(model, hf_bert.BertModel) else "bert."
+        inv_layer = {v: k for k, v in hf_bert.LAYER_NAMES.items()}
+        inv_emb = {v: k for k, v in hf_bert.EMB_NAMES.items()}
+        inv_head = {v: k for k, v in hf_bert.HEAD_NAMES.items()}
+        enc = name[len(prefix):] if name.startswith(prefix) else None
+        if m and enc is not None and m[3] in inv_layer:
+            return f"{prefix}encoder.layer.{m[2]}.{inv_layer[m[3]]}", None
+        if enc == "pooler.dense":
+            return f"{prefix}pooler.dense", None
+        if enc is not None and (e := re.fullmatch(r"emb\.(\w+)", enc)) and e[1] in inv_emb:
+            return f"{prefix}embeddings.{inv_emb[e[1]]}", None
+        if name in inv_head:
+            return inv_head[name], None
+    raise LmlabError(f"lmlab module '{name}' has no place in Hugging Face {family}; its adapter cannot be "
+                     "written in peft's layout")
+
+
+def _conv1d(family: str, hf: str) -> bool:
+    """GPT-2's Conv1D layers store weights (in, out): whole-module tensors are transposed on the way."""
+    from lmlab.io.hf_gpt2 import CONV1D
+    return family == "gpt2" and any(hf.endswith("." + c) for c in CONV1D)
+
+
+def _hf_to_lmlab(model: nn.Module, family: str) -> dict[str, list[tuple[str, int | None]]]:
+    """HF module name -> the lmlab modules (and q/k/v parts) it covers; also under peft-tolerated prefixes."""
+    out: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
+    for name, _ in model.named_modules():
+        if not name or name.endswith(".base"):
+            continue
+        try:
+            hf, part = hf_name(model, family, name)
+        except LmlabError:
+            continue
+        out[hf].append((name, part))
+    for hf in list(out):  # an adapter made on GPT2Model / BertModel names the encoder without its prefix
+        for p in ("transformer.", "bert."):
+            if hf.startswith(p) and hf[len(p):] not in out:
+                out[hf[len(p):]] = out[hf]
+    return out
+
+
+# ---- save -------------------------------------------------------------------------------------------
+def _task_type(model: nn.Module) -> str | None:
+    from lmlab.models.bert.model import BertForSequenceClassification, BertForTokenClassification
+    from lmlab.models.gpt.model import GPT
+    return {GPT: "CAUSAL_LM", BertForSequenceClassification: "SEQ_CLS",
+            BertForTokenClassification: "TOKEN_CLS"}.get(type(model))
+
+
+def saved_modules(model: nn.Module) -> list[str]:
+    """Modules trained in full beside the adapters: owners of trainable parameters outside LoRA layers."""
+    lora = set(lora_layers(model))
+    out: list[str] = []
+    for n, p in model.named_parameters():
+        owner = n.rpartition(".")[0]
+        if p.requires_grad and not any(owner == x or owner.startswith(x + ".") for x in lora) and owner not in out:
+            out.append(owner)
+    return out
+
+
+def _pattern(hf: str) -> str:
+    return re.escape(hf)  # a regex that matches only this module; peft reads rank/alpha_pattern keys as regexes
+
+
+def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(adapter_config.json dict, adapter_model.safetensors tensors) of the model's LoRA layers in peft's layout."""
+    layers = lora_layers(model)
+    if not layers:
+        raise LmlabError("the model has no LoRA adapters to save (inject_lora first)")
+    family = hf_family(model)
+    groups: dict[str, dict[int | None, LoRALinear]] = defaultdict(dict)
+    for name, layer in layers.items():
+        hf, part = hf_name(model, family, name)
+        groups[hf][part] = layer
+    if len({layer.rslora for layer in layers.values()}) > 1:
+        raise LmlabError("the adapters mix rsLoRA and plain LoRA scaling; peft has one use_rslora per adapter")
+    rslora = next(iter(layers.values())).rslora
+    first = next(iter(layers.values()))
+    r0, alpha0 = first.r, first.alpha
+    tensors: dict[str, torch.Tensor] = {}
+    rank_pattern: dict[str, int] = {}
+    alpha_pattern: dict[str, float] = {}
+    for hf, parts in groups.items():
+        if None in parts:
+            layer = parts[None]
+            A, B, r, alpha = layer.lora_A, layer.lora_B, layer.r, layer.alpha
+        else:
+            A, B, r, alpha = _fuse_qkv(hf, parts, rslora)
+        if r != r0:
+            rank_pattern[_pattern(hf)] = r
+        if alpha != alpha0:
+            alpha_pattern[_pattern(hf)] = alpha
+        tensors[f"{PREFIX}{hf}.lora_A.weight"] = A
+        tensors[f"{PREFIX}{hf}.lora_B.weight"] = B
+    to_save = []
+    for name in saved_modules(model):
+        hf, part = hf_name(model, family, name)
+        if part is not None:
+            raise LmlabError(f"'{name}' is one third of GPT-2's fused c_attn; peft can save only the whole module")
+        to_save.append(hf)
+        for pname, p in model.get_submodule(name).named_parameters(recurse=False):
+            tensors[f"{PREFIX}{hf}.{pname}"] = p.t() if _conv1d(family, hf) and p.dim() == 2 else p
+    dropouts = {layer.dropout.p if isinstance(layer.dropout, nn.Dropout) else 0.0 for layer in layers.values()}
+    config = {
+        "peft_type": "LORA", "task_type": _task_type(model), "base_model_name_or_path": base_model_name_or_path,
+        "r": r0, "lora_alpha": alpha0, "lora_dropout": max(dropouts), "use_rslora": rslora,
+        "target_modules": sorted(groups), "modules_to_save": to_save or None,
+        "rank_pattern": rank_pattern, "alpha_pattern": alpha_pattern,
+        "fan_in_fan_out": family == "gpt2", "bias": "none", "use_dora": False, "init_lora_weights": True,
+        "inference_mode": True,
+    }
+    return config, {k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}
+
+
+def _fuse_qkv(hf: str, parts: dict[int | None, LoRALinear], rslora: bool):
+    """q/k/v adapters -> one adapter on c_attn: (A, B, rank, alpha); see the module doc."""
+    layers = [parts.get(i) for i in range(3)]
+    present = [x for x in layers if x is not None]
+    s = present[0].scaling
+    if any(not math.isclose(x.scaling, s, rel_tol=1e-12) for x in present):
+        raise LmlabError(f"the q/k/v adapters under {hf} have different scales; peft's fused c_attn has one")
+    if len(present) == 3 and all(x.lora_A is present[0].lora_A for x in present):  # shared A: as peft made it
+        return present[0].lora_A, torch.cat([x.lora_B for x in present]), present[0].r, present[0].alpha
+    C, r_total = present[0].in_features, sum(x.r for x in present)
+    outs = [x.out_features for x in present]
+    if len(set(outs)) > 1:
+        raise LmlabError(f"q, k and v under {hf} differ in width; GPT-2's c_attn needs equal parts")
+    out = outs[0]
+    A = torch.zeros(r_total, C, dtype=present[0].lora_A.dtype, device=present[0].lora_A.device)
+    B = torch.zeros(3 * out, r_total, dtype=A.dtype, device=A.device)
+    col = 0
+    for i, layer in enumerate(layers):
+        if layer is None:
+            continue
+        A[col:col + layer.r] = layer.lora_A.detach()
+        B[i * out:(i + 1) * out, col:col + layer.r] = layer.lora_B.detach()
+        col += layer.r
+    alpha = s * (math.sqrt(r_total) if rslora else r_total)
+    return A, B, r_total, alpha
+
+
+def save_adapter(model: nn.Module, path: str | Path, base_model_name_or_path: str | None = None,
+                 overwrite: bool = False) -> Path:
+    """Write the model's adapters as a peft adapter folder (adapter_config.json + adapter_model.safetensors).
+
+    A new folder appears in one rename; with overwrite=True the two files are replaced one rename each."""
+    config, tensors = adapter_state(model, base_model_name_or_path)
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LmlabError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise LmlabError(f"{path} is not empty; choose another folder or replace it with overwrite=True")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        save_file(tensors, str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt"})
+        (tmp / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        if path.is_dir():
+            for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
+                shutil.move(tmp / name, path / name)
+        else:
+            tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+# ---- load -------------------------------------------------------------------------------------------
+UNSUPPORTED = {"use_dora": "DoRA", "lora_bias": "LoRA bias terms", "layer_replication": "layer replication",
+               "trainable_token_indices": "trainable tokens", "target_parameters": "LoRA on parameters",
+               "use_qalora": "QA-LoRA", "alora_invocation_tokens": "aLoRA"}
+
+
+def read_adapter_config(path: Path) -> dict[str, Any]:
+    if not (path / ADAPTER_CONFIG).is_file():
+        raise LmlabError(f"{path} has no {ADAPTER_CONFIG}: is it a peft adapter folder?")
+    try:
+        cfg = json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LmlabError(f"{path / ADAPTER_CONFIG} is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or cfg.get("peft_type") != "LORA":
+        found = cfg.get("peft_type") if isinstance(cfg, dict) else type(cfg).__name__
+        raise LmlabError(f"{path / ADAPTER_CONFIG} is not a LoRA adapter (peft_type {found!r}); lmlab loads LoRA only")
+    for key, what in UNSUPPORTED.items():
+        if cfg.get(key):
+            raise LmlabError(f"{path} uses {what} ({key}={cfg[key]!r}), which lmlab's LoRA does not implement")
+    if cfg.get("bias", "none") != "none":
+        raise LmlabError(f"{path} trains biases (bias={cfg['bias']!r}); lmlab loads adapters with bias='none' only")
+    return cfg
+
+
+def _pattern_value(patterns: dict[str, Any], hf: str, default: Any) -> Any:
+    """peft's rule: the first key k with re.match(rf"(.*\\.)?({k})$", name) wins."""
+    for key, value in patterns.items():
+        if re.match(rf"(.*\.)?({key})$", hf):
+            return value
+    return default
+
+
+def load_adapter(model: nn.Module, path: str | Path) -> LoRAConfig:
+    """Add the peft adapter in folder `path` to a plain lmlab model (in place): LoRA layers with its A and B,
+    its modules_to_save loaded and trainable, everything else frozen. Returns a LoRAConfig describing it
+    (targets and modules_to_save as lmlab module names)."""
+    path = Path(path)
+    cfg = read_adapter_config(path)
+    if lora_layers(model):
+        raise LmlabError("the model already has LoRA adapters; merge them (merge_lora) before loading another")
+    try:
+        tensors = load_file(str(path / ADAPTER_WEIGHTS))
+    except (SafetensorError, OSError) as e:
+        raise LmlabError(f"cannot read {path / ADAPTER_WEIGHTS}: {e}") from None
+    family = hf_family(model)
+    where = _hf_to_lmlab(model, family)
+    lora: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
+    whole: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
+    for key, t in tensors.items():
+        if not key.startswith(PREFIX):
+            raise LmlabError(f"{path / ADAPTER_WEIGHTS}: key '{key}' does not start with '{PREFIX}'")
+        key = key[len(PREFIX):]
+        if m := LORA_KEY.fullmatch(key):
+            lora[m[1]][m[2]] = t
+        elif "lora_" in key:
+            raise LmlabError(f"{path}: '{key}' is a kind of LoRA tensor lmlab does not load (linear layers only)")
+        else:
+            module, _, pname = key.rpartition(".")
+            whole[module][pname] = t
+    unknown = [hf for hf in [*lora, *whole] if hf not in where]
+    if unknown:
+        raise LmlabError(f"{path} adapts modules this {type(model).__name__} ({family}) does not have: "
+                         f"{', '.join(unknown[:4])}; was it made for another architecture?")
+    rslora, dropout = bool(cfg.get("use_rslora", False)), float(cfg.get("lora_dropout", 0.0) or 0.0)
+    r0, alpha0 = cfg.get("r", 8), cfg.get("lora_alpha", 8)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    targets: list[str] = []
+    for hf, ab in lora.items():
+        if set(ab) != {"A", "B"}:
+            raise LmlabError(f"{path}: {hf} has lora_{'A' if 'A' in ab else 'B'} without its partner")
+        A, B = ab["A"], ab["B"]
+        r = A.shape[0]
+        if A.dim() != 2 or B.dim() != 2 or B.shape[1] != r:
+            raise LmlabError(f"{path}: {hf} has A {tuple(A.shape)} and B {tuple(B.shape)}, not (r, in) and (out, r)")
+        if r != _pattern_value(cfg.get("rank_pattern") or {}, hf, r0):
+            raise LmlabError(f"{path}: {hf} has rank {r}, but adapter_config.json says "
+                             f"{_pattern_value(cfg.get('rank_pattern') or {}, hf, r0)}")
+        alpha = float(_pattern_value(cfg.get("alpha_pattern") or {}, hf, alpha0))
+        parts = sorted(where[hf], key=lambda x: -1 if x[1] is None else x[1])
+        Bs = B.chunk(len(parts), dim=0) if len(parts) > 1 else (B,)
+        shared = None
+        for (name, _), B_part in zip(parts, Bs):
+            base = model.get_submodule(name)
+            if (A.shape[1], B_part.shape[0]) != (base.in_features, base.out_features):
+                raise LmlabError(f"{path}: {hf} has A {tuple(A.shape)}, B {tuple(B.shape)} but {name} maps "
+                                 f"{base.in_features} -> {base.out_features} features")
+            layer = LoRALinear(base, r, alpha, dropout, rslora)
+            with torch.no_grad():
+                layer.lora_A.copy_(A)
+                layer.lora_B.copy_(B_part)
+            if shared is not None:      # q, k, v of one fused c_attn share peft's single A
+                layer.lora_A = shared
+            shared = layer.lora_A if len(parts) > 1 else None
+            _set(model, name, layer)
+            targets.append(name)
+    saved: list[str] = []
+    for hf, params in whole.items():
+        (name, part), = where[hf][:1]
+        if part is not None:
+            raise LmlabError(f"{path}: {hf} is saved whole, but lmlab splits it into q/k/v; not supported")
+        module = model.get_submodule(name)
+        own = dict(module.named_parameters(recurse=False))
+        for pname, t in params.items():
+            if pname not in own:
+                raise LmlabError(f"{path}: {hf}.{pname} has no counterpart in lmlab's {name}")
+            t = t.t() if _conv1d(family, hf) and t.dim() == 2 else t
+            if t.shape != own[pname].shape:
+                raise LmlabError(f"{path}: {hf}.{pname} is {tuple(t.shape)}, {name}.{pname} is "
+                                 f"{tuple(own[pname].shape)}")
+            with torch.no_grad():
+                own[pname].copy_(t)
+            own[pname].requires_grad_(True)
+        saved.append(name)
+    return LoRAConfig(r=int(r0), alpha=float(alpha0), dropout=dropout, targets=tuple(targets) or ("all-linear",),
+                      rslora=rslora, modules_to_save=tuple(saved))
+
+
+def _set(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+# ---- a run's adapter folder -------------------------------------------------------------------------
+RUN_ADAPTER_DIR = "adapter"
+
+
+def run_adapter_writer(run_dir: str | Path, model: nn.Module, base_model_name_or_path: str | None = None,
+                       quiet: bool = True):
+    """An on_eval callback that keeps RUN/adapter/ (peft's layout) in step with the checkpoints, or None
+    (with a note) when the model has no Hugging Face twin to name its modules after."""
+    try:
+        hf_family(model)
+    except LmlabError as e:
+        if not quiet:
+            print(f"note: no peft adapter folder for this run ({e}); the adapters are in model.safetensors")
+        return None
+
+    def on_eval(step: int, m: nn.Module) -> None:
+        save_adapter(m, Path(run_dir) / RUN_ADAPTER_DIR, base_model_name_or_path, overwrite=True)
+    return on_eval

@@ -1,0 +1,362 @@
+"""LoRA: low-rank adaptation of a frozen model (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large
+Language Models"); rsLoRA's rank-stabilised scaling (Kalajdzievski 2023, "A Rank Stabilization
+Scaling Factor for Fine-Tuning with LoRA").
+
+The notes (002, V.1.1): fine-tuning changes a pretrained weight by ΔW, and ΔW has a low "intrinsic
+rank", so write it as a product of two thin matrices and train only those:
+
+    h = W x + s · B A x          W (out, in) frozen;  A (r, in), B (out, r) trained;  r ≪ in, out
+
+A starts Kaiming-uniform and B at zero, so B A = 0 and training starts from the base model exactly.
+The scale s = α / r (the paper) or α / √r (rsLoRA, which keeps the update's size steady as r grows)
+lets one α serve every rank. Dropout acts on the bypass's input only.
+
+- `LoRALinear` wraps any linear-like module (anything with in_features, out_features and a forward:
+  an nn.Linear, or a frozen 4-bit NF4Linear, which makes QLoRA); merge() folds s·BA into the base
+  weight (no extra cost at inference), unmerge() takes it out again.
+- `inject_lora(model, cfg)` replaces the linear layers named by `cfg.targets` (presets or patterns)
+  and freezes every other parameter, except those of `cfg.modules_to_save` (e.g. a new classifier).
+- `merge_lora(model)` gives back a plain model; `trainable_report(model)` counts what trains.
+Adapters are saved and loaded in peft's layout by lmlab.peft.adapters.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmlab.errors import LmlabError
+
+# Target presets: names matched as suffixes of module names ("q_proj" matches "blocks.3.attn.q_proj").
+PRESETS: dict[str, tuple[str, ...]] = {
+    "qv": ("q_proj", "v_proj"),                                   # the LoRA paper's choice (W_q, W_v)
+    "qkv": ("q_proj", "k_proj", "v_proj"),                        # attention queries, keys, values
+    "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj"),           # ... and the attention output
+    "ff": ("ff.up", "ff.gate", "ff.down"),                        # the feed-forward (SwiGLU's gate too)
+    "all-linear": (),                                             # every linear layer but the output layer
+}
+# Output layers that "all-linear" leaves out, as peft does: heads are trained whole (modules_to_save) or not at all.
+OUTPUT_LAYERS = re.compile(r"(.*\.)?(lm_head|decoder|classifier|nsp)")
+
+
+@dataclass(frozen=True)
+class LoRAConfig:
+    r: int = 8                              # rank of the update B·A
+    alpha: float = 16.0                     # scale s = alpha / r (or alpha / sqrt(r) with rslora)
+    dropout: float = 0.0                    # dropout on the bypass's input (training only)
+    targets: tuple[str, ...] = ("qkv",)     # presets (qv, qkv, qkvo, ff, all-linear), module names, globs, re:REGEX
+    rslora: bool = False                    # rank-stabilised scale alpha / sqrt(r) (Kalajdzievski 2023)
+    modules_to_save: tuple[str, ...] = ()   # modules trained in full beside the adapters (e.g. classifier)
+
+    def __post_init__(self):
+        for name in ("targets", "modules_to_save"):  # JSON gives lists; keep the dataclass hashable
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r <= 0:
+            raise ValueError(f"r (the rank) must be a positive integer, got {self.r!r}")
+        if not self.alpha > 0:
+            raise ValueError(f"alpha must be positive, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.targets or any(not isinstance(t, str) or not t for t in self.targets):
+            raise ValueError(f"targets must name at least one preset or pattern, got {list(self.targets)}")
+        if any(not isinstance(t, str) or not t for t in self.modules_to_save):
+            raise ValueError(f"modules_to_save must be module names or patterns, got {list(self.modules_to_save)}")
+        for t in (*self.targets, *self.modules_to_save):
+            if t.startswith("re:"):
+                try:
+                    re.compile(t[3:])
+                except re.error as e:
+                    raise ValueError(f"'{t}' is not a valid regular expression ({e})") from None
+
+    @property
+    def scaling(self) -> float:
+        return lora_scaling(self.alpha, self.r, self.rslora)
+
+
+def lora_scaling(alpha: float, r: int, rslora: bool = False) -> float:
+    """s = α / r (Hu et al.), or α / √r (rsLoRA)."""
+    return alpha / math.sqrt(r) if rslora else alpha / r
+
+
+class LoRALinear(nn.Module):
+    """base(x) + s · B(A(dropout(x))) around a frozen linear-like `base`; A Kaiming-uniform, B zero."""
+
+    def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0, rslora: bool = False):
+        super().__init__()
+        if not all(hasattr(base, a) for a in ("in_features", "out_features")):
+            raise LmlabError(f"LoRA needs a linear-like layer (in_features, out_features); got {type(base).__name__}")
+        self.base = base
+        self.in_features, self.out_features = base.in_features, base.out_features
+        self.r, self.alpha, self.rslora = r, alpha, rslora
+        self.scaling = lora_scaling(alpha, r, rslora)
+        ref = next(iter([*base.parameters(), *base.buffers()]), None)
+        device = ref.device if ref is not None else None
+        dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
+        self.lora_A = nn.Parameter(torch.empty(r, self.in_features, device=device, dtype=dtype))   # (r, in)
+        self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, device=device, dtype=dtype))  # (out, r)
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as nn.Linear (and peft) initialise A
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.merged = False
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) -> (..., out)
+        y = self.base(x)
+        if self.merged:
+            return y
+        a = F.linear(self.dropout(x).to(self.lora_A.dtype), self.lora_A)   # (..., r)
+        return y + (F.linear(a, self.lora_B) * self.scaling).to(y.dtype)    # (..., out)
+
+    def delta_weight(self) -> torch.Tensor:
+        """s · B A, the update in nn.Linear's (out, in) layout."""
+        return (self.lora_B @ self.lora_A) * self.scaling
+
+    def _base_weight(self) -> torch.Tensor:
+        w = getattr(self.base, "weight", None)
+        if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.shape != (self.out_features, self.in_features):
+            raise LmlabError(f"cannot merge LoRA into a {type(self.base).__name__}: it has no (out, in) float "
+                             "weight (a quantised base is dequantised first, or kept unmerged)")
+        return w
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """W ← W + s·BA: one matrix again, the bypass switched off."""
+        if not self.merged:
+            w = self._base_weight()
+            w += self.delta_weight().to(w.dtype)
+            self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """W ← W − s·BA. s·BA is computed the same way both times, so W comes back to within one float rounding
+        of each step: |ΔW_back| ≤ 2⁻²³·max(|W|, |W + s·BA|) per element in fp32 (most elements bit for bit)."""
+        if self.merged:
+            w = self._base_weight()
+            w -= self.delta_weight().to(w.dtype)
+            self.merged = False
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha:g}, scaling={self.scaling:.4g}{', merged' if self.merged else ''}"
+
+
+# ---- choosing modules by name -----------------------------------------------------------------------
+def _is_linear(m: nn.Module) -> bool:
+    """nn.Linear (and subclasses), or any other linear-like layer (e.g. NF4Linear), but not a LoRA wrapper."""
+    if isinstance(m, LoRALinear):
+        return False
+    return isinstance(m, nn.Linear) or all(hasattr(m, a) for a in ("in_features", "out_features"))
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """re:REGEX: full match; a glob (* ? [): full match on the dotted name; else the name or a dotted suffix."""
+    if pattern.startswith("re:"):
+        return re.fullmatch(pattern[3:], name) is not None
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return name == pattern or name.endswith("." + pattern)
+
+
+def linear_names(model: nn.Module) -> list[str]:
+    """Names of the model's linear layers that LoRA could wrap (outside existing LoRA wrappers)."""
+    inside = {f"{n}.base" for n, m in model.named_modules() if isinstance(m, LoRALinear)}
+    return [n for n, m in model.named_modules() if n and _is_linear(m) and n not in inside]
+
+
+def resolve_targets(model: nn.Module, targets: tuple[str, ...]) -> list[str]:
+    """The linear layers named by presets and patterns, in model order; an entry matching none is an error."""
+    names = linear_names(model)
+    chosen: set[str] = set()
+    for t in targets:
+        if t == "all-linear":
+            hit = [n for n in names if not OUTPUT_LAYERS.fullmatch(n)]
+        elif t in PRESETS:
+            hit = [n for n in names if any(_matches(n, p) for p in PRESETS[t])]
+        else:
+            hit = [n for n in names if _matches(n, t)]
+        if not hit:
+            shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+            raise LmlabError(f"LoRA target '{t}' matches no linear layer of this {type(model).__name__}; "
+                             f"presets: {', '.join(PRESETS)}; its linear layers are named like: {shown}")
+        chosen.update(hit)
+    return [n for n in names if n in chosen]
+
+
+def resolve_modules(model: nn.Module, patterns: tuple[str, ...]) -> list[str]:
+    """Modules (any kind) named by patterns, for modules_to_save; an entry matching none is an error."""
+    names = [n for n, _ in model.named_modules() if n]
+    out: list[str] = []
+    for p in patterns:
+        hit = [n for n in names if _matches(n, p) and not any(n.startswith(o + ".") for o in out)]
+        if not hit:
+            raise LmlabError(f"modules_to_save entry '{p}' matches no module of this {type(model).__name__}")
+        out += [n for n in hit if n not in out]
+    return out
+
+
+def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
+
+
+def inject_lora(model: nn.Module, cfg: LoRAConfig) -> list[str]:
+    """Wrap the targeted linear layers in LoRALinear and freeze everything else (but cfg.modules_to_save);
+    returns the wrapped names. The model is changed in place."""
+    if lora_layers(model):
+        raise LmlabError("the model already has LoRA adapters; merge them (merge_lora) before adding new ones")
+    names = resolve_targets(model, cfg.targets)
+    save = resolve_modules(model, cfg.modules_to_save)
+    shared = _shared_parameters(model)
+    for n in names:
+        w = getattr(model.get_submodule(n), "weight", None)
+        if isinstance(w, torch.Tensor) and id(w) in shared:
+            raise LmlabError(f"'{n}' shares its weight with {shared[id(w)]} (tied embeddings): LoRA on it would "
+                             "change the embeddings too when merged; leave it out of the targets")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for n in names:
+        _set_module(model, n, LoRALinear(model.get_submodule(n), cfg.r, cfg.alpha, cfg.dropout, cfg.rslora))
+    for n in save:
+        if n in names:
+            raise LmlabError(f"'{n}' is both a LoRA target and in modules_to_save; choose one")
+        for p in model.get_submodule(n).parameters():
+            p.requires_grad_(True)
+    return names
+
+
+def _shared_parameters(model: nn.Module) -> dict[int, str]:
+    """id(parameter) -> the names it goes by, for parameters reachable under more than one name."""
+    seen: dict[int, list[str]] = {}
+    for n, p in model.named_parameters(remove_duplicate=False):
+        seen.setdefault(id(p), []).append(n)
+    return {k: " and ".join(v) for k, v in seen.items() if len(v) > 1}
+
+
+@torch.no_grad()
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold every adapter into its base weight and put the base layer back: a plain model, every
+    parameter trainable again. The model is changed in place and returned."""
+    for name, layer in lora_layers(model).items():
+        layer.merge()
+        _set_module(model, name, layer.base)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def set_merged(model: nn.Module, merged: bool) -> None:
+    """Merge (True) or unmerge (False) every adapter in place, keeping the LoRA layers."""
+    for layer in lora_layers(model).values():
+        layer.merge() if merged else layer.unmerge()
+
+
+@dataclass(frozen=True)
+class TrainableReport:
+    trainable: int
+    total: int
+    lora: int           # of which in LoRA's A and B
+
+    @property
+    def fraction(self) -> float:
+        return self.trainable / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return (f"trainable params: {self.trainable:,} ({self.lora:,} in LoRA adapters) || all params: "
+                f"{self.total:,} || trainable: {100 * self.fraction:.4f} %")
+
+
+def trainable_report(model: nn.Module) -> TrainableReport:
+    """What trains: unique parameters (a tied matrix or a shared A counted once), adapters included in the total."""
+    params = dict((id(p), (n, p)) for n, p in model.named_parameters())
+    trainable = sum(p.numel() for _, p in params.values() if p.requires_grad)
+    lora = sum(p.numel() for n, p in params.values() if n.endswith(("lora_A", "lora_B")))
+    return TrainableReport(trainable, sum(p.numel() for _, p in params.values()), lora)
+
+
+# peft's (and common) names for the spec's keys, for "did you mean"
+HINTS = {"rank": "r", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "targets",
+         "target": "targets", "use_rslora": "rslora", "save": "modules_to_save"}
+
+
+def parse_lora_spec(spec: str) -> LoRAConfig:
+    """`r=8,alpha=16,targets=qkv` (the CLI's --lora) -> LoRAConfig. A list key (targets, modules_to_save) takes
+    every following item without '=': `targets=q_proj,v_proj,r=4`."""
+    import dataclasses
+    import typing
+
+    from lmlab.config import parse_value
+
+    hints = typing.get_type_hints(LoRAConfig)
+    fields = [f.name for f in dataclasses.fields(LoRAConfig)]
+    lists = ("targets", "modules_to_save")
+    values: dict[str, object] = {}
+    key = None
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        k, eq, v = item.partition("=")
+        if not eq:
+            if key not in lists:
+                raise LmlabError(f"--lora: '{item}' is not key=value; write e.g. r=8,alpha=16,targets=qkv "
+                                 f"(keys: {', '.join(fields)})")
+            values[key] = (*values[key], item)
+            continue
+        key = k.strip().replace("-", "_")
+        if key not in fields:
+            import difflib
+            close = [HINTS[key]] if key in HINTS else difflib.get_close_matches(key, fields, n=1)
+            raise LmlabError(f"--lora: unknown key '{key}'" + (f" (did you mean {close[0]}?)" if close else "")
+                             + f"; keys: {', '.join(fields)}")
+        if key in values:
+            raise LmlabError(f"--lora: '{key}' is given twice")
+        values[key] = (v.strip(),) if key in lists else parse_value(v.strip(), hints[key], f"--lora {key}")
+    try:
+        return LoRAConfig(**values)
+    except (TypeError, ValueError) as e:
+        raise LmlabError(f"--lora: {e}") from None
+
+
+# ---- LoRA in a run directory (config.json's "lora" section) ------------------------------------------
+def run_lora_config(meta: dict) -> LoRAConfig | None:
+    """The LoRAConfig of a run's config.json, or None for a run without adapters."""
+    if meta.get("lora") is None:
+        return None
+    from lmlab.config import config_from_dict
+    try:
+        return config_from_dict(LoRAConfig, meta["lora"])
+    except LmlabError as e:
+        raise LmlabError(f"the run's config.json has a damaged 'lora' section ({e}); restore it or retrain") from None
+
+
+def apply_lora(model: nn.Module, cfg: LoRAConfig | None, quiet: bool = True, nf4=None) -> TrainableReport | None:
+    """inject_lora for a recipe: nothing without a config; prints the trainable-parameter report unless quiet.
+    With `nf4` (an NF4Config) the base's linear layers are first stored in 4-bit NF4: QLoRA (prepare_qlora)."""
+    if cfg is None:
+        if nf4 is not None:
+            raise LmlabError("NF4 (QLoRA) quantises the frozen base under LoRA adapters: it needs a LoRA config")
+        return None
+    base = ""
+    if nf4 is not None:
+        from lmlab.peft.qlora import nf4_memory, prepare_qlora
+        quantised, names = prepare_qlora(model, cfg, nf4)
+        mem = nf4_memory(model)
+        base = (f"; base: {len(quantised)} linear layers in NF4, {mem['weights']:,} weights at "
+                f"{mem['bits_per_weight']:.3f} bits (buffers, not counted below)")
+    else:
+        names = inject_lora(model, cfg)
+    report = trainable_report(model)
+    if not quiet:
+        print(f"{'QLoRA' if nf4 is not None else 'LoRA'} r={cfg.r} alpha={cfg.alpha:g} (scale {cfg.scaling:.4g}"
+              f"{', rsLoRA' if cfg.rslora else ''}) on {len(names)} linear layers ({', '.join(cfg.targets)}){base}; "
+              f"{report}")
+    return report

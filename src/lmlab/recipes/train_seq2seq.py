@@ -1,0 +1,199 @@
+"""Train an encoder-decoder Transformer to translate (Vaswani et al. 2017) on a parallel corpus.
+
+Read the pairs (TSV/JSONL), split them into train / validation / test (seeded, by source sentence),
+train a joint (or per-language) byte-level BPE on the training pairs, batch by token count, and
+train with label-smoothed cross-entropy and the paper's inverse-square-root warm-up schedule (or
+warm-up + cosine) in the shared Trainer (checkpoints, resume, bf16, DDP). Each evaluation reports
+the validation loss and token accuracy and, on the first `bleu_sentences` validation pairs
+translated greedily, BLEU and chrF (sacrebleu); a few of those translations go to samples.txt.
+The run directory: config.json, tokenizer.json (src_tokenizer.json + tgt_tokenizer.json for separate
+vocabularies), model.safetensors, train_state.pt, metrics.jsonl, loss.png, samples.txt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import torch
+
+from lmlab import __version__
+from lmlab.config import config_from_dict, to_dict
+from lmlab.data.tokenizers import TextTokenizer, train_bpe
+from lmlab.data.translation import (
+    Pair,
+    TokenBatches,
+    TranslationDataConfig,
+    encode_pairs,
+    eval_batches,
+    read_parallel,
+    split_pairs,
+)
+from lmlab.errors import LmlabError
+from lmlab.generate.decoding import GenerationConfig
+from lmlab.generate.seq2seq import translate_texts
+from lmlab.io.checkpoint import CONFIG_FILE, load_config, load_weights, save_config
+from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
+from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.tools.translation_metrics import bleu_chrf, bleu_tokenizer
+from lmlab.train import distributed as D
+from lmlab.train.config import TrainConfig
+from lmlab.train.objectives import seq2seq_lm
+from lmlab.train.trainer import Trainer, resolve_device
+
+CONFIG_CLASSES = {"model": Seq2SeqConfig, "train": TrainConfig, "data": TranslationDataConfig}
+SAMPLES = 5  # validation translations written to samples.txt at each evaluation
+
+
+def default_configs() -> dict:
+    """Training defaults for translation: the paper's Adam (β2 0.98, ε 1e-9), inverse-√ warm-up, ε_ls 0.1,
+    no weight decay; sized for a small model on a CPU (the paper: 4000 warm-up steps, 100k steps)."""
+    train = TrainConfig(max_steps=4000, lr=1e-3, min_lr=1e-5, warmup_steps=400, schedule="inverse_sqrt",
+                        beta1=0.9, beta2=0.98, eps=1e-9, weight_decay=0.0, label_smoothing=0.1,
+                        eval_every=500, eval_batches=10)
+    return {"model": Seq2SeqConfig(), "train": train, "data": TranslationDataConfig()}
+
+
+def tokenizer_files(joint: bool) -> tuple[str, str]:
+    return ("tokenizer.json", "tokenizer.json") if joint else ("src_tokenizer.json", "tgt_tokenizer.json")
+
+
+def train_tokenizers(train: list[Pair], cfg: TranslationDataConfig) -> tuple[TextTokenizer, TextTokenizer]:
+    """Byte-level BPE on the training pairs: one for both sides, or one per side."""
+    if cfg.joint_vocab:
+        tok = train_bpe("\n".join([p.src for p in train] + [p.tgt for p in train]), cfg.bpe_vocab_size)
+        return tok, tok
+    return (train_bpe("\n".join(p.src for p in train), cfg.bpe_vocab_size),
+            train_bpe("\n".join(p.tgt for p in train), cfg.bpe_vocab_size))
+
+
+def sized_config(model_cfg: Seq2SeqConfig, src_tok: TextTokenizer, tgt_tok: TextTokenizer,
+                 data_cfg: TranslationDataConfig) -> Seq2SeqConfig:
+    """The model config with the tokenizers' vocabularies and special ids (EOS doubles as BOS and PAD)."""
+    joint = src_tok is tgt_tok
+    if model_cfg.share_embeddings and not joint:
+        raise LmlabError("share_embeddings needs one joint vocabulary; with joint_vocab false also set "
+                         "share_embeddings false")
+    eos = tgt_tok.eos_id
+    try:
+        return dataclasses.replace(model_cfg, vocab_size=src_tok.vocab_size,
+                                   tgt_vocab_size=0 if joint else tgt_tok.vocab_size, pad_id=eos, bos_id=eos,
+                                   eos_id=eos, max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len))
+    except ValueError as e:
+        raise LmlabError(f"invalid Seq2SeqConfig: {e}") from None
+
+
+def load_run_configs(run_dir: str | Path) -> tuple[dict, dict]:
+    """A translation run's config.json and its model/train/data sections as checked configs."""
+    meta = load_config(run_dir, required=("family", "source", "model", "train", "data"))
+    if meta["family"] != "seq2seq":
+        raise LmlabError(f"{run_dir} holds a '{meta['family']}' run, not a translation model (lmlab train seq2seq)")
+    try:
+        return meta, {k: config_from_dict(cls, meta[k]) for k, cls in CONFIG_CLASSES.items()}
+    except LmlabError as e:
+        raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
+
+
+def load_tokenizers(run_dir: str | Path, cfg: Seq2SeqConfig, joint: bool) -> tuple[TextTokenizer, TextTokenizer]:
+    src_file, tgt_file = tokenizer_files(joint)
+    src = TextTokenizer.load(Path(run_dir) / src_file, model_vocab_size=cfg.vocab_size)
+    tgt = src if joint else TextTokenizer.load(Path(run_dir) / tgt_file, model_vocab_size=cfg.target_vocab_size)
+    return src, tgt
+
+
+def load_translation_run(run_dir: str | Path) -> tuple[Seq2SeqTransformer, TextTokenizer, TextTokenizer, dict]:
+    """The trained model, source and target tokenizers, and config.json of a run directory."""
+    meta, cfgs = load_run_configs(run_dir)
+    model = Seq2SeqTransformer(cfgs["model"])
+    load_weights(run_dir, model)
+    src_tok, tgt_tok = load_tokenizers(run_dir, cfgs["model"], cfgs["data"].joint_vocab)
+    return model, src_tok, tgt_tok, meta
+
+
+def run_splits(data: str, data_cfg: TranslationDataConfig) -> tuple[list[Pair], list[Pair], list[Pair], str, str]:
+    """(train, val, test, source column, target column): the split a run with these settings uses."""
+    pairs, src_col, tgt_col = read_parallel(data, data_cfg.source, data_cfg.target)
+    return (*split_pairs(pairs, data_cfg.val_size, data_cfg.test_size, data_cfg.split_seed), src_col, tgt_col)
+
+
+def bleu_on_eval(run_dir: Path, pairs: list[Pair], src_tok, tgt_tok, tokenize: str, batch_size: int = 64):
+    """An on_eval callback: translate `pairs` greedily, return BLEU and chrF, append a few to samples.txt."""
+    greedy = GenerationConfig(temperature=0.0)
+
+    def on_eval(step: int, model) -> dict[str, float]:
+        hyps = translate_texts(model, src_tok, tgt_tok, [p.src for p in pairs], greedy, batch_size)
+        scores = bleu_chrf(hyps, [p.tgt for p in pairs], tokenize)
+        with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
+            f.write(f"=== step {step}: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} ===\n")
+            for p, h in list(zip(pairs, hyps))[:SAMPLES]:
+                f.write(f"src: {p.src}\nref: {p.tgt}\nout: {h}\n\n")
+        return {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"]}
+    return on_eval
+
+
+def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: TrainConfig,
+                  data_cfg: TranslationDataConfig | None, out: str | Path, resume: bool = False,
+                  overwrite: bool = False, quiet: bool = False, on_step_end=None) -> dict[str, float]:
+    """Train a translation model into run directory `out`. On resume the run's own data, model and data
+    settings are used (`data`, `model_cfg`, `data_cfg` are ignored); only `train_cfg` may differ."""
+    device = resolve_device(train_cfg.device)
+    dist = D.setup(device)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+        train_cfg = dataclasses.replace(train_cfg, device=str(device))
+    run_dir = Path(out)
+    if resume:
+        meta, cfgs = load_run_configs(run_dir)
+        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
+        if not Path(data).is_file():
+            raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
+                             "put it back there")
+
+    # Read, split and tokenize before touching the run folder, so bad data costs nothing.
+    train, val, _test, src_col, tgt_col = run_splits(data, data_cfg)
+    if resume:
+        src_tok, tgt_tok = load_tokenizers(run_dir, model_cfg, data_cfg.joint_vocab)
+    else:  # every process trains the same tokenizers (training is deterministic)
+        src_tok, tgt_tok = train_tokenizers(train, data_cfg)
+        model_cfg = sized_config(model_cfg, src_tok, tgt_tok, data_cfg)
+    eos, bos, pad = model_cfg.eos_id, model_cfg.bos_id, model_cfg.pad_id
+    train_ex = encode_pairs(train, src_tok, tgt_tok, eos, data_cfg.max_len)
+    val_ex = encode_pairs(val, src_tok, tgt_tok, eos, model_cfg.max_seq_len)
+    train_data = TokenBatches(train_ex, data_cfg.batch_tokens, pad, bos, train_cfg.seed, dist.rank, dist.world_size)
+    val_batches = eval_batches(val_ex, data_cfg.batch_tokens, pad, bos, train_cfg.eval_batches)
+
+    if dist.is_main:
+        prepare_run_dir(run_dir, resume, overwrite)
+        if not resume:
+            for tok, name in zip((src_tok, tgt_tok), tokenizer_files(data_cfg.joint_vocab)):
+                tok.save(run_dir / name)
+        save_config(run_dir, {"lmlab_version": __version__, "family": "seq2seq", "source": data,
+                              "source_lang": src_col, "target_lang": tgt_col, "model": to_dict(model_cfg),
+                              "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+    D.barrier(dist)
+
+    torch.manual_seed(train_cfg.seed)
+    model = Seq2SeqTransformer(model_cfg)
+    if dist.is_main and not quiet:
+        vocab = (f"joint BPE vocab {src_tok.vocab_size}" if data_cfg.joint_vocab
+                 else f"BPE vocabs {src_tok.vocab_size} / {tgt_tok.vocab_size}")
+        print(f"Transformer {model.num_parameters() / 1e6:.2f}M parameters | {src_col} -> {tgt_col} | {vocab} | "
+              f"{len(train_ex):,} train pairs ({len(train) - len(train_ex)} longer than {data_cfg.max_len} "
+              f"tokens left out), {len(val):,} val, {len(_test):,} test | device {device}")
+    objective = functools.partial(seq2seq_lm, label_smoothing=train_cfg.label_smoothing,
+                                  smoothing=train_cfg.smoothing)
+    on_eval = None
+    if data_cfg.bleu_sentences:
+        on_eval = bleu_on_eval(run_dir, val[:data_cfg.bleu_sentences], src_tok, tgt_tok,
+                               bleu_tokenizer(tgt_col, data_cfg.bleu_tokenize))
+    trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val_batches,
+                      eval_objective=seq2seq_lm, on_eval=on_eval, on_step_end=on_step_end, dist=dist, quiet=quiet)
+    if resume:
+        trainer.resume()
+        if dist.is_main and not quiet:
+            print(f"resuming {run_dir} at step {trainer.step}")
+    try:
+        return trainer.fit()
+    finally:
+        D.teardown(dist)
