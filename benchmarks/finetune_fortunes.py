@@ -214,7 +214,7 @@ def main() -> None:
         full = rows[0]["accuracy"]
         for r in rows[1:3 if args.nf4 else 2]:
             gaps[r["model"]] = full - r["accuracy"]
-            print(f"{r['model']}: {100 * (full - r['accuracy']):+.1f} points below full fine-tuning "
+            print(f"{r['model']}: {100 * (full - r['accuracy']):.1f} points below full fine-tuning "
                   f"(goal ≤ 2: {'met' if full - r['accuracy'] <= 0.02 else 'not met'})")
     print(f"total {time.perf_counter() - t_start:.0f} s")
     out = args.json or (None if args.quick else str(DEFAULT_JSON))

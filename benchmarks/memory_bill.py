@@ -24,8 +24,10 @@ pages freed but not yet returned), so it is shown only for contrast.
 Precision: "fp32"; "bf16" = the weights converted to bf16 and trained in bf16 (pure, the notes'
 accounting); "mixed" = fp32 weights under bf16 autocast (lmlab's `--dtype bf16`). Optimizers are
 torch.optim's, fused where torch has a fused kernel (AdamW as in the Trainer). LoRA is a stand-in
-written here (frozen base + trainable B·A on q, k, v, out_proj), since lmlab has no peft module yet;
-"mixed" LoRA keeps the frozen base in bf16 and the adapters in fp32, as the bill assumes.
+written here (frozen base + trainable B·A on q, k, v, out_proj), from before lmlab.peft existed; it
+saves exactly what lmlab.peft.LoRALinear saves in fp32, and "mixed" LoRA keeps the frozen base in bf16
+and the adapters in fp32, as the bill assumes. benchmarks/peft_memory.py measures the real LoRA and
+QLoRA (lmlab.peft) against full fine-tuning.
 
 On CUDA (--device cuda) the child also reports torch.cuda.max_memory_allocated, which counts the
 same tensors through the allocator (rounded to its 512-byte blocks) plus cuBLAS's workspaces: on

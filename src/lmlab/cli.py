@@ -71,7 +71,7 @@ def _route(values: dict, classes: dict) -> dict[str, dict]:
         if key not in owners:
             close = difflib.get_close_matches(key, list(owners), n=1)
             hint = f" (did you mean --{close[0]}?)" if close else ""
-            raise LmlabError(f"unknown config key '{key}'{hint}; `lmlab train gpt --help` lists them")
+            raise LmlabError(f"unknown config key '{key}'{hint}; the command's --help lists every key")
         routed[owners[key]][key] = value
     return routed
 
@@ -207,6 +207,8 @@ examples:
   lmlab finetune classify --model runs/bert --data reviews.csv --lora r=8,alpha=16,targets=qkv,ff --lr 1e-3 \
       --out runs/reviews-lora          # LoRA: the encoder frozen, adapters + classifier train; then:
   lmlab lora merge runs/reviews-lora   # a plain run with W + (alpha/r) B A folded in
+  lmlab finetune classify --model runs/bert --data reviews.csv --lora r=8,targets=all-linear --nf4 --lr 1e-3 \
+      --out runs/reviews-qlora         # QLoRA: the frozen encoder stored in 4-bit NF4
 """
 
 

@@ -95,6 +95,8 @@ optimizer states exist then) through seven moments, and the largest is the peak:
                            gradients of the shared matrix are summed out of place)
     7 optimizer step       weights + states + gradients (fused AdamW makes no temporaries)
 
+In full fp32 training on the CPU, lmlab's linear layers take their weight gradient gᵀx through oneDNN
+from transposed copies of g and x (lmlab.ops.linear), B·T·(C + F) fp32 values more in moments 4 and 5.
 Usually 2 wins when V is large, 4 when the activations outweigh the gradients, 5 under
 checkpointing and 6 when the weights outweigh the activations (small batches). So the notes' sum
 of the four is not the peak: it counts gradients that do not exist yet, and misses the logits'

@@ -1,4 +1,4 @@
-"""The encoder-decoder Transformer's configuration: every size and switch, validated, JSON-serialisable."""
+"""The encoder-decoder Transformer's settings (Vaswani et al. 2017, Table 3), validated, JSON-serialisable."""
 
 from __future__ import annotations
 
