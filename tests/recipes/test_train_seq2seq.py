@@ -148,3 +148,25 @@ def test_ddp_two_processes_train_and_evaluate(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_metrics(tmp_path / "ddp" / "metrics.jsonl")
     assert [r["step"] for r in rows if "val_bleu" in r] == [2, 4]
+
+
+SHARED_MT = Path(__file__).resolve().parents[3] / "shared" / "data" / "mt"
+
+
+@pytest.mark.parametrize("target", ["fr", "de"])
+def test_english_to_french_and_german(tmp_path, capsys, target):
+    """The other two pairs of ../shared/data/mt run the same way (the first 400 messages, a few steps);
+    their BLEU is scored with sacrebleu's 13a tokenizer, not the per-character zh one."""
+    src = SHARED_MT / f"messages.en-{target}.tsv"
+    if not src.is_file():
+        pytest.skip(f"{src} is not beside the repository")
+    data = tmp_path / f"en-{target}.tsv"
+    data.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[:401]), encoding="utf-8")
+    out = tmp_path / target
+    assert main(["train", "seq2seq", "--data", str(data), "--target", target, *SMALL, "--val_size", "30",
+                 "--test_size", "20", "--max_steps", "4", "--eval_every", "4", "--bleu_sentences", "4",
+                 "--out", str(out)]) == 0
+    meta = json.loads((out / "config.json").read_text())
+    assert (meta["source_lang"], meta["target_lang"]) == ("en", target)
+    assert "val_bleu" in read_metrics(out / "metrics.jsonl")[-1]
+    assert main(["translate", str(out), "Installed:"]) == 0
