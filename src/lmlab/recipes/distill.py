@@ -1,0 +1,175 @@
+"""Distil a GPT or BERT run into a shallower student (Hinton et al. 2015; Sanh et al. 2019).
+
+The teacher is a run directory (`lmlab train gpt|bert`, `lmlab hf import`, a merged LoRA run). The
+student has the teacher's shape with fewer layers and, by default, starts as a copy of every other
+teacher layer (lmlab.distill.student); it trains with the shared Trainer on the teacher's corpus,
+tokenizer and data settings (the same batches as a from-scratch run with the same seed), on the
+triple loss of lmlab.distill. The teacher stays frozen outside the Trainer: it is not optimised and
+not saved. The result is an ordinary run of the teacher's family (generate, embed, finetune,
+hf export work on it) with a "distill" section in its config.json, which `--resume` reads.
+Single process (no torchrun): the teacher forward pass doubles the cost of a step anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import torch
+
+from lmlab import __version__
+from lmlab.config import config_from_dict, to_dict
+from lmlab.data.corpora import BUNDLED, load_text
+from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
+from lmlab.data.lm_config import LMDataConfig
+from lmlab.data.mlm import MaskingConfig, MLMCollator, continuation_table
+from lmlab.data.tokenizers import TextTokenizer
+from lmlab.distill import DistillConfig, DistillObjective, parse_layers, student_from_teacher
+from lmlab.distill.student import student_config
+from lmlab.errors import LmlabError
+from lmlab.io.checkpoint import load_config, save_config
+from lmlab.recipes.pretrain_bert import BertDataConfig, ExampleBatches, _examples, documents, load_bert_run
+from lmlab.recipes.pretrain_gpt import load_run_model, samples_writer
+from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.train.config import TrainConfig
+from lmlab.train.trainer import Trainer, resolve_device
+
+SECTION = "distill"  # config.json: {"teacher": path, "teacher_layers": [...], **DistillConfig}
+DATA_CLASSES = {"gpt": LMDataConfig, "bert": BertDataConfig}
+
+
+def load_teacher(run: str | Path) -> tuple[str, torch.nn.Module, TextTokenizer, dict]:
+    """(family, model, tokenizer, config.json) of a GPT or BERT run."""
+    meta = load_config(run, required=("family", "model"))
+    family = meta["family"]
+    if family == "gpt":
+        model, tokenizer, meta = load_run_model(run)
+    elif family == "bert":
+        model = load_bert_run(run)
+        if not (Path(run) / "tokenizer.json").is_file():
+            raise LmlabError(f"{run} has no tokenizer.json; the student needs the teacher's tokenizer")
+        tokenizer = TextTokenizer.load(Path(run) / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
+    else:
+        raise LmlabError(f"{run} holds a '{family}' run; lmlab distill takes a gpt or bert teacher")
+    return family, model, tokenizer, meta
+
+
+def teacher_train_config(run: str | Path) -> TrainConfig:
+    """The teacher's training settings (the student's defaults: same batches, same schedule), or TrainConfig()."""
+    meta = load_config(run, required=("family",))
+    return config_from_dict(TrainConfig, meta["train"]) if "train" in meta else TrainConfig()
+
+
+def _gpt_data(text: str, tok: TextTokenizer, seq_len: int, train_cfg: TrainConfig, data_cfg: LMDataConfig):
+    """pretrain_gpt's batches: random training windows and fixed validation windows."""
+    ids = torch.tensor(tok.encode(text), dtype=torch.int32)
+    train_ids, val_ids = split_tokens(ids, data_cfg.val_fraction)
+    train = RandomWindows(train_ids, seq_len, train_cfg.batch_size, train_cfg.seed)
+    val = eval_batches(val_ids, seq_len, train_cfg.batch_size, train_cfg.eval_batches, seed=0)
+    return train, val, val_ids[:16].tolist()
+
+
+def _bert_data(text: str, tok: TextTokenizer, train_cfg: TrainConfig, data_cfg: BertDataConfig):
+    """pretrain_bert's batches: masked examples from the training documents, fixed masks for validation."""
+    docs = documents(text)
+    n_val = max(1, int(len(docs) * data_cfg.val_fraction))
+    if len(docs) - n_val < 2:
+        raise LmlabError(f"the corpus has {len(docs)} paragraph(s); BERT needs documents separated by blank "
+                         "lines (at least 3)")
+    train_ex = _examples(docs[:-n_val], tok, data_cfg, train_cfg.seed)
+    val_ex = _examples(docs[-n_val:], tok, data_cfg, train_cfg.seed + 1)
+    if not val_ex:
+        raise LmlabError("the held-out documents give no examples; raise val_fraction or add text")
+    sp = tok.special_ids
+    masking = MaskingConfig(strategy=data_cfg.masking, mask_prob=data_cfg.mask_prob, dynamic=data_cfg.dynamic)
+    cont = continuation_table(tok.tok.get_vocab())
+
+    def collator(cfg: MaskingConfig, seed: int) -> MLMCollator:
+        return MLMCollator(cfg, tok.vocab_size, sp["mask"], sp["pad"], list(sp.values()), seed=seed,
+                           continuation=cont)
+
+    train = ExampleBatches(train_ex, collator(masking, train_cfg.seed), train_cfg.batch_size, train_cfg.seed)
+    val_collate = collator(dataclasses.replace(masking, dynamic=False), 0)
+    bs = train_cfg.batch_size
+    val = [val_collate(val_ex[i:i + bs]) for i in range(0, min(len(val_ex), bs * train_cfg.eval_batches), bs)]
+    return train, val
+
+
+def _corpus(source: str, teacher: str | Path) -> str:
+    if source.startswith("hf:"):
+        raise LmlabError(f"the teacher {teacher} was imported from Hugging Face and names no corpus; "
+                         "give one with --data")
+    if source not in BUNDLED and not Path(source).exists():
+        raise LmlabError(f"the corpus {source} is gone; put it back there or give one with --data")
+    return source
+
+
+def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | None, train_cfg: TrainConfig,
+            data: str | None = None, resume: bool = False, overwrite: bool = False,
+            quiet: bool = False) -> dict[str, float]:
+    """Train a student of `teacher` into run directory `out`; returns the final evaluation (val_loss is the
+    student's hard-label loss; val_kl, val_ce, val_cos, val_distill_loss the parts) and teacher_val_loss.
+    `data`: a corpus instead of the teacher's own. On resume the run's teacher, corpus, data and
+    distillation settings are used (`teacher`, `cfg`, `data` are ignored); only `train_cfg` may differ."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise LmlabError("lmlab distill runs in one process; start it without torchrun")
+    run_dir = Path(out)
+    if resume:
+        meta = load_config(run_dir, required=("family", "source", "model", "data", SECTION))
+        section = dict(meta[SECTION])
+        teacher, layers = section.pop("teacher"), tuple(section.pop("teacher_layers"))
+        cfg, data = config_from_dict(DistillConfig, section), str(meta["source"])
+        if not Path(teacher).is_dir():
+            raise LmlabError(f"cannot resume: the teacher run {teacher} (\"distill\" in its config.json) is gone; "
+                             "put it back there")
+    if teacher is None:
+        raise LmlabError("say which run to distil: --teacher RUN")
+    family, teacher_model, tok, t_meta = load_teacher(teacher)
+    data_cfg = config_from_dict(DATA_CLASSES[family], (meta if resume else t_meta).get("data", {}))
+    source = _corpus(data or str(t_meta.get("source", "")), teacher)
+    if not resume:
+        layers = parse_layers(cfg.layers, teacher_model.cfg.n_layers)
+
+    text = load_text(source)
+    if family == "gpt":
+        train_data, val, prompt = _gpt_data(text, tok, teacher_model.cfg.max_seq_len, train_cfg, data_cfg)
+    else:
+        train_data, val = _bert_data(text, tok, train_cfg, data_cfg)
+
+    prepare_run_dir(run_dir, resume, overwrite)
+    if not resume:
+        tok.save(run_dir / "tokenizer.json")
+    s_cfg = student_config(teacher_model.cfg, len(layers))
+    save_config(run_dir, {"lmlab_version": __version__, "family": family, "source": source,
+                          "model": to_dict(s_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg),
+                          SECTION: {"teacher": str(Path(teacher).resolve()), "teacher_layers": list(layers),
+                                    **to_dict(cfg)}})
+
+    torch.manual_seed(train_cfg.seed)
+    student = student_from_teacher(teacher_model, layers, "random" if resume else cfg.init)
+    if family == "bert":  # DistilBERT drops the sentence task: pooler and NSP head stay the teacher's
+        for head in (student.bert.pooler, student.nsp):
+            head.requires_grad_(False)
+    device = resolve_device(train_cfg.device)
+    teacher_model.to(device)
+    objective = DistillObjective(teacher_model, student, cfg, family)
+    teacher_loss = objective.teacher_loss(val, device)
+    if not quiet:
+        n_t, n_s = teacher_model.num_parameters(), student.num_parameters()
+        print(f"teacher {family.upper()} {n_t / 1e6:.2f}M parameters, {teacher_model.cfg.n_layers} layers, "
+              f"val_loss {teacher_loss:.4f} -> student {n_s / 1e6:.2f}M ({n_s / n_t:.0%}), {len(layers)} layers "
+              f"{'from teacher layers ' + ','.join(map(str, layers)) if cfg.init == 'teacher' else '(random init)'}"
+              f" | T {cfg.temperature:g}, alpha kl {cfg.alpha_kl:g} ce {cfg.alpha_ce:g} cos {cfg.alpha_cos:g}")
+    on_eval = samples_writer(run_dir, tok, prompt, train_cfg.seed) if family == "gpt" else None
+    trainer = Trainer(student, objective, train_data, train_cfg, run_dir, eval_data=val,
+                      eval_objective=objective.evaluate, on_eval=on_eval, quiet=quiet)
+    if resume:
+        trainer.resume()
+        if not quiet:
+            print(f"resuming {run_dir} at step {trainer.step}")
+    try:
+        return {**trainer.fit(), "teacher_val_loss": teacher_loss}
+    finally:
+        objective.remove_hooks()
+
