@@ -12,7 +12,6 @@ Single process (no torchrun): the teacher forward pass doubles the cost of a ste
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -23,13 +22,12 @@ from lmlab.config import config_from_dict, to_dict
 from lmlab.data.corpora import BUNDLED, load_text
 from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
 from lmlab.data.lm_config import LMDataConfig
-from lmlab.data.mlm import MaskingConfig, MLMCollator, continuation_table
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.distill import DistillConfig, DistillObjective, parse_layers, student_from_teacher
 from lmlab.distill.student import student_config
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import load_config, save_config
-from lmlab.recipes.pretrain_bert import BertDataConfig, ExampleBatches, _examples, documents, load_bert_run
+from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_run, mlm_batches, split_documents
 from lmlab.recipes.pretrain_gpt import load_run_model, samples_writer
 from lmlab.recipes.run_dir import prepare_run_dir
 from lmlab.train.config import TrainConfig
@@ -72,27 +70,8 @@ def _gpt_data(text: str, tok: TextTokenizer, seq_len: int, train_cfg: TrainConfi
 
 def _bert_data(text: str, tok: TextTokenizer, train_cfg: TrainConfig, data_cfg: BertDataConfig):
     """pretrain_bert's batches: masked examples from the training documents, fixed masks for validation."""
-    docs = documents(text)
-    n_val = max(1, int(len(docs) * data_cfg.val_fraction))
-    if len(docs) - n_val < 2:
-        raise LmlabError(f"the corpus has {len(docs)} paragraph(s); BERT needs documents separated by blank "
-                         "lines (at least 3)")
-    train_ex = _examples(docs[:-n_val], tok, data_cfg, train_cfg.seed)
-    val_ex = _examples(docs[-n_val:], tok, data_cfg, train_cfg.seed + 1)
-    if not val_ex:
-        raise LmlabError("the held-out documents give no examples; raise val_fraction or add text")
-    sp = tok.special_ids
-    masking = MaskingConfig(strategy=data_cfg.masking, mask_prob=data_cfg.mask_prob, dynamic=data_cfg.dynamic)
-    cont = continuation_table(tok.tok.get_vocab())
-
-    def collator(cfg: MaskingConfig, seed: int) -> MLMCollator:
-        return MLMCollator(cfg, tok.vocab_size, sp["mask"], sp["pad"], list(sp.values()), seed=seed,
-                           continuation=cont)
-
-    train = ExampleBatches(train_ex, collator(masking, train_cfg.seed), train_cfg.batch_size, train_cfg.seed)
-    val_collate = collator(dataclasses.replace(masking, dynamic=False), 0)
-    bs = train_cfg.batch_size
-    val = [val_collate(val_ex[i:i + bs]) for i in range(0, min(len(val_ex), bs * train_cfg.eval_batches), bs)]
+    train_docs, val_docs = split_documents(text, data_cfg.val_fraction)
+    train, val, _ = mlm_batches(train_docs, val_docs, tok, data_cfg, train_cfg)
     return train, val
 
 

@@ -94,6 +94,39 @@ def _examples(docs: list[list[str]], tok: TextTokenizer, cfg: BertDataConfig, se
 CONFIG_CLASSES = {"model": BertConfig, "train": TrainConfig, "data": BertDataConfig}  # config.json's sections
 
 
+def split_documents(text: str, val_fraction: float, name: str = "the corpus") -> tuple[list, list]:
+    """Training and held-out documents (the last `val_fraction` of them)."""
+    docs = documents(text)
+    n_val = max(1, int(len(docs) * val_fraction))
+    if len(docs) - n_val < 2:
+        raise LmlabError(f"{name} has {len(docs)} paragraph(s); BERT pretraining needs documents separated "
+                         "by blank lines (at least 3)")
+    return docs[:-n_val], docs[-n_val:]
+
+
+def mlm_batches(train_docs: list, val_docs: list, tok: TextTokenizer, data_cfg: BertDataConfig,
+                train_cfg: TrainConfig) -> tuple[ExampleBatches, list[dict], tuple[int, int]]:
+    """Masked "[CLS] A [SEP] B [SEP]" training batches (a new mask per draw if dynamic), fixed validation
+    batches (fixed masks, so evaluations compare), and the (train, val) example counts."""
+    train_ex = _examples(train_docs, tok, data_cfg, train_cfg.seed)
+    val_ex = _examples(val_docs, tok, data_cfg, train_cfg.seed + 1)
+    if not val_ex:
+        raise LmlabError("the held-out documents give no examples; raise val_fraction or add text")
+    sp = tok.special_ids
+    masking = MaskingConfig(strategy=data_cfg.masking, mask_prob=data_cfg.mask_prob, dynamic=data_cfg.dynamic)
+    cont = continuation_table(tok.tok.get_vocab())
+
+    def collator(cfg: MaskingConfig, seed: int) -> MLMCollator:
+        return MLMCollator(cfg, tok.vocab_size, sp["mask"], sp["pad"], list(sp.values()), seed=seed,
+                           continuation=cont)
+
+    train = ExampleBatches(train_ex, collator(masking, train_cfg.seed), train_cfg.batch_size, train_cfg.seed)
+    val_collate = collator(dataclasses.replace(masking, dynamic=False), 0)
+    bs = train_cfg.batch_size
+    val = [val_collate(val_ex[i:i + bs]) for i in range(0, min(len(val_ex), bs * train_cfg.eval_batches), bs)]
+    return train, val, (len(train_ex), len(val_ex))
+
+
 def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: TrainConfig,
                   data_cfg: BertDataConfig | None, out: str | Path, resume: bool = False, overwrite: bool = False,
                   quiet: bool = False, lora: LoRAConfig | None = None,
@@ -117,12 +150,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
                              "put it back there")
     if nf4 is not None and lora is None:
         raise LmlabError("NF4 (QLoRA) stores the frozen base under LoRA adapters: give a LoRA config with it")
-    docs = documents(load_text(data))
-    n_val = max(1, int(len(docs) * data_cfg.val_fraction))
-    if len(docs) - n_val < 2:
-        raise LmlabError(f"{data} has {len(docs)} paragraph(s); BERT pretraining needs documents separated "
-                         "by blank lines (at least 3)")
-    train_docs, val_docs = docs[:-n_val], docs[-n_val:]
+    train_docs, val_docs = split_documents(load_text(data), data_cfg.val_fraction, data)
     if resume:
         tok = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model_cfg.vocab_size)
     else:
@@ -138,23 +166,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
         model_cfg = dataclasses.replace(model_cfg, vocab_size=tok.vocab_size,
                                         max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len),
                                         pad_id=tok.special_ids["pad"])
-    train_ex = _examples(train_docs, tok, data_cfg, train_cfg.seed)
-    val_ex = _examples(val_docs, tok, data_cfg, train_cfg.seed + 1)
-    if not val_ex:
-        raise LmlabError("the held-out documents give no examples; raise val_fraction or add text")
-    sp = tok.special_ids
-    masking = MaskingConfig(strategy=data_cfg.masking, mask_prob=data_cfg.mask_prob, dynamic=data_cfg.dynamic)
-    cont = continuation_table(tok.tok.get_vocab())
-
-    def collator(cfg: MaskingConfig, seed: int) -> MLMCollator:
-        return MLMCollator(cfg, tok.vocab_size, sp["mask"], sp["pad"], list(sp.values()), seed=seed,
-                           continuation=cont)
-
-    train_data = ExampleBatches(train_ex, collator(masking, train_cfg.seed), train_cfg.batch_size, train_cfg.seed)
-    # validation: fixed masks, fixed batches, so evaluations compare
-    val_collate = collator(dataclasses.replace(masking, dynamic=False), 0)
-    val = [val_collate(val_ex[i:i + train_cfg.batch_size])
-           for i in range(0, min(len(val_ex), train_cfg.batch_size * train_cfg.eval_batches), train_cfg.batch_size)]
+    train_data, val, (n_train, n_val) = mlm_batches(train_docs, val_docs, tok, data_cfg, train_cfg)
 
     prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     if not resume:
@@ -168,7 +180,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
     apply_lora(model, lora, quiet=quiet, nf4=nf4)
     if not quiet:
         print(f"BERT {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters | WordPiece vocab "
-              f"{tok.vocab_size} | {len(train_ex):,} train / {len(val_ex):,} val examples | "
+              f"{tok.vocab_size} | {n_train:,} train / {n_val:,} val examples | "
               f"masking {data_cfg.masking}, {data_cfg.sentence_task}")
     on_eval = run_adapter_writer(run_dir, model, quiet=quiet) if lora else None
     trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
