@@ -38,3 +38,12 @@ def cli_fails(capsys):
             assert needle in lines[0], lines[0]
         return lines[0]
     return check
+
+
+@pytest.fixture(scope="module")
+def short_samples():
+    """Training writes a 200-token sample at each evaluation; 8 tokens show the same wiring, faster.
+    A module opts in with `pytestmark = pytest.mark.usefixtures("short_samples")`."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
+        yield

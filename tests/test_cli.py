@@ -34,12 +34,7 @@ def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _short_samples():
-    """Training writes a 200-token sample at each evaluation; 8 tokens show the same wiring, faster."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
-        yield
+pytestmark = pytest.mark.usefixtures("short_samples")
 
 
 @pytest.fixture(scope="module")

@@ -730,6 +730,18 @@ def cmd_embed(args) -> None:
 
 
 # ---- parser --------------------------------------------------------------------------------------
+def _run_flags(p: argparse.ArgumentParser, resume_help: str = "continue the run in --out from its last "
+               "checkpoint (training keys such as max_steps may change; model and data settings stay)") -> None:
+    """The flags every training command shares: --resume, --overwrite, --time-budget, --quiet, --debug."""
+    p.add_argument("--resume", action="store_true", help=resume_help)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run in --out (it is kept until the new run has started)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop cleanly (final eval + checkpoint) after this much training time")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = _Parser(prog="lmlab", formatter_class=fmt, epilog=EXAMPLES,
@@ -756,16 +768,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(flat, or in model/train/data sections); "
                                     "--key value flags override it")
     g.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
-    g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    g.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start over")
-    g.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="stop cleanly (final eval + checkpoint) after this much training time")
+    _run_flags(g)
     g.add_argument("--init", metavar="RUN", help="start from the weights and tokenizer of this GPT run (e.g. "
                                                 "one made by `lmlab hf import`) instead of a fresh --preset")
     g.add_argument("--lora", metavar="SPEC", help=LORA_HELP)
     g.add_argument("--nf4", action="store_true", help=NF4_HELP)
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
-    g.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     from lmlab.models.bert.presets import PRESETS as BERT_PRESETS
     b = tsub.add_parser(
@@ -785,16 +792,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this WordPiece tokenizer.json or BERT vocab.txt instead of training one on the corpus "
                         "(it sets the vocabulary size; tokenizer_vocab_size is then ignored)")
     b.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
-    b.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint (training keys such as max_steps "
-                        "may change; the corpus must still be where the run found it)")
-    b.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    b.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="stop cleanly (final eval + checkpoint) after this much training time")
+    _run_flags(b)
     b.add_argument("--lora", metavar="SPEC", help=LORA_HELP)
     b.add_argument("--nf4", action="store_true", help=NF4_HELP)
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
-    b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     from lmlab.models.seq2seq.presets import PRESETS as SEQ2SEQ_PRESETS
     s2s = tsub.add_parser(
@@ -817,12 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"model size (default: transformer-small). One of: {', '.join(SEQ2SEQ_PRESETS)}")
     s2s.add_argument("--config", help="a JSON file of config keys (flat, or in model/train/data sections)")
     s2s.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
-    s2s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    s2s.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start over")
-    s2s.add_argument("--time-budget", type=float, metavar="SECONDS",
-                     help="stop cleanly (final eval + checkpoint) after this much training time")
-    s2s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s2s.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _run_flags(s2s)
 
     ft = sub.add_parser("finetune", help="fine-tune a pretrained model for a task (text classification)",
                         description="Fine-tune a pretrained model; `lmlab finetune classify --help` for the options.")
@@ -1156,13 +1151,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "of the same shape, to see what the copy is worth")
     di.add_argument("--data", help="train on this corpus instead of the teacher's (needed for a teacher made by "
                                    "`lmlab hf import`); it must suit the teacher's tokenizer")
-    di.add_argument("--resume", action="store_true", help="continue the run in --out (its teacher, corpus and "
-                                                          "settings come from its config.json)")
-    di.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    di.add_argument("--time-budget", type=float, metavar="SECONDS",
-                    help="stop cleanly (final eval + checkpoint) after this much training time")
-    di.add_argument("--quiet", action="store_true", help="no progress bar")
-    di.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _run_flags(di, resume_help="continue the run in --out (its teacher, corpus and settings come from its "
+                               "config.json)")
 
     lo = sub.add_parser("lora", help="LoRA runs: fold the adapters into a plain run",
                         description="Work with runs trained with --lora (see `lmlab train gpt --help`).")

@@ -32,12 +32,7 @@ def cfg(**kw) -> TrainConfig:
                                  warmup_steps=2, lr=3e-3, min_lr=3e-4, device="cpu"), **kw})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _short_samples():
-    """samples.txt gets 8 tokens per evaluation instead of 200: these tests are about LoRA, not sampling."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
-        yield
+pytestmark = pytest.mark.usefixtures("short_samples")
 
 
 @pytest.fixture(scope="module")

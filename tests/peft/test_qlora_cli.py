@@ -40,11 +40,7 @@ QUICK = ["--max_steps", "8", "--batch_size", "4", "--eval_every", "4", "--eval_b
          "--warmup_steps", "2", "--lr", "3e-3", "--min_lr", "3e-4", "--device", "cpu", "--quiet"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _short_samples():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
-        yield
+pytestmark = pytest.mark.usefixtures("short_samples")
 
 
 @pytest.fixture(scope="module")
