@@ -12,18 +12,16 @@ architecture (hf_gpt2.py, hf_llama.py, hf_bert.py):
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from lmlab.errors import LmlabError
+from lmlab.io.atomic import write_json_and_tensors
 from lmlab.models.gpt.model import GPT
 
 CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE = "config.json", "model.safetensors", "model.safetensors.index.json"
@@ -91,30 +89,9 @@ def load_strict(model: nn.Module, sd: dict[str, torch.Tensor], path: Path,
 
 def write_hf_folder(path: str | Path, hf_cfg: dict[str, Any], tensors: dict[str, torch.Tensor],
                     overwrite: bool = False) -> None:
-    """Write config.json + model.safetensors into folder `path`.
-
-    A new folder appears in one rename; with overwrite=True the two files of an existing folder are
-    replaced one rename each, and other files there (e.g. tokenizer.json) are left alone.
-    """
+    """Write config.json + model.safetensors into folder `path` (see write_json_and_tensors)."""
     hf_cfg = {**hf_cfg, "dtype": str(next(iter(tensors.values())).dtype).removeprefix("torch.")}
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise LmlabError(f"{path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise LmlabError(f"{path} is not empty; choose another folder or replace it with --overwrite (overwrite=True)")
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-        (tmp / CONFIG_FILE).write_text(json.dumps(hf_cfg, indent=2) + "\n", encoding="utf-8")
-        if path.is_dir():
-            for name in (WEIGHTS_FILE, CONFIG_FILE):
-                os.replace(tmp / name, path / name)
-        else:
-            os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_json_and_tensors(path, CONFIG_FILE, hf_cfg, WEIGHTS_FILE, tensors, overwrite)
 
 
 # ------------------------------------------------------------------------------ dispatchers ---

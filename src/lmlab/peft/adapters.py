@@ -29,18 +29,17 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from lmlab.errors import LmlabError
+from lmlab.io.atomic import write_json_and_tensors
 from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
@@ -242,24 +241,7 @@ def save_adapter(model: nn.Module, path: str | Path, base_model_name_or_path: st
 
     A new folder appears in one rename; with overwrite=True the two files are replaced one rename each."""
     config, tensors = adapter_state(model, base_model_name_or_path)
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise LmlabError(f"{path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise LmlabError(f"{path} is not empty; choose another folder or replace it with overwrite=True")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        save_file(tensors, str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt"})
-        (tmp / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        if path.is_dir():
-            for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
-                shutil.move(tmp / name, path / name)
-        else:
-            tmp.rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return write_json_and_tensors(path, ADAPTER_CONFIG, config, ADAPTER_WEIGHTS, tensors, overwrite)
 
 
 # ---- load -------------------------------------------------------------------------------------------
