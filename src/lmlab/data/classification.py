@@ -26,13 +26,13 @@ A text that fits is never cut, whatever the strategy. Sentence pairs are cut the
 from __future__ import annotations
 
 import csv
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from lmlab.data.jsonl import read_jsonl
 from lmlab.errors import LmlabError
 
 STRATEGIES = ("head", "tail", "head+tail", "sliding-window")
@@ -69,19 +69,7 @@ class ClassificationDataConfig:
 def _rows(path: Path) -> list[dict]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LmlabError(f"{path}:{n} is not a JSON object ({e}); JSONL wants one object per line") \
-                    from None
-            if not isinstance(row, dict):
-                raise LmlabError(f"{path}:{n} is not a JSON object; JSONL wants one object per line")
-            rows.append(row)
-        return rows
+        return [row for _, row in read_jsonl(path)]
     if suffix in (".csv", ".tsv"):
         with open(path, encoding="utf-8", newline="") as f:
             return list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))

@@ -22,13 +22,13 @@ so the iterator's state is two numbers and a resumed run sees the same batches.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from lmlab.data.jsonl import read_jsonl
 from lmlab.errors import LmlabError
 
 
@@ -82,17 +82,7 @@ def _tsv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def _jsonl_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise LmlabError(f"{path}:{n} is not JSON ({e}); JSONL wants one object per line") from None
-        if not isinstance(row, dict):
-            raise LmlabError(f"{path}:{n} is not a JSON object; JSONL wants one object per line")
-        rows.append((n, row))
+    rows = read_jsonl(path)
     if not rows:
         raise LmlabError(f"{path} holds no pairs")
     return list(rows[0][1]), rows
