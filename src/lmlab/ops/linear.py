@@ -3,8 +3,9 @@
 A linear layer costs three matrix products per training step: the forward x Wᵀ, the input
 gradient g W and the weight gradient gᵀ x. On the CPU, PyTorch sends fp32 products to MKL's sgemm,
 which on AMD processors runs its AVX2 code path; oneDNN (also shipped inside PyTorch, and what it
-already uses for bf16) runs AVX-512 there. On this machine's AMD EPYC that is about 2× for the
-forward and input-gradient products and 1.2× for the weight gradient (benchmarks/linear_kernels.py).
+already uses for bf16) runs AVX-512 there. On this machine's AMD EPYC that is 1.8–2.2× for the
+forward and input-gradient products and 1.0–1.3× for the weight gradient, whose operands must first
+be copied transposed (`python benchmarks/linear_kernels.py`; BENCHMARKS.md).
 The results are fp32 products summed in another order: they differ from F.linear by float rounding
 (~1e-6 relative), as any two GEMM libraries do.
 
