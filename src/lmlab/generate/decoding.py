@@ -64,17 +64,24 @@ class GenerationConfig:
             no_repeat_ngram_size=self.no_repeat_ngram_size)
 
 
-def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token-id lists -> ids (B, T) left-padded with pad_id, and mask (B, T), False on pads."""
-    if not prompts or any(len(p) == 0 for p in prompts):
-        raise ValueError("every prompt needs at least one token")
-    T = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), T), dtype=torch.bool)
-    for i, p in enumerate(prompts):
-        ids[i, T - len(p):] = torch.tensor(p, dtype=torch.long)
-        mask[i, T - len(p):] = True
+def pad_batch(seqs: list[list[int]], pad_id: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-id lists -> ids (B, T) padded with pad_id on the left (prompts: the next token goes right
+    after the last real one) or the right (encoder inputs), and mask (B, T), False on pads."""
+    if not seqs or any(len(s) == 0 for s in seqs):
+        raise ValueError(f"every {'prompt' if left else 'source'} needs at least one token")
+    T = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), T), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        cols = slice(T - len(s), T) if left else slice(0, len(s))
+        ids[i, cols] = torch.tensor(s, dtype=torch.long)
+        mask[i, cols] = True
     return ids, mask
+
+
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts left-padded (see pad_batch)."""
+    return pad_batch(prompts, pad_id, left=True)
 
 
 def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:

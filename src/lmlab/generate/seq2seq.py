@@ -21,21 +21,13 @@ import dataclasses
 
 import torch
 
-from lmlab.generate.decoding import GenerationConfig, beam_search, decode
+from lmlab.generate.decoding import GenerationConfig, beam_search, decode, pad_batch
 from lmlab.generate.text import inference
 
 
 def right_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token-id lists -> ids (B, S) right-padded with pad_id, and mask (B, S), False on pads."""
-    if not seqs or any(len(s) == 0 for s in seqs):
-        raise ValueError("every source needs at least one token")
-    S = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), S), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), S), dtype=torch.bool)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, :len(s)] = True
-    return ids, mask
+    """Sources right-padded (see decoding.pad_batch)."""
+    return pad_batch(seqs, pad_id, left=False)
 
 
 class Seq2SeqStepper:
