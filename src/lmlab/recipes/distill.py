@@ -143,12 +143,8 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
     on_eval = samples_writer(run_dir, tok, prompt, train_cfg.seed) if family == "gpt" else None
     trainer = Trainer(student, objective, train_data, train_cfg, run_dir, eval_data=val,
                       eval_objective=objective.evaluate, on_eval=on_eval, quiet=quiet)
-    if resume:
-        trainer.resume()
-        if not quiet:
-            print(f"resuming {run_dir} at step {trainer.step}")
     try:
-        return {**trainer.fit(), "teacher_val_loss": teacher_loss}
+        return {**trainer.fit(resume=resume), "teacher_val_loss": teacher_loss}
     finally:
         objective.remove_hooks()
 

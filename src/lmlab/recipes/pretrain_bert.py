@@ -185,11 +185,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
     on_eval = run_adapter_writer(run_dir, model, quiet=quiet) if lora else None
     trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
                       on_eval=on_eval)
-    if resume:
-        trainer.resume()
-        if not quiet:
-            print(f"resuming {run_dir} at step {trainer.step}")
-    return trainer.fit()
+    return trainer.fit(resume=resume)
 
 
 def load_bert_run(run_dir: str | Path) -> BertForPreTraining:

@@ -164,11 +164,7 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
     trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val, eval_objective=causal_lm,
                       on_eval=on_eval,
                       on_step_end=on_step_end, dist=dist, quiet=quiet)
-    if resume:
-        trainer.resume()
-        if dist.is_main and not quiet:
-            print(f"resuming {run_dir} at step {trainer.step}")
     try:
-        return trainer.fit()
+        return trainer.fit(resume=resume)
     finally:
         D.teardown(dist)

@@ -189,11 +189,7 @@ def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: 
                                bleu_tokenizer(tgt_col, data_cfg.bleu_tokenize))
     trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val_batches,
                       eval_objective=seq2seq_lm, on_eval=on_eval, on_step_end=on_step_end, dist=dist, quiet=quiet)
-    if resume:
-        trainer.resume()
-        if dist.is_main and not quiet:
-            print(f"resuming {run_dir} at step {trainer.step}")
     try:
-        return trainer.fit()
+        return trainer.fit(resume=resume)
     finally:
         D.teardown(dist)

@@ -196,8 +196,13 @@ class Trainer:
         D.barrier(self.dist)
         return metrics
 
-    def fit(self) -> dict[str, float]:
-        """Train to max_steps (or the time budget); returns the last validation metrics."""
+    def fit(self, resume: bool = False) -> dict[str, float]:
+        """Train to max_steps (or the time budget); returns the last validation metrics. With resume,
+        first continue from the run directory's checkpoint (see `resume`)."""
+        if resume:
+            self.resume()
+            if not self.quiet:
+                print(f"resuming {self.run_dir} at step {self.step}")
         c = self.cfg
         self.net.train()
         start = time.perf_counter() - self.elapsed
