@@ -5,10 +5,10 @@ bert-base shapes, targets `qkv` and `all-linear`.
 
 The models are built on the meta device (shapes, no memory), the adapters injected with
 `lmlab.peft.inject_lora`, counted with `trainable_report`, then given real (zero) tensors and written
-by `lmlab.peft.adapters.save_adapter` in peft's layout: the file size is that of the real
+by `lmlab.io.peft_adapters.save_adapter` in peft's layout: the file size is that of the real
 adapter_model.safetensors (fp32, as lmlab saves it). The count is checked against the formula
 r · (in + out) per adapted matrix. gpt2-small's q, k, v adapters are saved as GPT-2's fused c_attn
-(one block-diagonal adapter of rank 3r, see lmlab/peft/adapters.py), so its file holds zeros that
+(one block-diagonal adapter of rank 3r, see lmlab/io/peft_adapters.py), so its file holds zeros that
 a peft-made c_attn adapter of rank r would not; the file size column shows what lmlab writes.
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lmlab.io.peft_adapters import ADAPTER_WEIGHTS, save_adapter
 from lmlab.models.bert import BertModel
 from lmlab.models.bert import preset as bert_preset
 from lmlab.models.gpt import GPT
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.peft import LoRAConfig, inject_lora, lora_layers, trainable_report
-from lmlab.peft.adapters import ADAPTER_WEIGHTS, save_adapter
 
 MODELS = {"gpt2-small": lambda: GPT(gpt_preset("gpt2-small")), "bert-base": lambda: BertModel(bert_preset("bert-base"))}
 

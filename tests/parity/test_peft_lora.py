@@ -20,8 +20,8 @@ from safetensors.torch import load_file  # noqa: E402
 from lmlab.errors import LmlabError  # noqa: E402
 from lmlab.io.hf_bert import load_hf_bert  # noqa: E402
 from lmlab.io.hf_gpt2 import load_hf_gpt2  # noqa: E402
+from lmlab.io.peft_adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, load_adapter, save_adapter  # noqa: E402
 from lmlab.peft import LoRAConfig, inject_lora, lora_layers, merge_lora  # noqa: E402
-from lmlab.peft.adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, load_adapter, save_adapter  # noqa: E402
 from peft import LoraConfig, PeftModel, get_peft_model  # noqa: E402
 
 ATOL = 1e-5

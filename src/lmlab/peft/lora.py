@@ -17,7 +17,7 @@ lets one α serve every rank. Dropout acts on the bypass's input only.
 - `inject_lora(model, cfg)` replaces the linear layers named by `cfg.targets` (presets or patterns)
   and freezes every other parameter, except those of `cfg.modules_to_save` (e.g. a new classifier).
 - `merge_lora(model)` gives back a plain model; `trainable_report(model)` counts what trains.
-Adapters are saved and loaded in peft's layout by lmlab.peft.adapters.
+Adapters are saved and loaded in peft's layout by lmlab.io.peft_adapters.
 """
 
 from __future__ import annotations

@@ -42,9 +42,9 @@ from lmlab.data.classification import (
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
 from lmlab.io.checkpoint import save_config
+from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.bert.model import BertForSequenceClassification, BertModel
 from lmlab.ops.losses import cross_entropy
-from lmlab.peft.adapters import run_adapter_writer
 from lmlab.peft.lora import LoRAConfig, apply_lora
 from lmlab.peft.qlora import NF4Config, run_nf4_section
 from lmlab.recipes.pretrain_bert import load_bert_encoder

@@ -26,7 +26,7 @@ from lmlab.io.checkpoint import (
     save_config,
     save_weights,
 )
-from lmlab.peft.adapters import RUN_ADAPTER_DIR
+from lmlab.io.peft_adapters import RUN_ADAPTER_DIR
 from lmlab.peft.lora import inject_lora, lora_layers, merge_lora, run_lora_config
 from lmlab.peft.qlora import RUN_SECTION, dequantize_model, quantize_model, run_nf4_config
 from lmlab.recipes.run_dir import prepare_run_dir

@@ -22,8 +22,8 @@ from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.text import generate_ids
 from lmlab.io.checkpoint import load_config, load_weights, save_config
+from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.gpt import GPT, GPTConfig
-from lmlab.peft.adapters import run_adapter_writer
 from lmlab.peft.lora import LoRAConfig, apply_lora, inject_lora, merge_lora, run_lora_config
 from lmlab.peft.qlora import NF4Config, dequantize_model, quantize_model, run_nf4_config, run_nf4_section
 from lmlab.recipes.run_dir import prepare_run_dir, read_run_configs
