@@ -94,31 +94,46 @@ def _data_source(data: str) -> str:
     return data if data in BUNDLED or not Path(data).exists() else str(Path(data).resolve())
 
 
+def _settings(args, extra: list[str], classes: dict, config_file: str | None = None) -> dict[str, dict]:
+    """A training command's config keys by section: the JSON --config file, then --key value flags,
+    then --time-budget."""
+    from lmlab.config import load_json
+    values: dict = load_json(config_file) if config_file else {}
+    values.update(_parse_overrides(extra))
+    if args.time_budget is not None:
+        values["time_budget"] = str(args.time_budget)
+    return _route(values, classes)
+
+
+def _resumed_train_config(args, routed: dict[str, dict], run_train_config, **flags):
+    """The TrainConfig a --resume continues with: the run's own, changed by the training keys given.
+    Model and data keys, and flags that shape the model (--lora, --nf4, --init, …), are refused."""
+    from lmlab.config import replace
+    from lmlab.recipes.run_dir import check_run_dir
+    check_run_dir(args.out, resume=True, overwrite=args.overwrite)
+    if routed["model"] or routed["data"]:
+        raise LmlabError("a resumed run keeps its model, data and other settings; only training keys may change "
+                         f"(got {', '.join([*routed['model'], *routed['data']])})")
+    given = [f"--{name}" for name, value in flags.items() if value]
+    if given:
+        raise LmlabError(f"a resumed run keeps its {given[0]} settings; drop the flag")
+    return replace(run_train_config(args.out), routed["train"])
+
+
 # ---- commands ------------------------------------------------------------------------------------
 def cmd_train_gpt(args, extra: list[str]) -> None:
-    from lmlab.config import load_json, replace
+    from lmlab.config import replace
     from lmlab.data.lm_config import LMDataConfig
     from lmlab.models.gpt import preset
     from lmlab.recipes.configs import bundled_config
     from lmlab.recipes.pretrain_gpt import load_run_configs, pretrain_gpt
-    from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
+    from lmlab.recipes.run_dir import restore_on_failure
     from lmlab.train.config import TrainConfig
 
-    classes = _config_classes()
-    values: dict = load_json(bundled_config(args.config)) if args.config else {}
-    values.update(_parse_overrides(extra))
-    if args.time_budget is not None:
-        values["time_budget"] = str(args.time_budget)
-    routed = _route(values, classes)
+    routed = _settings(args, extra, _config_classes(), bundled_config(args.config) if args.config else None)
     if args.resume:
-        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
-        if routed["model"] or routed["data"]:
-            raise LmlabError("a resumed run keeps its model and data settings; only training keys "
-                             f"may change (got {', '.join([*routed['model'], *routed['data']])})")
-        if args.lora or args.init or args.nf4:
-            flag = "--lora" if args.lora else "--nf4" if args.nf4 else "--init"
-            raise LmlabError(f"a resumed run keeps its {flag} settings; drop the flag")
-        train_cfg = replace(load_run_configs(args.out, ("train",))[1]["train"], routed["train"])
+        train_cfg = _resumed_train_config(args, routed, lambda run: load_run_configs(run, ("train",))[1]["train"],
+                                          lora=args.lora, nf4=args.nf4, init=args.init)
         model_cfg = data_cfg = data = None  # pretrain_gpt takes them from the run
     else:
         if not args.data:
@@ -160,25 +175,17 @@ def _bert_config_classes():
 
 
 def cmd_train_bert(args, extra: list[str]) -> None:
-    from lmlab.config import load_json, replace
+    from lmlab.config import replace
     from lmlab.models.bert import preset
     from lmlab.recipes.pretrain_bert import CONFIG_CLASSES, pretrain_bert
-    from lmlab.recipes.run_dir import check_run_dir, read_run_configs, restore_on_failure
+    from lmlab.recipes.run_dir import read_run_configs, restore_on_failure
 
     classes = _bert_config_classes()
-    values: dict = load_json(args.config) if args.config else {}
-    values.update(_parse_overrides(extra))
-    if args.time_budget is not None:
-        values["time_budget"] = str(args.time_budget)
-    routed = _route(values, classes)
+    routed = _settings(args, extra, classes, args.config)
     if args.resume:
-        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
-        if routed["model"] or routed["data"] or args.lora or args.nf4 or args.tokenizer:
-            raise LmlabError("a resumed run keeps its model, data, LoRA and NF4 settings; only training keys may "
-                             "change (got "
-                             f"{', '.join([*routed['model'], *routed['data']]) or '--lora/--nf4/--tokenizer'})")
-        train_cfg = replace(read_run_configs(args.out, "bert", CONFIG_CLASSES, ("train",))[1]["train"],
-                            routed["train"])
+        train_cfg = _resumed_train_config(
+            args, routed, lambda run: read_run_configs(run, "bert", CONFIG_CLASSES, ("train",))[1]["train"],
+            lora=args.lora, nf4=args.nf4, tokenizer=args.tokenizer)
         data = model_cfg = data_cfg = None  # pretrain_bert takes them from the run
     else:
         if not args.data:
@@ -369,22 +376,14 @@ def _seq2seq_keys_help() -> str:
 
 
 def cmd_train_seq2seq(args, extra: list[str]) -> None:
-    from lmlab.config import load_json, replace
+    from lmlab.config import replace
     from lmlab.models.seq2seq import preset
-    from lmlab.recipes.run_dir import check_run_dir, restore_on_failure
+    from lmlab.recipes.run_dir import restore_on_failure
     from lmlab.recipes.train_seq2seq import CONFIG_CLASSES, default_configs, load_run_configs, train_seq2seq
 
-    values: dict = load_json(args.config) if args.config else {}
-    values.update(_parse_overrides(extra))
-    if args.time_budget is not None:
-        values["time_budget"] = str(args.time_budget)
-    routed = _route(values, CONFIG_CLASSES)
+    routed = _settings(args, extra, CONFIG_CLASSES, args.config)
     if args.resume:
-        check_run_dir(args.out, resume=True, overwrite=args.overwrite)
-        if routed["model"] or routed["data"]:
-            raise LmlabError("a resumed run keeps its model and data settings; only training keys "
-                             f"may change (got {', '.join([*routed['model'], *routed['data']])})")
-        train_cfg = replace(load_run_configs(args.out)[1]["train"], routed["train"])
+        train_cfg = _resumed_train_config(args, routed, lambda run: load_run_configs(run)[1]["train"])
         model_cfg = data_cfg = data = None  # train_seq2seq takes them from the run
     else:
         if not args.data:
@@ -393,7 +392,7 @@ def cmd_train_seq2seq(args, extra: list[str]) -> None:
         model_cfg = replace(preset(args.preset), routed["model"])
         train_cfg = replace(defaults["train"], routed["train"])
         data_cfg = replace(defaults["data"], routed["data"])
-        data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
+        data = _data_source(args.data)
     with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
         final = train_seq2seq(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume,
                               overwrite=args.overwrite, quiet=args.quiet)
