@@ -209,18 +209,26 @@ class BertForMaskedLM(nn.Module):
     num_parameters = BertModel.num_parameters
 
 
-class BertForSequenceClassification(nn.Module):
-    """Dropout + linear on the pooled [CLS]: one label per sequence (or pair), as in fine-tuning (§4.1)."""
+class _BertClassifier(nn.Module):
+    """Dropout + a linear classifier on top of an encoder; subclasses say what they classify."""
+    pooler: bool  # does the encoder keep its [CLS] pooler
 
     def __init__(self, encoder: BertModel | BertConfig, n_classes: int = 2, classifier_dropout: float | None = None):
         super().__init__()
-        self.bert = _encoder(encoder, pooler=True)
-        if self.bert.pooler is None:
-            raise ValueError("BertForSequenceClassification needs an encoder with a pooler")
+        self.bert = _encoder(encoder, pooler=self.pooler)
+        if self.pooler and self.bert.pooler is None:
+            raise ValueError(f"{type(self).__name__} needs an encoder with a pooler")
         self.cfg = self.bert.cfg
         self.drop = nn.Dropout(self.cfg.dropout if classifier_dropout is None else classifier_dropout)
         self.classifier = Linear(self.cfg.d_model, n_classes)
         bert_init_(self.classifier)
+
+    num_parameters = BertModel.num_parameters
+
+
+class BertForSequenceClassification(_BertClassifier):
+    """Dropout + linear on the pooled [CLS]: one label per sequence (or pair), as in fine-tuning (§4.1)."""
+    pooler = True
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> torch.Tensor:
@@ -228,24 +236,13 @@ class BertForSequenceClassification(nn.Module):
         _, pooled = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
         return self.classifier(self.drop(pooled))
 
-    num_parameters = BertModel.num_parameters
 
-
-class BertForTokenClassification(nn.Module):
+class BertForTokenClassification(_BertClassifier):
     """Dropout + linear on every token's hidden state: one label per token (NER, §4.3). No pooler."""
-
-    def __init__(self, encoder: BertModel | BertConfig, n_classes: int = 2, classifier_dropout: float | None = None):
-        super().__init__()
-        self.bert = _encoder(encoder, pooler=False)
-        self.cfg = self.bert.cfg
-        self.drop = nn.Dropout(self.cfg.dropout if classifier_dropout is None else classifier_dropout)
-        self.classifier = Linear(self.cfg.d_model, n_classes)
-        bert_init_(self.classifier)
+    pooler = False
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> torch.Tensor:
         """-> logits (B, T, n_classes)."""
         hidden, _ = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
         return self.classifier(self.drop(hidden))
-
-    num_parameters = BertModel.num_parameters
