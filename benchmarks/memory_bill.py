@@ -104,25 +104,9 @@ def _status_kib(field: str) -> int:
 
 
 def add_lora(model, rank: int) -> None:
-    """Freeze the GPT and put B·A beside q, k, v and out_proj of every block (Hu et al. 2021)."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    class LoRALinear(nn.Module):
-        def __init__(self, base: nn.Linear):
-            super().__init__()
-            self.base = base
-            self.A = nn.Parameter(torch.randn(rank, base.in_features) / rank)
-            self.B = nn.Parameter(torch.zeros(base.out_features, rank))
-
-        def forward(self, x):
-            return self.base(x) + F.linear(F.linear(x, self.A), self.B)
-
-    model.requires_grad_(False)
-    for block in model.blocks:
-        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            setattr(block.attn, name, LoRALinear(getattr(block.attn, name)))
+    """lmlab's LoRA (r = rank, α = 2r) on q, k, v and out_proj of every block; everything else frozen."""
+    from lmlab.peft.lora import LoRAConfig, inject_lora
+    inject_lora(model, LoRAConfig(r=rank, alpha=2.0 * rank, targets=("qkvo",)))
 
 
 def child(job: dict) -> dict:

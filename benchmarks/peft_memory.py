@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 from _child import run_child  # benchmarks/ is on sys.path when run as a script
+from memory_bill import _status_kib, build_cfg
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "peft_memory.json"
 BERT_BASE_SHAPE = dict(vocab_size=30522, max_seq_len=512, d_model=768, n_heads=12, n_layers=12, d_ff=3072,
@@ -61,18 +62,6 @@ MODELS = {  # two batches each: where the weights' bill dominates, and where the
 METHODS = ("full", "lora", "qlora")
 RANK, ALPHA = 8, 16.0
 GOAL = 0.40
-
-
-def build_cfg(model):
-    from lmlab.models.gpt import GPTConfig, preset
-    return preset(model) if isinstance(model, str) else GPTConfig(**model)
-
-
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def child(job: dict) -> dict:
