@@ -103,6 +103,16 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+def reset_peak_rss() -> int:
+    """Reset the process's resident-memory high-water mark (where Linux allows it); returns RSS now."""
+    rss = _status_kib("VmRSS") * 1024
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return rss
+
+
 def add_lora(model, rank: int) -> None:
     """lmlab's LoRA (r = rank, α = 2r) on q, k, v and out_proj of every block; everything else frozen."""
     from lmlab.peft.lora import LoRAConfig, inject_lora
@@ -124,11 +134,7 @@ def child(job: dict) -> dict:
                          dtype="fp32" if precision == "fp32" else "bf16", mixed=precision == "mixed",
                          optimizer=job.get("optimizer", "adamw"), method=method, lora_rank=rank,
                          checkpointing=job.get("checkpointing", False))
-    rss_before = _status_kib("VmRSS") * 1024
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # reset the resident-memory high-water mark
-    except OSError:
-        pass
+    rss_before = reset_peak_rss()
     model = GPT(cfg)
     if precision == "bf16" or (precision == "mixed" and method == "lora"):
         model = model.to(torch.bfloat16)  # pure bf16; or LoRA's frozen 16-bit base

@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 from _child import run_child  # benchmarks/ is on sys.path when run as a script
-from memory_bill import _status_kib, build_cfg
+from memory_bill import _status_kib, build_cfg, reset_peak_rss
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "peft_memory.json"
 BERT_BASE_SHAPE = dict(vocab_size=30522, max_seq_len=512, d_model=768, n_heads=12, n_layers=12, d_ff=3072,
@@ -78,11 +78,7 @@ def child(job: dict) -> dict:
     method = job["method"]
     bill = training_bill(cfg, batch=job["batch"], seq_len=job["seq_len"], method=method, lora_rank=RANK,
                          double_quant=True)
-    rss_before = _status_kib("VmRSS") * 1024
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # reset the resident-memory high-water mark
-    except OSError:
-        pass
+    rss_before = reset_peak_rss()
     model = GPT(cfg)
     params = sum(p.numel() for p in model.parameters())
     lora = LoRAConfig(r=RANK, alpha=ALPHA, targets=("qkvo",))
