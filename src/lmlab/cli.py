@@ -288,12 +288,21 @@ def _nf4_config(flag: bool, lora):
 
 
 def cmd_lora(args) -> None:
-    from lmlab.recipes.lora_merge import merge_run
-    if args.lora_command != "merge":
-        raise LmlabError("say `lmlab lora merge RUN [--out NEW_RUN]` (see `lmlab lora --help`)")
-    res = merge_run(args.run, args.out, overwrite=args.overwrite)
-    print(f"merged {res['n_layers']} LoRA layers of {args.run} into {res['out']} (a plain {res['family']} run); "
-          f"largest output change {res['max_abs_diff']:.2e} on a random batch")
+    if args.lora_command == "merge":
+        from lmlab.recipes.lora_merge import merge_run
+        res = merge_run(args.run, args.out, overwrite=args.overwrite)
+        print(f"merged {res['n_layers']} LoRA layers of {args.run} into {res['out']} (a plain {res['family']} "
+              f"run); largest output change {res['max_abs_diff']:.2e} on a random batch")
+    elif args.lora_command == "import":
+        from lmlab.recipes.lora_import import import_adapter
+        res = import_adapter(args.adapter, args.base, args.out, overwrite=args.overwrite)
+        whole = f", {', '.join(res['modules_to_save'])} whole" if res["modules_to_save"] else ""
+        print(f"imported {args.adapter} into {res['out']}: a {res['family']} LoRA run with {res['n_layers']} "
+              f"adapted layers (r={res['r']}, alpha={res['alpha']:g}{whole}); reloaded, it matches the adapter "
+              f"on its base within {res['max_abs_diff']:.1e}")
+    else:
+        raise LmlabError("say `lmlab lora merge RUN` or `lmlab lora import ADAPTER --base BASE --out RUN` "
+                         "(see `lmlab lora --help`)")
 
 
 DISTILL_EXAMPLES = """\
@@ -648,6 +657,9 @@ def cmd_hf(args) -> None:
         out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
         cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "bert": "BertForPreTraining"}[model_type]
         print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\")")
+        if "lora" in load_config(args.run, required=()):
+            print(f"note: its LoRA adapters are merged into the weights; the adapter alone, for peft on the base "
+                  f"model, is {args.run}/adapter/")
     else:
         raise LmlabError("say `lmlab hf import PATH --out RUN` or `lmlab hf export RUN --out PATH`")
 
@@ -1153,7 +1165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(di, resume_help="continue the run in --out (its teacher, corpus and settings come from its "
                                "config.json)")
 
-    lo = sub.add_parser("lora", help="LoRA runs: fold the adapters into a plain run",
+    lo = sub.add_parser("lora", help="LoRA runs: fold the adapters into a plain run, import a peft adapter",
                         description="Work with runs trained with --lora (see `lmlab train gpt --help`).")
     losub = lo.add_subparsers(dest="lora_command", metavar="ACTION")
     lm = losub.add_parser(
@@ -1172,6 +1184,24 @@ def build_parser() -> argparse.ArgumentParser:
                                   "--overwrite")
     lm.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     lm.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    li = losub.add_parser(
+        "import", formatter_class=fmt, help="a peft adapter folder on a base model -> an lmlab LoRA run",
+        description="Turn a LoRA adapter saved by Hugging Face peft (adapter_config.json +\n"
+                    "adapter_model.safetensors) into an lmlab LoRA run on its base model: an lmlab gpt,\n"
+                    "bert or bert-classifier run (an NF4 run gives a QLoRA run) or a Hugging Face GPT-2,\n"
+                    "Llama or BERT folder. GPT-2's fused c_attn adapter becomes adapters on q, k and v.\n"
+                    "The run is loaded back and checked against the adapter on its base before it is kept;\n"
+                    "then `lmlab sample`, `lmlab lora merge` and `lmlab hf export` take it like any LoRA run.",
+        epilog="examples:\n  lmlab lora import ./my-adapter --base ./gpt2-hf --out runs/gpt2-adapted\n"
+               "  lmlab lora import ./my-adapter --out runs/adapted     # base: the adapter's\n"
+               "                                                        # base_model_name_or_path, if a folder\n"
+               "  lmlab lora import runs/cls-lora/adapter --base runs/bert --out runs/cls-again")
+    li.add_argument("adapter", help="a peft LoRA adapter folder (adapter_config.json + adapter_model.safetensors)")
+    li.add_argument("--base", help="the base model: an lmlab run or a Hugging Face folder (default: the "
+                                   "adapter's base_model_name_or_path, when that is a folder here)")
+    li.add_argument("--out", required=True, help="the LoRA run to create; never replaced without --overwrite")
+    li.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    li.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return p
 
 

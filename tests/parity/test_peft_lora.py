@@ -166,3 +166,70 @@ def test_adapter_errors(gpt2_dir, bert_dir, tmp_path):
         load_adapter(load_hf_bert(bert_dir, head="sequence"), tmp_path / "bert_adapter")
     with pytest.raises(LmlabError, match="no adapter_config.json"):
         load_adapter(model, tmp_path)
+
+
+# ---- `lmlab lora import`: a peft adapter becomes a run every command takes --------------------------
+def test_lora_import_cli_gpt2_then_export_and_merge(gpt2_dir, tmp_path, capsys):
+    from lmlab.cli import main
+    from lmlab.recipes.pretrain_gpt import load_plain_gpt
+
+    hf = get_peft_model(_hf_gpt2(gpt2_dir), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"],
+                                                       fan_in_fan_out=True))
+    _randomize_lora(hf, seed=5)
+    hf.save_pretrained(tmp_path / "peft")
+    theirs = hf.eval()(input_ids=IDS).logits.detach()
+    # no --base: the adapter's base_model_name_or_path (gpt2_dir) is a folder here
+    assert main(["lora", "import", str(tmp_path / "peft"), "--out", str(tmp_path / "run")]) == 0
+    assert "8 adapted layers (r=4, alpha=8)" in capsys.readouterr().out   # q, k, v, up in each of 2 blocks
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["family"] == "gpt" and meta["lora"]["r"] == 4 and (tmp_path / "run" / "adapter" / ADAPTER_WEIGHTS).is_file()
+    model, _ = load_plain_gpt(tmp_path / "run")                           # the way every command loads a run
+    torch.testing.assert_close(model.eval()(IDS), theirs, atol=ATOL, rtol=0)
+    # a LoRA run exports merged: Hugging Face's plain GPT-2 then computes what peft's adapted one did
+    assert main(["hf", "export", str(tmp_path / "run"), "--out", str(tmp_path / "hf")]) == 0
+    assert "LoRA adapters are merged" in capsys.readouterr().out
+    exported = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
+    torch.testing.assert_close(exported(input_ids=IDS).logits, theirs, atol=ATOL, rtol=0)
+    assert main(["lora", "merge", str(tmp_path / "run")]) == 0
+    torch.testing.assert_close(load_plain_gpt(tmp_path / "run-merged")[0].eval()(IDS), theirs, atol=ATOL, rtol=0)
+
+
+def test_lora_import_onto_an_lmlab_bert_run(bert_dir, tmp_path, capsys):
+    from lmlab.cli import main
+    from lmlab.recipes.pretrain_bert import load_bert_run
+
+    assert main(["hf", "import", str(bert_dir), "--out", str(tmp_path / "base")]) == 0
+    hf = get_peft_model(transformers.BertForMaskedLM.from_pretrained(bert_dir),
+                        LoraConfig(r=2, lora_alpha=4, target_modules=["query", "value"]))
+    _randomize_lora(hf, seed=6)
+    hf.save_pretrained(tmp_path / "peft")
+    assert main(["lora", "import", str(tmp_path / "peft"), "--base", str(tmp_path / "base"),
+                 "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    mask = torch.ones_like(IDS)
+    with torch.no_grad():  # the encoder's output: the folder holds no MLM head, so both sides draw their own
+        theirs = hf.eval()(input_ids=IDS, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+        ours = load_bert_run(tmp_path / "run").eval().bert(IDS, None, mask).hidden
+    torch.testing.assert_close(ours, theirs, atol=ATOL, rtol=0)
+
+
+def test_lora_import_errors(gpt2_dir, bert_dir, tmp_path, cli_fails, capsys):
+    hf = get_peft_model(_hf_bert(bert_dir), LoraConfig(r=2, target_modules=["query"]))
+    hf.save_pretrained(tmp_path / "bert_adapter")
+    capsys.readouterr()  # transformers' loading report
+    cli_fails(["lora", "import", str(tmp_path / "bert_adapter"), "--base", str(gpt2_dir), "--out",
+               str(tmp_path / "x")], "does not have")                        # a BERT adapter on a GPT-2
+    cli_fails(["lora", "import", str(tmp_path), "--base", str(gpt2_dir), "--out", str(tmp_path / "x")],
+              "no adapter_config.json")
+    cli_fails(["lora", "import", str(tmp_path / "bert_adapter"), "--base", str(tmp_path / "nowhere"), "--out",
+               str(tmp_path / "x")], "has no config.json")
+    cfg = json.loads((tmp_path / "bert_adapter" / ADAPTER_CONFIG).read_text())
+    (tmp_path / "bert_adapter" / ADAPTER_CONFIG).write_text(json.dumps({**cfg, "base_model_name_or_path": "bert-x"}))
+    cli_fails(["lora", "import", str(tmp_path / "bert_adapter"), "--out", str(tmp_path / "x")],
+              "--base", "'bert-x'")                                           # a hub name: nothing is downloaded
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    cli_fails(["lora", "import", str(tmp_path / "bert_adapter"), "--base", str(bert_dir), "--out",
+               str(tmp_path / "taken")], "--overwrite")
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+    assert not (tmp_path / "x").exists()

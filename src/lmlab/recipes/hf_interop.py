@@ -17,12 +17,11 @@ from lmlab import __version__
 from lmlab.config import to_dict
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_config, load_weights, save_config, save_weights
+from lmlab.io.checkpoint import load_config, save_config, save_weights
 from lmlab.io.hf import load_hf, read_hf_config, save_hf
 from lmlab.io.hf_bert import load_hf_bert
-from lmlab.models.gpt.model import GPT
 from lmlab.recipes.pretrain_bert import load_bert_run
-from lmlab.recipes.pretrain_gpt import load_run_configs
+from lmlab.recipes.pretrain_gpt import load_plain_gpt
 from lmlab.recipes.run_dir import prepare_run_dir
 
 TOKENIZER = "tokenizer.json"
@@ -78,15 +77,12 @@ def _import_hf_bert(hf_dir: Path, out: str | Path, overwrite: bool) -> Path:
 
 
 def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tuple[Path, str]:
-    """An HF GPT-2 or Llama folder (config.json, model.safetensors, tokenizer.json if the run has one)
-    from an lmlab run; returns the folder and the model_type written ("gpt2" or "llama")."""
+    """An HF GPT-2, Llama or BERT folder (config.json, model.safetensors, tokenizer.json if the run has one)
+    from an lmlab run; returns the folder and the model_type written ("gpt2", "llama" or "bert"). A LoRA or
+    QLoRA run is exported merged (its NF4 base dequantised): the plain model that computes what the run does."""
     run = Path(run)
     family = load_config(run, required=("family",))["family"]
-    if family == "bert":
-        model = load_bert_run(run)
-    else:
-        model = GPT(load_run_configs(run)[1]["model"])
-        load_weights(run, model)
+    model = load_bert_run(run) if family == "bert" else load_plain_gpt(run)[0]
     model_type = save_hf(model, out, overwrite=overwrite)
     if (run / TOKENIZER).is_file():
         shutil.copyfile(run / TOKENIZER, Path(out) / TOKENIZER)

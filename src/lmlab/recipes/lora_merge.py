@@ -22,14 +22,13 @@ from lmlab.io.checkpoint import (
     MODEL_FILE,
     STATE_FILE,
     load_config,
-    load_weights,
     save_config,
     save_weights,
 )
 from lmlab.io.peft_adapters import RUN_ADAPTER_DIR
-from lmlab.peft.lora import inject_lora, lora_layers, merge_lora, run_lora_config
-from lmlab.peft.qlora import RUN_SECTION, dequantize_model, quantize_model, run_nf4_config
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.peft.lora import lora_layers, merge_lora, run_lora_config
+from lmlab.peft.qlora import RUN_SECTION, dequantize_model, run_nf4_config
+from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir
 
 NOT_COPIED = {CONFIG_FILE, MODEL_FILE, STATE_FILE, RUN_ADAPTER_DIR}
 
@@ -53,7 +52,7 @@ def build_run_model(meta: dict) -> nn.Module:
 
 
 @torch.no_grad()
-def _probe(model: nn.Module, family: str) -> torch.Tensor:
+def probe(model: nn.Module, family: str) -> torch.Tensor:
     """The model's output on a fixed random batch (2 × 16 tokens), to show that merging keeps the function."""
     cfg = model.cfg
     g = torch.Generator().manual_seed(0)
@@ -75,16 +74,13 @@ def merge_run(run: str | Path, out: str | Path | None = None, overwrite: bool = 
         raise LmlabError("--out must differ from the run: a merged run replaces no LoRA run in place")
     model = build_run_model(meta)
     nf4 = run_nf4_config(meta)  # a QLoRA run (--nf4): its base is stored in NF4
-    if nf4 is not None:
-        quantize_model(model, nf4)
-    inject_lora(model, lora)
-    step = load_weights(run, model)
+    step = load_run_weights(run, model, meta, plain=False)
     n_layers = len(lora_layers(model))
-    before = _probe(model, meta["family"])
+    before = probe(model, meta["family"])
     if nf4 is not None:
         dequantize_model(model)  # W = the NF4 weight, dequantised: what the run trained on
     merge_lora(model)
-    diff = (_probe(model, meta["family"]) - before).abs().max().item()
+    diff = (probe(model, meta["family"]) - before).abs().max().item()
 
     out = prepare_run_dir(out, resume=False, overwrite=overwrite)
     for item in run.iterdir():

@@ -24,14 +24,14 @@ from lmlab.data.mlm import MaskingConfig, MLMCollator, continuation_table
 from lmlab.data.sentence_pairs import make_pretraining_examples
 from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_config, load_weights, save_config
+from lmlab.io.checkpoint import load_config, save_config
 from lmlab.io.hf_bert import load_hf_bert
 from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForPreTraining, BertModel
-from lmlab.peft.lora import LoRAConfig, apply_lora, inject_lora, merge_lora, run_lora_config
-from lmlab.peft.qlora import NF4Config, dequantize_model, quantize_model, run_nf4_config, run_nf4_section
-from lmlab.recipes.run_dir import prepare_run_dir, read_run_configs
+from lmlab.peft.lora import LoRAConfig, apply_lora, run_lora_config
+from lmlab.peft.qlora import NF4Config, run_nf4_config, run_nf4_section
+from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir, read_run_configs
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import bert_pretraining
 from lmlab.train.trainer import Trainer
@@ -193,15 +193,8 @@ def load_bert_run(run_dir: str | Path) -> BertForPreTraining:
     adapters merged in, a QLoRA run's NF4 base dequantised first (so embed, fine-tuning and export see floats)."""
     meta, cfgs = read_run_configs(run_dir, "bert", CONFIG_CLASSES, ("model",))
     model = BertForPreTraining(cfgs["model"])
-    lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
-    if nf4 is not None:  # --nf4: the base's linear layers are NF4 codes and scales in the checkpoint
-        quantize_model(model, nf4)
-    if lora is not None:  # a LoRA-trained run: adapters merged into a plain model
-        inject_lora(model, lora)
-    load_weights(run_dir, model)
-    if nf4 is not None:
-        dequantize_model(model)
-    return merge_lora(model) if lora is not None else model
+    load_run_weights(run_dir, model, meta)
+    return model
 
 
 def load_bert_encoder(source: str | Path) -> tuple[BertModel, TextTokenizer]:

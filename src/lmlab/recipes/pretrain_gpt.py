@@ -21,12 +21,12 @@ from lmlab.data.tokenizers import TextTokenizer, train_tokenizer
 from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.text import generate_ids
-from lmlab.io.checkpoint import load_config, load_weights, save_config
+from lmlab.io.checkpoint import load_config, save_config
 from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.gpt import GPT, GPTConfig
-from lmlab.peft.lora import LoRAConfig, apply_lora, inject_lora, merge_lora, run_lora_config
-from lmlab.peft.qlora import NF4Config, dequantize_model, quantize_model, run_nf4_config, run_nf4_section
-from lmlab.recipes.run_dir import prepare_run_dir, read_run_configs
+from lmlab.peft.lora import LoRAConfig, apply_lora, run_lora_config
+from lmlab.peft.qlora import NF4Config, run_nf4_config, run_nf4_section
+from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir, read_run_configs
 from lmlab.train import distributed as D
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import causal_lm
@@ -58,21 +58,18 @@ def load_run_model(run_dir: str | Path) -> tuple[GPT, TextTokenizer, dict]:
     """The trained GPT, its tokenizer and its config.json from a run directory, as a plain model: LoRA adapters
     merged in, an NF4 base (`lmlab quantize nf4`, QLoRA's --nf4) dequantised first. (`lmlab generate` keeps NF4
     runs in NF4: lmlab.recipes.quantize.load_run_model.)"""
+    model, meta = load_plain_gpt(run_dir)
+    tokenizer = TextTokenizer.load(Path(run_dir) / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
+    return model, tokenizer, meta
+
+
+def load_plain_gpt(run_dir: str | Path) -> tuple[GPT, dict]:
+    """The GPT of a run and its config.json, LoRA merged and NF4 dequantised (load_run_model without tokenizer)."""
     run_dir = Path(run_dir)
     meta, cfgs = load_run_configs(run_dir)
     model = GPT(cfgs["model"])
-    lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
-    if nf4 is not None:
-        quantize_model(model, nf4)  # the structure; the codes are then loaded
-    if lora is not None:
-        inject_lora(model, lora)
-    load_weights(run_dir, model)
-    if nf4 is not None:
-        dequantize_model(model)
-    if lora is not None:
-        merge_lora(model)
-    tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
-    return model, tokenizer, meta
+    load_run_weights(run_dir, model, meta)
+    return model, meta
 
 
 def _chain(*callbacks):

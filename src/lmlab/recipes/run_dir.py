@@ -11,7 +11,7 @@ from pathlib import Path
 from lmlab.config import config_from_dict
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write
-from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE, load_config
+from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE, load_config, load_weights
 
 
 def read_run_configs(run_dir: str | Path, family: str, classes: dict[str, type], sections: tuple[str, ...],
@@ -25,6 +25,26 @@ def read_run_configs(run_dir: str | Path, family: str, classes: dict[str, type],
         return meta, {name: config_from_dict(classes[name], meta[name]) for name in sections}
     except LmlabError as e:
         raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
+
+
+def load_run_weights(run_dir: str | Path, model, meta: dict, plain: bool = True) -> int:
+    """Load a run's weights into a freshly built `model` of its shape; returns the saved step. A QLoRA or
+    `quantize nf4` run ("quantization" section) gets its NF4 structure and a LoRA run ("lora") its adapters
+    first; plain=True then dequantises and merges, so the model is an ordinary float one, as the run computes."""
+    from lmlab.peft.lora import inject_lora, merge_lora, run_lora_config
+    from lmlab.peft.qlora import dequantize_model, quantize_model, run_nf4_config
+
+    lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
+    if nf4 is not None:  # the base's linear layers are NF4 codes and scales in the checkpoint
+        quantize_model(model, nf4)
+    if lora is not None:
+        inject_lora(model, lora)
+    step = load_weights(run_dir, model)
+    if plain and nf4 is not None:
+        dequantize_model(model)
+    if plain and lora is not None:
+        merge_lora(model)
+    return step
 
 
 def _holds_files(path: Path) -> bool:
