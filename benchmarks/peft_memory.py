@@ -3,6 +3,8 @@
     python benchmarks/peft_memory.py                     # gpt2-small 2, 4 × 256; bert-base shape 4, 8 × 128 (~25 min)
     python benchmarks/peft_memory.py --quick             # a small GPT, for a smoke run (~20 s; writes no JSON)
     python benchmarks/peft_memory.py --only "gpt2-small b4"   # one model and batch
+    python benchmarks/peft_memory.py --checkpointing --only "gpt2-small b4" "bert-base shape b8"
+                                    # the same with activation checkpointing, as the QLoRA paper trains
 
 Goal (issue 7): the measured training peak of QLoRA is at most 40 % of full fine-tuning's, for the
 same model and batch; and `lmlab memory --method full|lora|qlora` predicts each.
@@ -26,6 +28,10 @@ The methods, all in fp32 (weights, gradients, AdamW states, activations):
   about a million weights at a time in forward and backward.
 `predicted` is `lmlab.tools.memory.training_bill(...).peak` for the same setting, i.e.
 `lmlab memory --preset gpt2-small --batch 4 --seq-len 256 --method qlora --lora-rank 8 --double-quant`.
+With --checkpointing every method keeps only each block's input and recomputes the block in backward
+(`lmlab.tools.memory.checkpoint_blocks`; Dettmers et al. train QLoRA so, with gradient checkpointing),
+predicted with `--checkpointing`; the rows are named "… ckpt" and go to peft_memory_ckpt.json, and the
+verdict also compares QLoRA with checkpointing against full fine-tuning without it, when both are in.
 
 "bert-base shape" is a GPT with BERT-base's dimensions (12 layers, d_model 768, 12 heads, d_ff 3072,
 vocabulary 30,522, learned positions, GELU, Post-LN as BERT, tied embeddings) trained as a causal LM:
@@ -71,13 +77,13 @@ def child(job: dict) -> dict:
     from lmlab.models.gpt.model import GPT
     from lmlab.peft.lora import LoRAConfig, inject_lora
     from lmlab.peft.qlora import NF4Config, nf4_memory, prepare_qlora
-    from lmlab.tools.memory import measure_training_peak, random_batches, training_bill
+    from lmlab.tools.memory import checkpoint_blocks, measure_training_peak, random_batches, training_bill
 
     torch.manual_seed(0)
     cfg = build_cfg(job["model"])
     method = job["method"]
     bill = training_bill(cfg, batch=job["batch"], seq_len=job["seq_len"], method=method, lora_rank=RANK,
-                         double_quant=True)
+                         double_quant=True, checkpointing=job.get("checkpointing", False))
     rss_before = reset_peak_rss()
     model = GPT(cfg)
     params = sum(p.numel() for p in model.parameters())
@@ -88,6 +94,8 @@ def child(job: dict) -> dict:
     elif method == "qlora":
         prepare_qlora(model, lora, NF4Config(blocksize=64, double_quant=True))
         nf4 = nf4_memory(model)
+    if job.get("checkpointing"):
+        checkpoint_blocks(model)
     t0 = time.perf_counter()
     m = measure_training_peak(model, random_batches(cfg.vocab_size, job["batch"], job["seq_len"]),
                               optimizer="adamw", steps=job["steps"])
@@ -107,7 +115,7 @@ def command(job: dict) -> str:
         return "training_bill(GPTConfig(**BERT_BASE_SHAPE), …) (no preset: see this script)"
     extra = {"full": "", "lora": f" --lora-rank {RANK}", "qlora": f" --lora-rank {RANK} --double-quant"}
     return (f"lmlab memory --preset {job['model']} --batch {job['batch']} --seq-len {job['seq_len']} "
-            f"--method {job['method']}{extra[job['method']]}")
+            f"--method {job['method']}{extra[job['method']]}{' --checkpointing' * bool(job.get('checkpointing'))}")
 
 
 def table(rows: list[dict]) -> str:
@@ -133,7 +141,9 @@ def main() -> int:
     p.add_argument("--only", nargs="*", help=f"models to run: {', '.join(MODELS)}")
     p.add_argument("--steps", type=int, default=2, help="training steps per run; the peak is over steps 2+ (2)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per run")
-    p.add_argument("--json", type=Path, help=f"where to write the rows (default {DEFAULT_JSON}; none with --quick)")
+    p.add_argument("--checkpointing", action="store_true", help="every method with activation checkpointing")
+    p.add_argument("--json", type=Path, help=f"where to write the rows (default {DEFAULT_JSON}, with "
+                                             "--checkpointing peft_memory_ckpt.json; none with --quick)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -146,6 +156,8 @@ def main() -> int:
     rows = []
     for name in names:
         spec = {k: v for k, v in MODELS[name].items() if k != "quick"}
+        if args.checkpointing:
+            name, spec = f"{name} ckpt", {**spec, "checkpointing": True}
         for method in METHODS:
             row = run_child(__file__, {"name": name, **spec, "method": method, "steps": args.steps}, args.timeout)
             row["command"] = command(row)
@@ -155,14 +167,25 @@ def main() -> int:
             print(f"{name:<16} {method:<6} {status}", file=sys.stderr, flush=True)
     print(table(rows))
     verdicts = []
-    for name in names:
+    for name in dict.fromkeys(r["name"] for r in rows):
         by = {r["method"]: r for r in rows if r["name"] == name and "error" not in r}
         if "full" in by and "qlora" in by:
             share = by["qlora"]["measured"] / by["full"]["measured"]
             verdicts.append({"name": name, "qlora_over_full": share, "goal_met": share <= GOAL})
             print(f"{name}: QLoRA peak = {share:.1%} of full fine-tuning's (goal ≤ {GOAL:.0%}: "
                   f"{'met' if share <= GOAL else 'not met'})")
-    out = args.json or (None if args.quick else DEFAULT_JSON)
+    if args.checkpointing and not args.quick and DEFAULT_JSON.is_file():  # against full fine-tuning without it
+        plain = {r["name"]: r for r in json.loads(DEFAULT_JSON.read_text())["rows"]
+                 if r["method"] == "full" and "error" not in r}
+        for v in verdicts:
+            base = plain.get(v["name"].removesuffix(" ckpt"))
+            q = next(r for r in rows if r["name"] == v["name"] and r["method"] == "qlora")
+            if base is not None and base["batch"] == q["batch"]:
+                v["qlora_ckpt_over_full_plain"] = q["measured"] / base["measured"]
+                print(f"{v['name']}: QLoRA with checkpointing = {v['qlora_ckpt_over_full_plain']:.1%} of full "
+                      f"fine-tuning without it ({DEFAULT_JSON.name})")
+    out = args.json or (None if args.quick else
+                        DEFAULT_JSON.with_name("peft_memory_ckpt.json") if args.checkpointing else DEFAULT_JSON)
     if out:
         import torch
         out.parent.mkdir(parents=True, exist_ok=True)
