@@ -15,11 +15,10 @@ from lmlab.config import config_from_dict
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import load_weights
-from lmlab.models.bert import BertConfig, preset
+from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForSequenceClassification, BertModel
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.peft import LoRAConfig, inject_lora
-from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
 from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
 from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
@@ -77,16 +76,6 @@ def test_lora_on_a_pretrained_gpt_resumes_exactly(gpt_base, shakespeare_small, t
     model, _, _ = load_run_model(run)                                        # generate & co. get a merged model
     assert not any("lora_" in n for n, _ in model.named_parameters())
 
-
-@pytest.fixture(scope="module")
-def bert_run(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("bert")
-    texts = [" ".join(json.loads(line)["text"].split()) for line in DATA.read_text().splitlines()]
-    (folder / "corpus.txt").write_text("\n\n".join(texts), encoding="utf-8")
-    pretrain_bert(str(folder / "corpus.txt"), preset("bert-tiny", dropout=0.0), cfg(max_steps=4, batch_size=8),
-                  BertDataConfig(tokenizer_vocab_size=600, max_len=32, sentence_task="none"), folder / "run",
-                  quiet=True)
-    return folder / "run"
 
 
 QUICK_FT = ["--max-len", "32", "--max_steps", "12", "--eval_every", "6", "--batch_size", "16", "--lr", "3e-3",

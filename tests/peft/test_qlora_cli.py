@@ -17,12 +17,11 @@ from safetensors.torch import load_file
 from lmlab.cli import main
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.errors import LmlabError
-from lmlab.models.bert import preset
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
 from lmlab.peft.qlora import NF4Config, NF4Linear, nf4_layers, quantize_model
 from lmlab.recipes import quantize
-from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_run, pretrain_bert
+from lmlab.recipes.pretrain_bert import load_bert_run
 from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
 from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
@@ -50,16 +49,6 @@ def gpt_base(tmp_path_factory, shakespeare_small) -> Path:
                  quiet=True)
     return out
 
-
-@pytest.fixture(scope="module")
-def bert_run(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("bert")
-    texts = [" ".join(json.loads(line)["text"].split()) for line in DATA.read_text().splitlines()]
-    (folder / "corpus.txt").write_text("\n\n".join(texts), encoding="utf-8")
-    pretrain_bert(str(folder / "corpus.txt"), preset("bert-tiny", dropout=0.0), cfg(max_steps=2, batch_size=8),
-                  BertDataConfig(tokenizer_vocab_size=600, max_len=32, sentence_task="none"), folder / "run",
-                  quiet=True)
-    return folder / "run"
 
 
 def losses(run: Path) -> list:
