@@ -233,3 +233,28 @@ def test_lora_import_errors(gpt2_dir, bert_dir, tmp_path, cli_fails, capsys):
                str(tmp_path / "taken")], "--overwrite")
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
     assert not (tmp_path / "x").exists()
+
+
+def test_lora_import_onto_an_nf4_run_gives_a_qlora_run(gpt2_dir, tmp_path, capsys):
+    from lmlab.cli import main
+    from lmlab.recipes.lora_merge import build_run_model
+    from lmlab.recipes.pretrain_gpt import load_plain_gpt
+    from lmlab.recipes.run_dir import load_run_weights
+
+    assert main(["hf", "import", str(gpt2_dir), "--out", str(tmp_path / "base")]) == 0
+    assert main(["quantize", "nf4", str(tmp_path / "base"), "--out", str(tmp_path / "nf4")]) == 0
+    hf = get_peft_model(_hf_gpt2(gpt2_dir), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"],
+                                                       fan_in_fan_out=True))
+    _randomize_lora(hf, seed=7)
+    hf.save_pretrained(tmp_path / "peft")
+    assert main(["lora", "import", str(tmp_path / "peft"), "--base", str(tmp_path / "nf4"),
+                 "--out", str(tmp_path / "qlora")]) == 0
+    capsys.readouterr()
+    meta = json.loads((tmp_path / "qlora" / "config.json").read_text())
+    assert "quantization" in meta and meta["lora"]["r"] == 4
+    kept = build_run_model(meta)                             # NF4 base with the adapters beside it (generate)
+    load_run_weights(tmp_path / "qlora", kept, meta, plain=False)
+    assert any(type(m).__name__ == "NF4Linear" for m in kept.modules())
+    plain, _ = load_plain_gpt(tmp_path / "qlora")            # dequantised and merged (export, --init)
+    with torch.no_grad():
+        torch.testing.assert_close(plain.eval()(IDS), kept.eval()(IDS), atol=ATOL, rtol=0)

@@ -16,26 +16,15 @@ from pathlib import Path
 
 from lmlab import __version__
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_config, load_weights, save_config, save_weights, unique_state_dict
+from lmlab.io.checkpoint import load_config, save_config, save_weights, unique_state_dict
 from lmlab.models.gpt import GPT
-from lmlab.peft.lora import inject_lora, run_lora_config
 from lmlab.peft.qlora import NF4Config, nf4_memory, quantize_model
 from lmlab.recipes.convert_gqa import val_loss
-from lmlab.recipes.pretrain_gpt import load_run_configs
+from lmlab.recipes.pretrain_gpt import load_plain_gpt, load_run_configs
 from lmlab.recipes.pretrain_gpt import load_run_model as load_plain_run_model
-from lmlab.recipes.run_dir import check_run_dir, prepare_run_dir
+from lmlab.recipes.run_dir import check_run_dir, load_run_weights, prepare_run_dir
 
 SECTION = "quantization"  # config.json's key for a quantised run
-
-
-def nf4_config_of(meta: dict) -> NF4Config:
-    """The NF4Config a quantised run was made with, from its config.json."""
-    q = meta[SECTION]
-    try:
-        return NF4Config(blocksize=q["blocksize"], double_quant=q["double_quant"], targets=tuple(q["targets"]))
-    except (KeyError, TypeError, ValueError) as e:
-        raise LmlabError(f"the {SECTION!r} section of the run's config.json is damaged ({e}); re-quantise the "
-                         "original run") from None
 
 
 def load_run_model(run_dir: str | Path):
@@ -49,11 +38,7 @@ def load_run_model(run_dir: str | Path):
 
     _, cfgs = load_run_configs(run_dir)
     model = GPT(cfgs["model"])
-    quantize_model(model, nf4_config_of(meta))   # the structure (the random weights' codes are then replaced)
-    lora = run_lora_config(meta)
-    if lora is not None:  # QLoRA: the adapters stay beside the NF4 layers (merging needs a float weight)
-        inject_lora(model, lora)
-    load_weights(run_dir, model)
+    load_run_weights(run_dir, model, meta, plain=False)  # NF4 layers, and a QLoRA run's adapters beside them
     tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
     return model, tokenizer, meta
 
@@ -85,7 +70,7 @@ def quantize_run(run: str | Path, out: str | Path | None = None, blocksize: int 
     except ValueError as e:
         raise LmlabError(f"--block-size: {e}") from None
 
-    model, _, meta = load_plain_run_model(run)
+    model, meta = load_plain_gpt(run)
     n_params, bytes_before = model.num_parameters(), checkpoint_bytes(model)
     before = val_loss(model, run)
     names = quantize_model(model, cfg)
@@ -103,7 +88,8 @@ def quantize_run(run: str | Path, out: str | Path | None = None, blocksize: int 
     kept = {k: meta[k] for k in ("family", "source", "model", "data") if k in meta}
     save_config(out, {"lmlab_version": __version__, **kept, SECTION: section})
     save_weights(out, model, step=0)
-    shutil.copyfile(run / "tokenizer.json", out / "tokenizer.json")
+    if (run / "tokenizer.json").is_file():  # an imported Hugging Face folder may have come without one
+        shutil.copyfile(run / "tokenizer.json", out / "tokenizer.json")
     return {**section, "out": str(out)}
 
 
