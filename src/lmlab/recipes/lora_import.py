@@ -23,7 +23,6 @@ from torch import nn
 from lmlab.config import to_dict
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_config, save_weights
-from lmlab.io.hf import read_hf_config
 from lmlab.io.peft_adapters import RUN_ADAPTER_DIR, load_adapter, read_adapter_config
 from lmlab.peft.lora import LoRAConfig, lora_layers, run_lora_config
 from lmlab.recipes.hf_interop import import_hf
@@ -77,7 +76,6 @@ def import_adapter(adapter: str | Path, base: str | Path | None, out: str | Path
 
     with tempfile.TemporaryDirectory() as tmp:
         if "family" not in load_config(base, required=()):  # a Hugging Face folder: import it as a run first
-            read_hf_config(base)
             run = import_hf(base, Path(tmp) / "base")
         else:
             run = base
