@@ -26,16 +26,10 @@ from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_config, save_weig
 from lmlab.io.peft_adapters import RUN_ADAPTER_DIR, load_adapter, read_adapter_config
 from lmlab.peft.lora import LoRAConfig, lora_layers, run_lora_config
 from lmlab.recipes.hf_interop import import_hf
-from lmlab.recipes.lora_merge import NOT_COPIED, build_run_model, probe
-from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir
+from lmlab.recipes.lora_merge import NOT_COPIED, load_run_as_saved, probe
+from lmlab.recipes.run_dir import prepare_run_dir
 
 TOLERANCE = 1e-5  # largest difference allowed between the model loaded from the new run and the one built here
-
-
-def _run_model(run: Path, meta: dict) -> tuple[nn.Module, int]:
-    """The run's model as saved (NF4 layers of a quantised run and LoRA layers kept) and its step."""
-    model = build_run_model(meta)
-    return model, load_run_weights(run, model, meta, plain=False)
 
 
 def _untie(model: nn.Module) -> None:
@@ -83,7 +77,7 @@ def import_adapter(adapter: str | Path, base: str | Path | None, out: str | Path
         if run_lora_config(meta) is not None:
             raise LmlabError(f"{base} has LoRA adapters of its own; `lmlab lora merge` it and import onto the "
                              "merged run")
-        model, step = _run_model(run, meta)
+        model, step = load_run_as_saved(run, meta)
         lora = load_adapter(model, adapter)
         _uniform(model, lora, adapter)
         _untie(model)
@@ -97,7 +91,7 @@ def import_adapter(adapter: str | Path, base: str | Path | None, out: str | Path
         save_weights(out, model, step)
         shutil.copytree(adapter, out / RUN_ADAPTER_DIR, dirs_exist_ok=True)
 
-    reloaded, _ = _run_model(out, load_config(out))  # as every command loads a LoRA run
+    reloaded, _ = load_run_as_saved(out, load_config(out))  # as every command loads a LoRA run
     diff = (probe(reloaded, meta["family"]) - expected).abs().max().item()
     if not diff <= TOLERANCE:
         raise LmlabError(f"the imported run computes something else than the adapter on its base (largest "

@@ -51,6 +51,12 @@ def build_run_model(meta: dict) -> nn.Module:
     raise LmlabError(f"cannot merge a '{family}' run; LoRA runs are gpt, bert and bert-classifier runs")
 
 
+def load_run_as_saved(run: Path, meta: dict) -> tuple[nn.Module, int]:
+    """A run's model as its checkpoint holds it (NF4 layers and LoRA adapters kept, nothing merged), its step."""
+    model = build_run_model(meta)
+    return model, load_run_weights(run, model, meta, plain=False)
+
+
 @torch.no_grad()
 def probe(model: nn.Module, family: str) -> torch.Tensor:
     """The model's output on a fixed random batch (2 × 16 tokens), to show that merging keeps the function."""
@@ -72,9 +78,8 @@ def merge_run(run: str | Path, out: str | Path | None = None, overwrite: bool = 
                          "nothing to merge")
     if out.resolve() == run.resolve():
         raise LmlabError("--out must differ from the run: a merged run replaces no LoRA run in place")
-    model = build_run_model(meta)
     nf4 = run_nf4_config(meta)  # a QLoRA run (--nf4): its base is stored in NF4
-    step = load_run_weights(run, model, meta, plain=False)
+    model, step = load_run_as_saved(run, meta)
     n_layers = len(lora_layers(model))
     before = probe(model, meta["family"])
     if nf4 is not None:
