@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -47,3 +50,26 @@ def short_samples():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
         yield
+
+
+FORTUNES_3TOPICS = Path(__file__).parent / "data" / "fortunes_3topics.jsonl"
+
+
+@pytest.fixture(scope="session")
+def pretrain_fortunes_bert():
+    """A function that pretrains a bert-tiny (MLM, no dropout) on the test fortunes, one per paragraph, into
+    FOLDER/run beside FOLDER/corpus.txt, and returns the run: pretrain(folder, steps, vocab, max_len, batch, lr)."""
+    from lmlab.models.bert import preset
+    from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
+    from lmlab.train.config import TrainConfig
+
+    def pretrain(folder: Path, steps: int, vocab: int, max_len: int, batch: int, lr: float) -> Path:
+        texts = [" ".join(json.loads(line)["text"].split()) for line in FORTUNES_3TOPICS.read_text().splitlines()]
+        (folder / "corpus.txt").write_text("\n\n".join(texts), encoding="utf-8")
+        train = TrainConfig(max_steps=steps, batch_size=batch, eval_every=steps, eval_batches=1, warmup_steps=2,
+                            lr=lr, min_lr=lr / 10, weight_decay=0.01, device="cpu")
+        pretrain_bert(str(folder / "corpus.txt"), preset("bert-tiny", dropout=0.0), train,
+                      BertDataConfig(tokenizer_vocab_size=vocab, max_len=max_len, sentence_task="none"),
+                      folder / "run", quiet=True)
+        return folder / "run"
+    return pretrain

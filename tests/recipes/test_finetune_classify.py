@@ -18,7 +18,7 @@ import torch
 from lmlab.config import config_from_dict
 from lmlab.data.classification import ClassificationDataConfig
 from lmlab.io.checkpoint import load_weights
-from lmlab.models.bert import BertConfig, preset
+from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForSequenceClassification
 from lmlab.recipes.finetune_classify import (
     FINETUNE_TRAIN,
@@ -28,24 +28,17 @@ from lmlab.recipes.finetune_classify import (
     freeze_lower_layers,
     macro_f1,
 )
-from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_encoder, pretrain_bert
+from lmlab.recipes.pretrain_bert import load_bert_encoder
 from lmlab.train.config import TrainConfig
 
 DATA = Path(__file__).parents[1] / "data" / "fortunes_3topics.jsonl"
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory) -> Path:
+def pretrained(tmp_path_factory, pretrain_fortunes_bert) -> Path:
     """bert-tiny, MLM on the fixture's texts (one per paragraph), 30 steps: a few seconds."""
-    folder = tmp_path_factory.mktemp("bert")
-    texts = [" ".join(json.loads(line)["text"].split()) for line in DATA.read_text().splitlines()]
-    (folder / "corpus.txt").write_text("\n\n".join(texts), encoding="utf-8")
-    train = TrainConfig(max_steps=30, batch_size=16, eval_every=30, eval_batches=1, warmup_steps=5, lr=1e-3,
-                        min_lr=1e-4, weight_decay=0.01, device="cpu")
-    pretrain_bert(str(folder / "corpus.txt"), preset("bert-tiny", dropout=0.0), train,
-                  BertDataConfig(tokenizer_vocab_size=800, max_len=48, sentence_task="none"), folder / "run",
-                  quiet=True)
-    return folder / "run"
+    return pretrain_fortunes_bert(tmp_path_factory.mktemp("bert"), steps=30, vocab=800, max_len=48, batch=16,
+                                  lr=1e-3)
 
 
 def train_cfg(**kw) -> TrainConfig:
