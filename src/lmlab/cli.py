@@ -1191,7 +1191,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "bert or bert-classifier run (an NF4 run gives a QLoRA run) or a Hugging Face GPT-2,\n"
                     "Llama or BERT folder. GPT-2's fused c_attn adapter becomes adapters on q, k and v.\n"
                     "The run is loaded back and checked against the adapter on its base before it is kept;\n"
-                    "then `lmlab sample`, `lmlab lora merge` and `lmlab hf export` take it like any LoRA run.",
+                    "then `lmlab generate`, `lmlab lora merge` and `lmlab hf export` take it like any LoRA run.",
         epilog="examples:\n  lmlab lora import ./my-adapter --base ./gpt2-hf --out runs/gpt2-adapted\n"
                "  lmlab lora import ./my-adapter --out runs/adapted     # base: the adapter's\n"
                "                                                        # base_model_name_or_path, if a folder\n"

@@ -5,7 +5,7 @@ writes it) is read by lmlab.io.peft_adapters.load_adapter onto the base: an lmla
 bert-classifier; an NF4 run gives a QLoRA run) or a Hugging Face GPT-2 / Llama / BERT folder, which is
 imported first as `lmlab hf import` would. The new run holds the base's config plus a "lora" section,
 base and adapter weights in model.safetensors, the base's tokenizer, and the adapter folder itself in
-RUN/adapter/. Everything that takes a LoRA run then takes it: `lmlab sample`, `lmlab lora merge`,
+RUN/adapter/. Everything that takes a LoRA run then takes it: `lmlab generate`, `lmlab lora merge`,
 `--init` of `lmlab train gpt`, `lmlab hf export`.
 
 The import is checked before it is kept: the run is loaded back the way every command loads a LoRA run,
