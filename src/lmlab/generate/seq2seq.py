@@ -21,8 +21,8 @@ import dataclasses
 
 import torch
 
-from lmlab.generate.decoding import GenerationConfig, beam_search, decode, pad_batch
-from lmlab.generate.text import inference
+from lmlab.generate.decoding import GenerationConfig, pad_batch
+from lmlab.generate.text import inference, stepper_ids
 
 
 def right_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,17 +80,7 @@ def translate_ids(model, sources: list[list[int]], cfg: GenerationConfig, genera
     ids, mask = right_pad(sources, model.cfg.pad_id)
     with inference(model):
         stepper = Seq2SeqStepper(model, ids.to(device), mask.to(device), cfg.use_cache, cfg.max_new_tokens, backend)
-        if cfg.num_beams > 1:
-            out = beam_search(stepper, cfg).sequences
-        else:
-            out = [[] for _ in sources]
-            ended = [False] * len(sources)
-            for step in decode(stepper, cfg, generator):
-                for i, tok in enumerate(step.tokens.tolist()):
-                    if not ended[i]:
-                        out[i].append(tok)
-                ended = step.finished.tolist()
-    return [o[:o.index(cfg.eos_id)] if cfg.eos_id in o else o for o in out]
+        return stepper_ids(stepper, cfg, len(sources), generator)
 
 
 def translate_texts(model, src_tok, tgt_tok, texts: list[str], cfg: GenerationConfig, batch_size: int = 32,

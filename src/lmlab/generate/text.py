@@ -58,8 +58,21 @@ def _until(ids: Iterator[int], eos_id: int | None) -> Iterator[int]:
         yield tok
 
 
-def _without_eos(ids: list[int], eos_id: int | None) -> list[int]:
-    return ids[:ids.index(eos_id)] if eos_id is not None and eos_id in ids else ids
+def stepper_ids(stepper, cfg: GenerationConfig, batch: int, generator: torch.Generator | None = None,
+                stop: StopFn | None = None) -> list[list[int]]:
+    """Each row's generated ids from a stepper (LM or encoder-decoder): beam search when cfg.num_beams > 1,
+    else greedy or sampled decoding; EOS and what follows dropped."""
+    if cfg.num_beams > 1:
+        out = beam_search(stepper, cfg).sequences
+    else:
+        out = [[] for _ in range(batch)]
+        ended = [False] * batch
+        for step in decode(stepper, cfg, generator, stop):
+            for i, tok in enumerate(step.tokens.tolist()):
+                if not ended[i]:  # after its end a row only receives pads
+                    out[i].append(tok)
+            ended = step.finished.tolist()
+    return [o[:o.index(cfg.eos_id)] if cfg.eos_id is not None and cfg.eos_id in o else o for o in out]
 
 
 @contextlib.contextmanager
@@ -106,17 +119,7 @@ def generate_ids(model, prompts: list[list[int]], cfg: GenerationConfig, generat
     device = _device(model)
     with inference(model, pack_weights):
         stepper = LMStepper(model, ids.to(device), mask.to(device), cfg.use_cache, cfg.max_new_tokens, backend)
-        if cfg.num_beams > 1:
-            out = beam_search(stepper, cfg).sequences
-        else:
-            out = [[] for _ in prompts]
-            ended = [False] * len(prompts)
-            for step in decode(stepper, cfg, generator, stop):
-                for i, tok in enumerate(step.tokens.tolist()):
-                    if not ended[i]:  # after its end a row only receives pads
-                        out[i].append(tok)
-                ended = step.finished.tolist()
-    return [_without_eos(o, cfg.eos_id) for o in out]
+        return stepper_ids(stepper, cfg, len(prompts), generator, stop)
 
 
 def generate_text(model, tokenizer, prompts: Sequence[str], cfg: GenerationConfig,
