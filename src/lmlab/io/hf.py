@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from lmlab.config import load_json
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import write_json_and_tensors
 from lmlab.models.gpt.model import GPT
@@ -33,13 +34,7 @@ def read_hf_config(path: Path) -> dict[str, Any]:
     """The config.json of an HF model folder as a dict."""
     if not (path / CONFIG_FILE).is_file():
         raise LmlabError(f"{path} has no {CONFIG_FILE}: is it a Hugging Face model folder?")
-    try:
-        hf_cfg = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LmlabError(f"{path / CONFIG_FILE} is not valid JSON ({e})") from None
-    if not isinstance(hf_cfg, dict):
-        raise LmlabError(f"{path / CONFIG_FILE} holds a {type(hf_cfg).__name__}, not a JSON object")
-    return hf_cfg
+    return load_json(path / CONFIG_FILE)
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

@@ -26,7 +26,6 @@ Dropout on c_attn's input is one mask in peft and three in lmlab; outputs with d
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
@@ -38,6 +37,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from lmlab.config import load_json
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import write_json_and_tensors
 from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
@@ -253,13 +253,10 @@ UNSUPPORTED = {"use_dora": "DoRA", "lora_bias": "LoRA bias terms", "layer_replic
 def read_adapter_config(path: Path) -> dict[str, Any]:
     if not (path / ADAPTER_CONFIG).is_file():
         raise LmlabError(f"{path} has no {ADAPTER_CONFIG}: is it a peft adapter folder?")
-    try:
-        cfg = json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LmlabError(f"{path / ADAPTER_CONFIG} is not valid JSON ({e})") from None
-    if not isinstance(cfg, dict) or cfg.get("peft_type") != "LORA":
-        found = cfg.get("peft_type") if isinstance(cfg, dict) else type(cfg).__name__
-        raise LmlabError(f"{path / ADAPTER_CONFIG} is not a LoRA adapter (peft_type {found!r}); lmlab loads LoRA only")
+    cfg = load_json(path / ADAPTER_CONFIG)
+    if cfg.get("peft_type") != "LORA":
+        raise LmlabError(f"{path / ADAPTER_CONFIG} is not a LoRA adapter (peft_type {cfg.get('peft_type')!r}); "
+                         "lmlab loads LoRA only")
     for key, what in UNSUPPORTED.items():
         if cfg.get(key):
             raise LmlabError(f"{path} uses {what} ({key}={cfg[key]!r}), which lmlab's LoRA does not implement")
