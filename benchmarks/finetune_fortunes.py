@@ -17,7 +17,9 @@ seeded) by `lmlab.data.classification.split_examples`, the split every contestan
    chosen ones (so no test text is ever seen, even unlabelled), for --pretrain-steps or
    --pretrain-budget seconds, whichever ends first (`lmlab.recipes.pretrain_bert`).
 2. Fine-tuning: `lmlab.recipes.finetune_classify` on the train split (a [CLS] head, warm-up,
-   linear decay, --lr, --freeze-layers), then accuracy and macro-F1 on the test split.
+   linear decay, --lr, --freeze-layers), then accuracy and macro-F1 on the test split. With
+   --pooling mean every BERT contestant's head reads the mean of the tokens instead: this encoder
+   learns masked-LM only, which never trains [CLS] or the pooler.
 3. The same fine-tuning from an encoder that was never pretrained (one step at lr 1e-9: its random
    initialisation), to show what pretraining is worth.
 With --lora SPEC, the same pretrained encoder is also fine-tuned with LoRA (`finetune_classify(lora=...)`:
@@ -104,6 +106,9 @@ def main() -> None:
     ap.add_argument("--no-scratch", action="store_true", help="skip the never-pretrained contestant")
     ap.add_argument("--lora", metavar="SPEC", help="also fine-tune with LoRA, e.g. r=8,alpha=16,targets=all-linear "
                                                    "(the --lora of `lmlab finetune classify`)")
+    ap.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+                    help="what every BERT contestant's head reads: cls (BERT's pooler on [CLS]) or mean (the mean "
+                         "of the tokens; the encoder here is pretrained by MLM alone, so [CLS] never trained)")
     ap.add_argument("--lora-lr", type=float, default=1e-3, help="peak learning rate of the LoRA fine-tune (1e-3)")
     ap.add_argument("--lora-steps", type=int, help="steps of the LoRA fine-tune (default: --finetune-steps; Hu et "
                                                     "al. gave LoRA more epochs than full fine-tuning)")
@@ -190,7 +195,7 @@ def main() -> None:
             per_seed = []
             for i in range(args.seeds):
                 res = finetune_classify(encoder_dir, data_file, data_cfg, dataclasses.replace(cfg, seed=args.seed + i),
-                                        FinetuneConfig(0 if lora else args.freeze_layers), work / f"{run}-{i}",
+                                        FinetuneConfig(0 if lora else args.freeze_layers, pooling=args.pooling), work / f"{run}-{i}",
                                         overwrite=True, quiet=True, lora=lora, nf4=nf4)
                 per_seed.append(res)
                 print(f"  {name}, seed {args.seed + i}: accuracy {res['test_accuracy']:.3f}, macro-F1 "
@@ -227,7 +232,7 @@ def main() -> None:
                      "seconds": 0.0})
 
     print(f"\ntest split: {len(test)} fortunes, {len(labels)} topics; truncation {args.truncation}, "
-          f"max_len {args.max_len}, freeze_layers {args.freeze_layers}")
+          f"max_len {args.max_len}, freeze_layers {args.freeze_layers}, {args.pooling} pooling")
     print(f"{'model':<64} {'accuracy':>14} {'macro-F1':>9} {'seconds':>8}")
     for r in rows:
         spread = f" ± {r['accuracy_std']:.3f}" if r.get("accuracy_std") else ""

@@ -238,7 +238,8 @@ def cmd_finetune(args, extra: list[str]) -> None:
         raise LmlabError("say what to fine-tune for: `lmlab finetune classify …` (see `lmlab finetune --help`)")
     values = _parse_overrides(extra)
     flags = {"text_column": args.text_column, "label_column": args.label_column, "truncation": args.truncation,
-             "max_len": args.max_len, "stride": args.stride, "freeze_layers": args.freeze_layers}
+             "max_len": args.max_len, "stride": args.stride, "freeze_layers": args.freeze_layers,
+             "pooling": args.pooling}
     values.update({k: str(v) for k, v in flags.items() if v is not None})
     routed = _route(values, config_classes())
     cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
@@ -835,8 +836,9 @@ def build_parser() -> argparse.ArgumentParser:
     ftsub = ft.add_subparsers(dest="task", metavar="TASK")
     fc = ftsub.add_parser(
         "classify", formatter_class=fmt,
-        help="text classification: a [CLS] head on a pretrained BERT (lmlab run or Hugging Face folder)",
-        description="Fine-tune a BERT for text classification: a linear head on the pooled [CLS], a small "
+        help="text classification: a linear head on a pretrained BERT (lmlab run or Hugging Face folder)",
+        description="Fine-tune a BERT for text classification: a linear head on the pooled [CLS] (or on the "
+                    "mean of the tokens, --pooling mean), a small "
                     "learning rate with warm-up (default 1e-4, linear warm-up and decay), optionally the "
                     "embeddings and the lowest K layers frozen. The data (CSV with a header, TSV or JSONL) "
                     "is split per label into train / validation / test (seeded). Long texts: head, tail, "
@@ -855,6 +857,11 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--stride", type=int, help="sliding-window step in tokens (default: half a window)")
     fc.add_argument("--freeze-layers", type=int, metavar="K",
                     help="freeze the embeddings and the K lowest encoder layers (default: 0, none)")
+    fc.add_argument("--pooling", choices=("cls", "mean"),
+                    help="what the head reads: cls, BERT's pooler (dense + tanh) on [CLS], as Hugging Face's "
+                         "BertForSequenceClassification; mean, the average of the real tokens' final states, "
+                         "better for an encoder pretrained by MLM alone, whose [CLS] and pooler never trained "
+                         "(default: cls)")
     fc.add_argument("--out", required=True, help="run directory to create")
     fc.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     fc.add_argument("--lora", metavar="SPEC", help=LORA_HELP + " (the classifier always trains in full)")

@@ -157,3 +157,21 @@ def test_count_parameters_matches_built_model(name):
     assert model.num_parameters() == count_parameters(preset(name))
     C, V = model.cfg.d_model, model.cfg.vocab_size
     assert pt.num_parameters() == count_parameters(preset(name)) + (C * C + 3 * C) + V + (2 * C + 2)  # MLM + NSP
+
+
+def test_mean_pooling_classifier_reads_real_tokens_only():
+    torch.manual_seed(0)
+    encoder = BertModel(tiny())
+    clf = BertForSequenceClassification(encoder, 3, pooling="mean").eval()
+    assert clf.bert.pooler is None and not any(k.startswith("bert.pooler") for k in clf.state_dict())
+    ids = _ids(1, 7)
+    padded = torch.cat([ids, torch.zeros(1, 5, dtype=torch.long)], dim=1)
+    mask = torch.tensor([[1] * 7 + [0] * 5])
+    with torch.no_grad():
+        alone, batched = clf(ids), clf(padded, attention_mask=mask)
+        by_hand = clf.classifier(encoder(ids).hidden.mean(1))           # (1, C) -> (1, 3)
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=0)       # padding never counts
+    torch.testing.assert_close(alone, by_hand, atol=1e-6, rtol=0)
+    assert BertForSequenceClassification(BertModel(tiny(), pooler=False), 2, pooling="mean")(ids).shape == (1, 2)
+    with pytest.raises(ValueError, match="pooling"):
+        BertForSequenceClassification(tiny(), 2, pooling="max")

@@ -193,6 +193,23 @@ def test_refuses_what_lmlab_cannot_compute(field, value):
         bert_config_from_hf({**hf_config_from_bert(OURS), field: value})
 
 
+def test_mean_pooling_classifier_matches_hf_encoder_states(tmp_path):
+    """pooling="mean": logits = classifier(mean of HF BertModel's last_hidden_state over real tokens),
+    as sentence-transformers pools; a mean classifier has no HF twin, so export refuses it."""
+    hf = _hf(HFBertModel)
+    hf.save_pretrained(tmp_path / "hf")
+    clf = BertForSequenceClassification(load_hf_bert(tmp_path / "hf", head="base"), 4, pooling="mean").eval()
+    ids, seg, mask = _inputs()
+    with torch.no_grad():
+        states = hf(input_ids=ids, token_type_ids=seg, attention_mask=mask.long()).last_hidden_state  # (B, T, C)
+        m = mask.unsqueeze(-1).float()
+        expected = clf.classifier((states * m).sum(1) / m.sum(1))
+        assert (clf(ids, seg, mask) - expected).abs().max().item() <= TOL
+    with pytest.raises(LmlabError, match="mean pooling"):
+        save_hf_bert(clf, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_refuses_pre_ln_export_and_untied_mlm(tmp_path):
     with pytest.raises(LmlabError, match="norm_first"):
         save_hf_bert(BertModel(BertConfig(**{**OURS.__dict__, "norm_first": True})), tmp_path / "x")

@@ -122,6 +122,28 @@ def test_finetune_with_lora_then_merge(bert_run, tmp_path, capsys, cli_fails):
     cli_fails(["lora", "merge", str(merged)], "not trained with --lora")
 
 
+def test_mean_pooling_lora_classifier_then_merge(bert_run, tmp_path, capsys):
+    """--pooling mean: no pooler in the run (so none under "all-linear"); the merged run is built with the
+    same pooling and computes what the LoRA run computes."""
+    out = tmp_path / "mean"
+    assert main(["finetune", "classify", "--model", str(bert_run), "--data", str(DATA), *QUICK_FT,
+                 "--pooling", "mean", "--lora", "r=4,targets=all-linear", "--out", str(out)]) == 0
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["finetune"]["pooling"] == "mean"
+    assert not any("pooler" in k for k in load_file(str(out / "model.safetensors")))
+    assert main(["lora", "merge", str(out)]) == 0
+    assert "merged 12 LoRA layers" in capsys.readouterr().out               # 2 layers × (q, k, v, o, up, down)
+    bcfg = config_from_dict(BertConfig, meta["model"])
+    plain = BertForSequenceClassification(BertModel(bcfg), 3, pooling="mean")
+    load_weights(tmp_path / "mean-merged", plain)
+    with_lora = BertForSequenceClassification(BertModel(bcfg), 3, pooling="mean")
+    inject_lora(with_lora, config_from_dict(LoRAConfig, meta["lora"]))
+    load_weights(out, with_lora)
+    ids = torch.randint(5, bcfg.vocab_size, (4, 20))
+    with torch.no_grad():
+        torch.testing.assert_close(plain.eval()(ids), with_lora.eval()(ids), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("spec,needle", [("r=0", "positive integer"), ("rank=8", "did you mean r?"),
                                          ("r=8,alpha", "not key=value"), ("targets=re:(", "regular expression")])
 def test_bad_lora_specs(cli_fails, capsys, tmp_path, shakespeare_small, spec, needle):

@@ -89,6 +89,11 @@ def test_frozen_layers_do_not_move_and_windows_are_pooled(pretrained, tmp_path):
         assert same == name.startswith(("emb.", "blocks.0.")), name
 
 
+def test_config_refuses_unknown_pooling():
+    with pytest.raises(ValueError, match="pooling"):
+        FinetuneConfig(pooling="max")
+
+
 def test_macro_f1_and_confusion_matrix_match_sklearn():
     metrics = pytest.importorskip("sklearn.metrics")
     rng = random.Random(0)

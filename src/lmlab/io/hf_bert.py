@@ -281,6 +281,9 @@ def save_hf_bert(model: nn.Module, path: str | Path, overwrite: bool = False) ->
     arch = next((a for c, a, _ in HEADS.values() if type(model) is c), None)
     if arch is None:
         raise LmlabError(f"cannot export a {type(model).__name__} as Hugging Face BERT")
+    if getattr(model, "pooling", "cls") != "cls":
+        raise LmlabError(f"cannot export a classifier with {model.pooling} pooling as Hugging Face BERT: "
+                         "BertForSequenceClassification reads the pooled [CLS]")
     cfg = model.cfg
     n_classes = model.classifier.out_features if isinstance(model, CLASSIFIERS) else None
     hf_cfg = hf_config_from_bert(cfg, arch, n_classes)  # refuse before anything is written

@@ -1,7 +1,10 @@
 """Fine-tune a pretrained BERT for text classification (Devlin et al. 2019, §4.1; notes 5.一 and 001).
 
 A linear head on the pooled [CLS] of a pretrained encoder (an lmlab BERT run or a Hugging Face BERT
-folder), trained with cross-entropy on labelled texts. The notes' fine-tuning advice:
+folder), trained with cross-entropy on labelled texts. `pooling = "mean"` puts the head on the mean of
+the real tokens' final hidden states instead: an encoder pretrained by masked-LM alone (lmlab's default,
+sentence_task none) never trained its [CLS] state or its pooler, and a frozen encoder under LoRA cannot
+retrain them well. The notes' fine-tuning advice:
 - a small learning rate with warm-up, so the pretrained knowledge is adjusted, not overwritten. The
   default here is 1e-4 (one tenth of lmlab's pretraining rate 1e-3, the notes' rule), linear warm-up
   over 30 steps (10 % of the default 300), then linear decay to 0 (BERT's schedule). A Hugging Face bert-base
@@ -43,7 +46,7 @@ from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
 from lmlab.io.checkpoint import save_config
 from lmlab.io.peft_adapters import run_adapter_writer
-from lmlab.models.bert.model import BertForSequenceClassification, BertModel
+from lmlab.models.bert.model import SEQUENCE_POOLINGS, BertForSequenceClassification, BertModel
 from lmlab.ops.losses import cross_entropy
 from lmlab.peft.lora import LoRAConfig, apply_lora
 from lmlab.peft.qlora import NF4Config, run_nf4_section
@@ -61,11 +64,14 @@ FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warm
 class FinetuneConfig:
     freeze_layers: int = 0                  # freeze the embeddings and this many lowest encoder layers
     classifier_dropout: float = 0.1
+    pooling: str = "cls"                    # cls: BERT's pooler on [CLS]; mean: the mean of the real tokens
 
     def __post_init__(self):
         if self.freeze_layers < 0 or not 0 <= self.classifier_dropout < 1:
             raise ValueError(f"need freeze_layers ≥ 0 and 0 ≤ classifier_dropout < 1, got "
                              f"{self.freeze_layers}, {self.classifier_dropout}")
+        if self.pooling not in SEQUENCE_POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(SEQUENCE_POOLINGS)}, got '{self.pooling}'")
 
 
 def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
@@ -176,7 +182,8 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
     pad = tok.special_ids["pad"]
 
     torch.manual_seed(train_cfg.seed)
-    model = BertForSequenceClassification(encoder, len(vocab), classifier_dropout=ft_cfg.classifier_dropout)
+    model = BertForSequenceClassification(encoder, len(vocab), classifier_dropout=ft_cfg.classifier_dropout,
+                                          pooling=ft_cfg.pooling)
     frozen = freeze_lower_layers(model.bert, ft_cfg.freeze_layers)
     if lora is not None:
         if ft_cfg.freeze_layers:

@@ -45,9 +45,10 @@ def build_run_model(meta: dict) -> nn.Module:
     if family == "bert":
         return BertForPreTraining(config_from_dict(BertConfig, meta["model"]))
     if family == "bert-classifier":
-        dropout = meta.get("finetune", {}).get("classifier_dropout")
+        ft = meta.get("finetune", {})
         return BertForSequenceClassification(BertModel(config_from_dict(BertConfig, meta["model"])),
-                                             len(meta["labels"]), classifier_dropout=dropout)
+                                             len(meta["labels"]), classifier_dropout=ft.get("classifier_dropout"),
+                                             pooling=ft.get("pooling", "cls"))
     raise LmlabError(f"cannot merge a '{family}' run; LoRA runs are gpt, bert and bert-classifier runs")
 
 

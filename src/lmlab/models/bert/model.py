@@ -27,6 +27,7 @@ from lmlab.nn.embeddings import LearnedPositionalEmbedding
 from lmlab.nn.feed_forward import ACTIVATIONS, FeedForward
 from lmlab.nn.linear import Linear
 from lmlab.nn.norms import norm_layer
+from lmlab.nn.pooling import mean_pool
 
 
 @torch.no_grad()
@@ -226,14 +227,34 @@ class _BertClassifier(nn.Module):
     num_parameters = BertModel.num_parameters
 
 
+SEQUENCE_POOLINGS = ("cls", "mean")
+
+
 class BertForSequenceClassification(_BertClassifier):
-    """Dropout + linear on the pooled [CLS]: one label per sequence (or pair), as in fine-tuning (§4.1)."""
+    """Dropout + linear on one vector per sequence (or pair): one label per sequence, as in fine-tuning (§4.1).
+
+    pooling "cls" is BERT's: the pooler (dense + tanh) on [CLS], as Hugging Face's class. Pretraining trains
+    [CLS] and the pooler only through NSP/SOP; an encoder pretrained by MLM alone has neither trained, and
+    then "mean" (the average of the real tokens' final hidden states, Sentence-BERT's choice) reads what MLM
+    did teach. A "mean" classifier uses no pooler: a given encoder's pooler is dropped (set to None)."""
     pooler = True
+
+    def __init__(self, encoder: BertModel | BertConfig, n_classes: int = 2, classifier_dropout: float | None = None,
+                 pooling: str = "cls"):
+        if pooling not in SEQUENCE_POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; choose one of {', '.join(SEQUENCE_POOLINGS)}")
+        self.pooling = pooling
+        self.pooler = pooling == "cls"                       # before super().__init__: it builds the encoder
+        super().__init__(encoder, n_classes, classifier_dropout)
+        if not self.pooler:
+            self.bert.pooler = None
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> torch.Tensor:
         """-> logits (B, n_classes)."""
-        _, pooled = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
+        hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
+        if self.pooling == "mean":
+            pooled = hidden.mean(1) if attention_mask is None else mean_pool(hidden, attention_mask)  # (B, C)
         return self.classifier(self.drop(pooled))
 
 
