@@ -88,6 +88,7 @@ def test_finetune_with_lora_then_merge(bert_run, tmp_path, capsys, cli_fails):
                  "--lora", "r=4,alpha=8,targets=qkv,ff", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "trainable params:" in printed and "LoRA r=4" in printed
+    assert "pretrained by masked-LM alone" in printed and "--pooling mean usually" in printed  # MLM-only base
     meta = json.loads((out / "config.json").read_text())
     assert meta["lora"]["modules_to_save"] == ["classifier"] and meta["lora"]["targets"] == ["qkv", "ff"]
     results = json.loads((out / "results.json").read_text())
@@ -128,6 +129,7 @@ def test_mean_pooling_lora_classifier_then_merge(bert_run, tmp_path, capsys):
     out = tmp_path / "mean"
     assert main(["finetune", "classify", "--model", str(bert_run), "--data", str(DATA), *QUICK_FT,
                  "--pooling", "mean", "--lora", "r=4,targets=all-linear", "--out", str(out)]) == 0
+    assert "masked-LM alone" not in capsys.readouterr().out
     meta = json.loads((out / "config.json").read_text())
     assert meta["finetune"]["pooling"] == "mean"
     assert not any("pooler" in k for k in load_file(str(out / "model.safetensors")))

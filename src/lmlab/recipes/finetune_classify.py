@@ -74,6 +74,13 @@ class FinetuneConfig:
             raise ValueError(f"pooling must be one of {', '.join(SEQUENCE_POOLINGS)}, got '{self.pooling}'")
 
 
+def mlm_only(model_path: str | Path) -> bool:
+    """Is `model_path` an lmlab BERT run pretrained without a sentence task (no NSP/SOP to train [CLS])?"""
+    cfg = Path(model_path) / "config.json"
+    meta = json.loads(cfg.read_text()) if cfg.is_file() else {}
+    return meta.get("family") == "bert" and meta.get("data", {}).get("sentence_task") == "none"
+
+
 def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
     """Freeze the embeddings and the k lowest blocks (k = 0: nothing); returns the frozen parameter names."""
     if k > len(encoder.blocks):
@@ -193,6 +200,9 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
             lora = dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
         apply_lora(model, lora, quiet=quiet, nf4=nf4)
 
+    if ft_cfg.pooling == "cls" and mlm_only(model_path) and not quiet:
+        print(f"note: {model_path} was pretrained by masked-LM alone (sentence_task none), so its [CLS] state and "
+              "pooler never trained; --pooling mean usually classifies better (and much better under LoRA)")
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
     tok.save(run_dir / "tokenizer.json")
     save_config(run_dir, {"lmlab_version": __version__, "family": "bert-classifier", "encoder": str(model_path),
