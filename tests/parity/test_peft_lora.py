@@ -152,6 +152,33 @@ def test_peft_bert_adapter_loads_in_lmlab(bert_dir, tmp_path):
     torch.testing.assert_close(ours, theirs, atol=ATOL, rtol=0)
 
 
+def test_embedding_adapters_both_ways(bert_dir, tmp_path):
+    """LoRA on the word embeddings: peft's lora_embedding_A (r, V) / lora_embedding_B (C, r) <-> LoRAEmbedding."""
+    hf = get_peft_model(_hf_bert(bert_dir), LoraConfig(r=4, lora_alpha=8, target_modules=["word_embeddings", "query"],
+                                                       modules_to_save=["classifier"], task_type="SEQ_CLS"))
+    _randomize_lora(hf, seed=5)
+    hf.save_pretrained(tmp_path / "peft")
+    model = load_hf_bert(bert_dir, head="sequence")
+    lcfg = load_adapter(model, tmp_path / "peft")
+    assert "bert.emb.tok_emb" in lcfg.targets and lora_layers(model)["bert.emb.tok_emb"].lora_A.shape == (4, 97)
+    ours, theirs = _bert_logits(model, hf.eval())
+    assert (theirs - _hf_bert(bert_dir)(input_ids=IDS).logits).abs().max() > 1e-2
+    torch.testing.assert_close(ours, theirs, atol=ATOL, rtol=0)
+    save_adapter(model, tmp_path / "again")                                   # back: the same tensors and keys
+    a, b = (load_file(str(tmp_path / d / ADAPTER_WEIGHTS)) for d in ("peft", "again"))
+    assert a.keys() == b.keys() and "base_model.model.bert.embeddings.word_embeddings.lora_embedding_A" in a
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # lmlab's own injection (tok_emb beside all-linear) loads in peft and computes the same
+    model = load_hf_bert(bert_dir, head="sequence")
+    inject_lora(model, LoRAConfig(r=2, alpha=4, targets=("all-linear", "tok_emb"), modules_to_save=("classifier",)))
+    _randomize_lora(model, seed=6)
+    save_adapter(model, tmp_path / "ours")
+    peft_model = PeftModel.from_pretrained(_hf_bert(bert_dir), tmp_path / "ours").eval()
+    ours, theirs = _bert_logits(model, peft_model)
+    torch.testing.assert_close(ours, theirs, atol=ATOL, rtol=0)
+    torch.testing.assert_close(merge_lora(model).eval()(IDS), peft_model(input_ids=IDS).logits, atol=ATOL, rtol=0)
+
+
 def test_adapter_errors(gpt2_dir, bert_dir, tmp_path):
     model = load_hf_gpt2(gpt2_dir)
     with pytest.raises(LmlabError, match="no LoRA adapters"):

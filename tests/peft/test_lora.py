@@ -16,6 +16,7 @@ from lmlab.models.gpt import GPT, GPTConfig, preset
 from lmlab.models.gpt.presets import count_parameters
 from lmlab.peft import (
     LoRAConfig,
+    LoRAEmbedding,
     LoRALinear,
     inject_lora,
     lora_layers,
@@ -81,6 +82,51 @@ def test_merge_then_unmerge():
     torch.testing.assert_close(layer(x), y, atol=1e-6, rtol=1e-6)
 
 
+def test_embedding_layer_starts_as_the_base_then_merges_and_unmerges():
+    torch.manual_seed(0)
+    base = nn.Embedding(30, 12, padding_idx=0)
+    layer = LoRAEmbedding(base, r=4, alpha=8)
+    ids = torch.tensor([[0, 3, 7, 3], [29, 0, 1, 2]])
+    assert torch.equal(layer(ids), base(ids))                   # A = 0: the base model exactly
+    assert layer.lora_A.shape == (4, 30) and layer.lora_B.shape == (12, 4) and layer.lora_B.std() > 0.5  # B ~ N(0, 1)
+    assert not base.weight.requires_grad and layer.lora_A.requires_grad
+    layer(ids).pow(2).sum().backward()
+    assert layer.lora_A.grad[:, 0].abs().max() == 0 and layer.lora_A.grad[:, 3].abs().max() > 0  # padding: no grad
+    with torch.no_grad():
+        layer.lora_A.normal_(0, 0.1)
+    w = base.weight + 2.0 * (layer.lora_B @ layer.lora_A).T                   # s = α / r = 8 / 4; (V, C)
+    expected = nn.functional.embedding(ids, w)
+    torch.testing.assert_close(layer(ids), expected)
+    w0 = base.weight.detach().clone()
+    layer.merge()
+    torch.testing.assert_close(layer(ids), expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(base.weight, w0 + layer.delta_weight(), atol=0, rtol=0)
+    merged = base.weight.detach().clone()
+    layer.unmerge()                                             # within one rounding of each step, as LoRALinear
+    assert ((base.weight - w0).abs() <= 2.0**-23 * torch.maximum(w0.abs(), merged.abs())).all()
+    torch.testing.assert_close(layer(ids), expected)
+
+
+def test_embeddings_are_adapted_only_when_named():
+    clf = lambda: BertForSequenceClassification(BertConfig(vocab_size=50, max_seq_len=16, d_model=32, n_heads=4,
+                                                           n_layers=1), 3)
+    assert not any("emb" in n for n in inject_lora(clf(), LoRAConfig(targets=("all-linear",))))
+    model = clf()
+    names = inject_lora(model, LoRAConfig(r=2, targets=("all-linear", "tok_emb")))
+    assert "bert.emb.tok_emb" in names and isinstance(model.bert.emb.tok_emb, LoRAEmbedding)
+    assert not any(p.requires_grad for n, p in model.named_parameters() if "tok_emb.base" in n or "pos_emb" in n)
+    assert trainable_report(model).lora == sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+    ids = torch.randint(1, 50, (2, 9))
+    with torch.no_grad():
+        model.bert.emb.tok_emb.lora_A.normal_()
+        for layer in lora_layers(model).values():
+            layer.lora_B.normal_(0, 0.1)
+    model.eval()
+    y = model(ids)
+    torch.testing.assert_close(merge_lora(model)(ids), y, atol=1e-5, rtol=0)
+    assert type(model.bert.emb.tok_emb) is nn.Embedding
+
+
 def test_a_base_without_weight_runs_but_does_not_merge():
     class Quantised(nn.Module):  # stands for a frozen 4-bit layer: in/out features and a forward, no .weight
         in_features, out_features = 8, 6
@@ -113,10 +159,12 @@ def test_presets_and_patterns_pick_the_right_layers():
 
 
 def test_injection_errors():
-    with pytest.raises(LmlabError, match="matches no linear layer"):
+    with pytest.raises(LmlabError, match="matches no linear or embedding layer"):
         inject_lora(tiny_gpt(), LoRAConfig(targets=("query",)))
     with pytest.raises(LmlabError, match="tied embeddings"):
         inject_lora(tiny_gpt(), LoRAConfig(targets=("lm_head",)))
+    with pytest.raises(LmlabError, match="tied embeddings"):                  # the same matrix, from the input side
+        inject_lora(tiny_gpt(), LoRAConfig(targets=("tok_emb",)))
     model = tiny_gpt()
     inject_lora(model, LoRAConfig())
     with pytest.raises(LmlabError, match="already has LoRA"):

@@ -156,7 +156,7 @@ def test_bad_lora_specs(cli_fails, capsys, tmp_path, shakespeare_small, spec, ne
 
 def test_lora_cli_mistakes(cli_fails, capsys, tmp_path, bert_run, gpt_base, shakespeare_small):
     cli_fails(["finetune", "classify", "--model", str(bert_run), "--data", str(DATA), "--lora", "targets=query",
-               "--out", str(tmp_path / "a")], "'query' matches no linear layer")
+               "--out", str(tmp_path / "a")], "'query' matches no linear or embedding layer")
     cli_fails(["finetune", "classify", "--model", str(bert_run), "--data", str(DATA), "--lora", "r=4",
                "--freeze-layers", "1", "--out", str(tmp_path / "b")], "do not mix")
     cli_fails(["train", "gpt", "--out", str(gpt_base), "--resume", "--lora", "r=4"], "keeps its --lora")

@@ -5,6 +5,8 @@ An adapter folder holds `adapter_config.json` (peft's LoraConfig fields) and
 
     base_model.model.<HF module path>.lora_A.weight    (r, in)
     base_model.model.<HF module path>.lora_B.weight    (out, r)
+    base_model.model.<HF module path>.lora_embedding_A (r, V)    an embedding's adapter (no ".weight")
+    base_model.model.<HF module path>.lora_embedding_B (C, r)
     base_model.model.<HF module path>.weight / .bias   a module trained in full (modules_to_save)
 
 so an adapter trained here on a GPT-2, Llama or BERT loads with `PeftModel.from_pretrained(<the HF
@@ -40,11 +42,12 @@ from torch import nn
 from lmlab.config import load_json
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import write_json_and_tensors
-from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
+from lmlab.peft.lora import LoRAConfig, LoRAEmbedding, LoRALayer, LoRALinear, lora_layers
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 PREFIX = "base_model.model."
 LORA_KEY = re.compile(r"(.+)\.lora_([AB])\.weight")
+EMBEDDING_KEY = re.compile(r"(.+)\.lora_embedding_([AB])")
 
 
 # ---- lmlab module names <-> Hugging Face module names ------------------------------------------------
@@ -164,7 +167,7 @@ def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) 
     if not layers:
         raise LmlabError("the model has no LoRA adapters to save (inject_lora first)")
     family = hf_family(model)
-    groups: dict[str, dict[int | None, LoRALinear]] = defaultdict(dict)
+    groups: dict[str, dict[int | None, LoRALayer]] = defaultdict(dict)
     for name, layer in layers.items():
         hf, part = hf_name(model, family, name)
         groups[hf][part] = layer
@@ -186,8 +189,9 @@ def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) 
             rank_pattern[_pattern(hf)] = r
         if alpha != alpha0:
             alpha_pattern[_pattern(hf)] = alpha
-        tensors[f"{PREFIX}{hf}.lora_A.weight"] = A
-        tensors[f"{PREFIX}{hf}.lora_B.weight"] = B
+        kind = "embedding_{}" if isinstance(parts.get(None), LoRAEmbedding) else "{}.weight"
+        tensors[f"{PREFIX}{hf}.lora_{kind.format('A')}"] = A
+        tensors[f"{PREFIX}{hf}.lora_{kind.format('B')}"] = B
     to_save = []
     for name in saved_modules(model):
         hf, part = hf_name(model, family, name)
@@ -196,7 +200,8 @@ def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) 
         to_save.append(hf)
         for pname, p in model.get_submodule(name).named_parameters(recurse=False):
             tensors[f"{PREFIX}{hf}.{pname}"] = p.t() if _conv1d(family, hf) and p.dim() == 2 else p
-    dropouts = {layer.dropout.p if isinstance(layer.dropout, nn.Dropout) else 0.0 for layer in layers.values()}
+    dropouts = {layer.dropout.p if isinstance(getattr(layer, "dropout", None), nn.Dropout) else 0.0
+                for layer in layers.values()}
     config = {
         "peft_type": "LORA", "task_type": _task_type(model), "base_model_name_or_path": base_model_name_or_path,
         "r": r0, "lora_alpha": alpha0, "lora_dropout": max(dropouts), "use_rslora": rslora,
@@ -288,15 +293,19 @@ def load_adapter(model: nn.Module, path: str | Path) -> LoRAConfig:
     family = hf_family(model)
     where = _hf_to_lmlab(model, family)
     lora: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
+    embedding: set[str] = set()                   # HF modules whose adapter is lora_embedding_A / _B
     whole: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
     for key, t in tensors.items():
         if not key.startswith(PREFIX):
             raise LmlabError(f"{path / ADAPTER_WEIGHTS}: key '{key}' does not start with '{PREFIX}'")
         key = key[len(PREFIX):]
-        if m := LORA_KEY.fullmatch(key):
+        if m := LORA_KEY.fullmatch(key) or EMBEDDING_KEY.fullmatch(key):
             lora[m[1]][m[2]] = t
+            if "lora_embedding_" in key:
+                embedding.add(m[1])
         elif "lora_" in key:
-            raise LmlabError(f"{path}: '{key}' is a kind of LoRA tensor lmlab does not load (linear layers only)")
+            raise LmlabError(f"{path}: '{key}' is a kind of LoRA tensor lmlab does not load (linear and embedding "
+                             "layers only)")
         else:
             module, _, pname = key.rpartition(".")
             whole[module][pname] = t
@@ -316,6 +325,9 @@ def load_adapter(model: nn.Module, path: str | Path) -> LoRAConfig:
         r = A.shape[0]
         if A.dim() != 2 or B.dim() != 2 or B.shape[1] != r:
             raise LmlabError(f"{path}: {hf} has A {tuple(A.shape)} and B {tuple(B.shape)}, not (r, in) and (out, r)")
+        if (hf in embedding) != isinstance(model.get_submodule(where[hf][0][0]), nn.Embedding):
+            raise LmlabError(f"{path}: {hf} has {'an embedding' if hf in embedding else 'a linear'} adapter, but "
+                             f"lmlab's {where[hf][0][0]} is {'not ' if hf in embedding else ''}an embedding")
         if r != _pattern_value(cfg.get("rank_pattern") or {}, hf, r0):
             raise LmlabError(f"{path}: {hf} has rank {r}, but adapter_config.json says "
                              f"{_pattern_value(cfg.get('rank_pattern') or {}, hf, r0)}")
@@ -325,10 +337,12 @@ def load_adapter(model: nn.Module, path: str | Path) -> LoRAConfig:
         shared = None
         for (name, _), B_part in zip(parts, Bs):
             base = model.get_submodule(name)
-            if (A.shape[1], B_part.shape[0]) != (base.in_features, base.out_features):
+            emb = isinstance(base, nn.Embedding)
+            shape = (base.num_embeddings, base.embedding_dim) if emb else (base.in_features, base.out_features)
+            if (A.shape[1], B_part.shape[0]) != shape:
                 raise LmlabError(f"{path}: {hf} has A {tuple(A.shape)}, B {tuple(B.shape)} but {name} maps "
-                                 f"{base.in_features} -> {base.out_features} features")
-            layer = LoRALinear(base, r, alpha, dropout, rslora)
+                                 f"{shape[0]} -> {shape[1]} features")
+            layer = LoRAEmbedding(base, r, alpha, rslora) if emb else LoRALinear(base, r, alpha, dropout, rslora)
             with torch.no_grad():
                 layer.lora_A.copy_(A)
                 layer.lora_B.copy_(B_part)

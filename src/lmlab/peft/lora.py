@@ -11,6 +11,9 @@ A starts Kaiming-uniform and B at zero, so B A = 0 and training starts from the 
 The scale s = α / r (the paper) or α / √r (rsLoRA, which keeps the update's size steady as r grows)
 lets one α serve every rank. Dropout acts on the bypass's input only.
 
+- `LoRAEmbedding` does the same for a token embedding (V, C): the update is a low-rank (V, C) matrix, one
+  row per token; peft's layout and initialisation (A zero, B normal). "all-linear" leaves embeddings out;
+  name one to adapt it (targets=all-linear,tok_emb).
 - `LoRALinear` wraps any linear-like module (anything with in_features, out_features and a forward:
   an nn.Linear, or a frozen 4-bit NF4Linear, which makes QLoRA); merge() folds s·BA into the base
   weight (no extra cost at inference), unmerge() takes it out again.
@@ -85,43 +88,32 @@ def lora_scaling(alpha: float, r: int, rslora: bool = False) -> float:
     return alpha / math.sqrt(r) if rslora else alpha / r
 
 
-class LoRALinear(nn.Module):
-    """base(x) + s · B(A(dropout(x))) around a frozen linear-like `base`; A Kaiming-uniform, B zero."""
+class LoRALayer(nn.Module):
+    """What LoRALinear and LoRAEmbedding share: a frozen `base`, A and B, the scale, merge and unmerge."""
+    lora_A: nn.Parameter
+    lora_B: nn.Parameter
 
-    def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0, rslora: bool = False):
-        super().__init__()
-        if not all(hasattr(base, a) for a in ("in_features", "out_features")):
-            raise LmlabError(f"LoRA needs a linear-like layer (in_features, out_features); got {type(base).__name__}")
+    def _init_lora(self, base: nn.Module, r: int, alpha: float, rslora: bool) -> tuple:
+        """Keep the frozen base and the scale; -> (device, dtype) for A and B, those of the base's weights."""
         self.base = base
-        self.in_features, self.out_features = base.in_features, base.out_features
         self.r, self.alpha, self.rslora = r, alpha, rslora
         self.scaling = lora_scaling(alpha, r, rslora)
-        ref = next(iter([*base.parameters(), *base.buffers()]), None)
-        device = ref.device if ref is not None else None
-        dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
-        self.lora_A = nn.Parameter(torch.empty(r, self.in_features, device=device, dtype=dtype))   # (r, in)
-        self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, device=device, dtype=dtype))  # (out, r)
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as nn.Linear (and peft) initialise A
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.merged = False
         for p in self.base.parameters():
             p.requires_grad_(False)
+        ref = next(iter([*base.parameters(), *base.buffers()]), None)
+        device = ref.device if ref is not None else None
+        dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
+        return device, dtype
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) -> (..., out)
-        y = self.base(x)
-        if self.merged:
-            return y
-        a = F.linear(self.dropout(x).to(self.lora_A.dtype), self.lora_A)   # (..., r)
-        return y + (F.linear(a, self.lora_B) * self.scaling).to(y.dtype)    # (..., out)
-
-    def delta_weight(self) -> torch.Tensor:
-        """s · B A, the update in nn.Linear's (out, in) layout."""
-        return (self.lora_B @ self.lora_A) * self.scaling
+    def delta_weight(self) -> torch.Tensor:  # pragma: no cover - each kind has its own
+        raise NotImplementedError
 
     def _base_weight(self) -> torch.Tensor:
         w = getattr(self.base, "weight", None)
-        if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.shape != (self.out_features, self.in_features):
-            raise LmlabError(f"cannot merge LoRA into a {type(self.base).__name__}: it has no (out, in) float "
+        shape = self.delta_weight().shape
+        if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.shape != shape:
+            raise LmlabError(f"cannot merge LoRA into a {type(self.base).__name__}: it has no {tuple(shape)} float "
                              "weight (a quantised base is dequantised first, or kept unmerged)")
         return w
 
@@ -146,12 +138,71 @@ class LoRALinear(nn.Module):
         return f"r={self.r}, alpha={self.alpha:g}, scaling={self.scaling:.4g}{', merged' if self.merged else ''}"
 
 
+class LoRALinear(LoRALayer):
+    """base(x) + s · B(A(dropout(x))) around a frozen linear-like `base`; A Kaiming-uniform, B zero."""
+
+    def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0, rslora: bool = False):
+        super().__init__()
+        if not all(hasattr(base, a) for a in ("in_features", "out_features")):
+            raise LmlabError(f"LoRA needs a linear-like layer (in_features, out_features); got {type(base).__name__}")
+        self.in_features, self.out_features = base.in_features, base.out_features
+        device, dtype = self._init_lora(base, r, alpha, rslora)
+        self.lora_A = nn.Parameter(torch.empty(r, self.in_features, device=device, dtype=dtype))   # (r, in)
+        self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, device=device, dtype=dtype))  # (out, r)
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as nn.Linear (and peft) initialise A
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) -> (..., out)
+        y = self.base(x)
+        if self.merged:
+            return y
+        a = F.linear(self.dropout(x).to(self.lora_A.dtype), self.lora_A)   # (..., r)
+        return y + (F.linear(a, self.lora_B) * self.scaling).to(y.dtype)    # (..., out)
+
+    def delta_weight(self) -> torch.Tensor:
+        """s · B A, the update in nn.Linear's (out, in) layout."""
+        return (self.lora_B @ self.lora_A) * self.scaling
+
+
+class LoRAEmbedding(LoRALayer):
+    """base(ids) + s · Aᵀ[ids] Bᵀ around a frozen nn.Embedding (V, C): a row of the update s·(BA)ᵀ per token.
+
+    A (r, V) starts at zero and B (C, r) normal: the reverse of LoRALinear, as peft has it (a lookup has no
+    input to project, so the side that is looked up is the one that starts at zero). No dropout: peft applies
+    none to embedding adapters either. In peft's files A and B are `lora_embedding_A` / `lora_embedding_B`."""
+
+    def __init__(self, base: nn.Embedding, r: int, alpha: float, rslora: bool = False):
+        super().__init__()
+        if not isinstance(base, nn.Embedding):
+            raise LmlabError(f"LoRAEmbedding wraps an nn.Embedding; got {type(base).__name__}")
+        self.num_embeddings, self.embedding_dim = base.num_embeddings, base.embedding_dim
+        device, dtype = self._init_lora(base, r, alpha, rslora)
+        self.lora_A = nn.Parameter(torch.zeros(r, self.num_embeddings, device=device, dtype=dtype))   # (r, V)
+        self.lora_B = nn.Parameter(torch.randn(self.embedding_dim, r, device=device, dtype=dtype))    # (C, r)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:  # (...) -> (..., C)
+        y = self.base(ids)
+        if self.merged:
+            return y
+        a = F.embedding(ids, self.lora_A.t(), padding_idx=self.base.padding_idx)  # (..., r): column ids of A
+        return y + (F.linear(a, self.lora_B) * self.scaling).to(y.dtype)       # (..., C)
+
+    def delta_weight(self) -> torch.Tensor:
+        """s · (B A)ᵀ, the update in nn.Embedding's (V, C) layout."""
+        return (self.lora_B @ self.lora_A).t() * self.scaling
+
+
 # ---- choosing modules by name -----------------------------------------------------------------------
 def _is_linear(m: nn.Module) -> bool:
     """nn.Linear (and subclasses), or any other linear-like layer (e.g. NF4Linear), but not a LoRA wrapper."""
-    if isinstance(m, LoRALinear):
+    if isinstance(m, LoRALayer):
         return False
     return isinstance(m, nn.Linear) or all(hasattr(m, a) for a in ("in_features", "out_features"))
+
+
+def _is_adaptable(m: nn.Module) -> bool:
+    """A layer LoRA can wrap: a linear-like layer, or an nn.Embedding (only when a target names it)."""
+    return _is_linear(m) or isinstance(m, nn.Embedding)
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -163,27 +214,31 @@ def _matches(name: str, pattern: str) -> bool:
     return name == pattern or name.endswith("." + pattern)
 
 
-def linear_names(model: nn.Module) -> list[str]:
-    """Names of the model's linear layers that LoRA could wrap (outside existing LoRA wrappers)."""
-    inside = {f"{n}.base" for n, m in model.named_modules() if isinstance(m, LoRALinear)}
-    return [n for n, m in model.named_modules() if n and _is_linear(m) and n not in inside]
+def adaptable_names(model: nn.Module) -> list[str]:
+    """Names of the model's linear and embedding layers that LoRA could wrap (outside existing LoRA wrappers)."""
+    inside = {f"{n}.base" for n, m in model.named_modules() if isinstance(m, LoRALayer)}
+    return [n for n, m in model.named_modules() if n and _is_adaptable(m) and n not in inside]
 
 
 def resolve_targets(model: nn.Module, targets: tuple[str, ...]) -> list[str]:
-    """The linear layers named by presets and patterns, in model order; an entry matching none is an error."""
-    names = linear_names(model)
+    """The layers named by presets and patterns, in model order; an entry matching none is an error. Presets
+    ("all-linear" too) pick linear layers only; an embedding is adapted when a pattern names it (tok_emb)."""
+    names = adaptable_names(model)
+    linear = [n for n in names if _is_linear(model.get_submodule(n))]
     chosen: set[str] = set()
     for t in targets:
         if t == "all-linear":
-            hit = [n for n in names if not OUTPUT_LAYERS.fullmatch(n)]
+            hit = [n for n in linear if not OUTPUT_LAYERS.fullmatch(n)]
         elif t in PRESETS:
-            hit = [n for n in names if any(_matches(n, p) for p in PRESETS[t])]
+            hit = [n for n in linear if any(_matches(n, p) for p in PRESETS[t])]
         else:
             hit = [n for n in names if _matches(n, t)]
         if not hit:
-            shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
-            raise LmlabError(f"LoRA target '{t}' matches no linear layer of this {type(model).__name__}; "
-                             f"presets: {', '.join(PRESETS)}; its linear layers are named like: {shown}")
+            shown = ", ".join(linear[:6]) + (", …" if len(linear) > 6 else "")
+            embeddings = [n for n in names if n not in linear]
+            raise LmlabError(f"LoRA target '{t}' matches no linear or embedding layer of this "
+                             f"{type(model).__name__}; presets: {', '.join(PRESETS)}; its linear layers are named "
+                             f"like: {shown}" + (f"; its embeddings: {', '.join(embeddings)}" if embeddings else ""))
         chosen.update(hit)
     return [n for n in names if n in chosen]
 
@@ -205,13 +260,14 @@ def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
-def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
-    return {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
+def lora_layers(model: nn.Module) -> dict[str, LoRALayer]:
+    """Every LoRA wrapper (linear and embedding) by module name."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, LoRALayer)}
 
 
 def inject_lora(model: nn.Module, cfg: LoRAConfig) -> list[str]:
-    """Wrap the targeted linear layers in LoRALinear and freeze everything else (but cfg.modules_to_save);
-    returns the wrapped names. The model is changed in place."""
+    """Wrap the targeted layers in LoRALinear (or LoRAEmbedding) and freeze everything else (but
+    cfg.modules_to_save); returns the wrapped names. The model is changed in place."""
     if lora_layers(model):
         raise LmlabError("the model already has LoRA adapters; merge them (merge_lora) before adding new ones")
     names = resolve_targets(model, cfg.targets)
@@ -225,7 +281,9 @@ def inject_lora(model: nn.Module, cfg: LoRAConfig) -> list[str]:
     for p in model.parameters():
         p.requires_grad_(False)
     for n in names:
-        _set_module(model, n, LoRALinear(model.get_submodule(n), cfg.r, cfg.alpha, cfg.dropout, cfg.rslora))
+        base = model.get_submodule(n)
+        _set_module(model, n, LoRAEmbedding(base, cfg.r, cfg.alpha, cfg.rslora) if isinstance(base, nn.Embedding)
+                    else LoRALinear(base, cfg.r, cfg.alpha, cfg.dropout, cfg.rslora))
     for n in save:
         if n in names:
             raise LmlabError(f"'{n}' is both a LoRA target and in modules_to_save; choose one")
@@ -357,6 +415,6 @@ def apply_lora(model: nn.Module, cfg: LoRAConfig | None, quiet: bool = True, nf4
     report = trainable_report(model)
     if not quiet:
         print(f"{'QLoRA' if nf4 is not None else 'LoRA'} r={cfg.r} alpha={cfg.alpha:g} (scale {cfg.scaling:.4g}"
-              f"{', rsLoRA' if cfg.rslora else ''}) on {len(names)} linear layers ({', '.join(cfg.targets)}){base}; "
+              f"{', rsLoRA' if cfg.rslora else ''}) on {len(names)} layers ({', '.join(cfg.targets)}){base}; "
               f"{report}")
     return report
