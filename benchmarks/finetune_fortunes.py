@@ -27,6 +27,8 @@ the encoder frozen, adapters + classifier trained, at --lora-lr, default 1e-3: a
 want a larger rate than full fine-tuning), and with --nf4 as well with QLoRA (the frozen encoder in NF4):
 same encoder, same split and batch as full fine-tuning, and the same steps unless --lora-steps says otherwise
 (Hu et al. trained LoRA for more epochs than full fine-tuning), so the gap in accuracy is LoRA's.
+--lora may be repeated (several LoRA contestants, e.g. with and without the token embedding adapted:
+targets=all-linear,tok_emb); --lora-lr and --lora-steps then come once for all or once per --lora.
 --seeds N fine-tunes every contestant N times (seeds --seed … --seed+N-1: head initialisation, dropout and
 batch order change; split and encoder do not) and reports the mean and standard deviation: on 300 test
 texts one seed's accuracy moves by a few points, as much as the gap the LoRA goal is about.
@@ -104,14 +106,17 @@ def main() -> None:
     ap.add_argument("--truncation", default="head", choices=("head", "tail", "head+tail", "sliding-window"))
     ap.add_argument("--freeze-layers", type=int, default=0)
     ap.add_argument("--no-scratch", action="store_true", help="skip the never-pretrained contestant")
-    ap.add_argument("--lora", metavar="SPEC", help="also fine-tune with LoRA, e.g. r=8,alpha=16,targets=all-linear "
-                                                   "(the --lora of `lmlab finetune classify`)")
+    ap.add_argument("--lora", metavar="SPEC", action="append",
+                    help="also fine-tune with LoRA, e.g. r=8,alpha=16,targets=all-linear (the --lora of `lmlab "
+                         "finetune classify`); repeat for several LoRA contestants")
     ap.add_argument("--pooling", choices=("cls", "mean"), default="cls",
                     help="what every BERT contestant's head reads: cls (BERT's pooler on [CLS]) or mean (the mean "
                          "of the tokens; the encoder here is pretrained by MLM alone, so [CLS] never trained)")
-    ap.add_argument("--lora-lr", type=float, default=1e-3, help="peak learning rate of the LoRA fine-tune (1e-3)")
-    ap.add_argument("--lora-steps", type=int, help="steps of the LoRA fine-tune (default: --finetune-steps; Hu et "
-                                                    "al. gave LoRA more epochs than full fine-tuning)")
+    ap.add_argument("--lora-lr", type=float, action="append",
+                    help="peak learning rate of the LoRA fine-tune (default 1e-3); once for all, or once per --lora")
+    ap.add_argument("--lora-steps", type=int, action="append",
+                    help="steps of the LoRA fine-tune (default: --finetune-steps; Hu et al. gave LoRA more epochs "
+                         "than full fine-tuning); once for all, or once per --lora")
     ap.add_argument("--seeds", type=int, default=1, help="fine-tune each contestant with this many seeds (--seed, "
                                                          "--seed+1, ...): the table gives the mean and the spread")
     ap.add_argument("--nf4", action="store_true", help="with --lora: also QLoRA (the frozen encoder in NF4)")
@@ -122,9 +127,17 @@ def main() -> None:
     ap.add_argument("--json", help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; none with --quick)")
     ap.add_argument("--quick", action="store_true", help="bert-tiny, 2 labels, few steps: a smoke run")
     args = ap.parse_args()
-    lora = parse_lora_spec(args.lora) if args.lora else None
-    if args.nf4 and lora is None:
+    specs = args.lora or []
+    loras = [parse_lora_spec(s) for s in specs]
+    if args.nf4 and not loras:
         ap.error("--nf4 (QLoRA) goes with --lora SPEC")
+
+    def per_spec(values: list | None, default, flag: str) -> list:
+        values = values or [default]
+        if len(values) not in (1, len(specs)):
+            ap.error(f"give {flag} once, or once per --lora ({len(specs)})")
+        return values * len(specs) if len(values) == 1 else values
+    lora_lrs, lora_steps = per_spec(args.lora_lr, 1e-3, "--lora-lr"), per_spec(args.lora_steps, None, "--lora-steps")
     if args.quick:
         args.preset, args.vocab, args.pretrain_steps, args.finetune_steps = "bert-tiny", 1000, 150, 150
         args.max_len, args.batch_size, args.lr, args.labels = 64, 16, 1e-3, "computers,politics"
@@ -193,10 +206,10 @@ def main() -> None:
                                       warmup_steps=max(1, (steps or ft_cfg.max_steps) // 10),
                                       eval_every=max(1, (steps or ft_cfg.max_steps) // 4))
             per_seed = []
+            head = FinetuneConfig(0 if lora else args.freeze_layers, pooling=args.pooling)
             for i in range(args.seeds):
                 res = finetune_classify(encoder_dir, data_file, data_cfg, dataclasses.replace(cfg, seed=args.seed + i),
-                                        FinetuneConfig(0 if lora else args.freeze_layers, pooling=args.pooling), work / f"{run}-{i}",
-                                        overwrite=True, quiet=True, lora=lora, nf4=nf4)
+                                        head, work / f"{run}-{i}", overwrite=True, quiet=True, lora=lora, nf4=nf4)
                 per_seed.append(res)
                 print(f"  {name}, seed {args.seed + i}: accuracy {res['test_accuracy']:.3f}, macro-F1 "
                       f"{res['test_macro_f1']:.3f} (val {res['val_accuracy']:.3f})", flush=True)
@@ -210,12 +223,15 @@ def main() -> None:
                          "seconds": time.perf_counter() - t0, "confusion_matrix": per_seed[0]["confusion_matrix"]})
 
         finetune(f"{args.preset}, pretrained + fine-tuned", pretrained, "finetuned")
-        if lora is not None:  # the same encoder, split and batch; only the adapters and the head train
-            finetune(f"{args.preset}, pretrained + LoRA ({args.lora})", pretrained, "lora", lora, args.lora_lr,
-                     steps=args.lora_steps)
+        lora_rows = []  # the same encoder, split and batch; only the adapters and the head train
+        for k, (spec, lora, lr, steps) in enumerate(zip(specs, loras, lora_lrs, lora_steps)):
+            tag = str(k) if k else ""
+            finetune(f"{args.preset}, pretrained + LoRA ({spec})", pretrained, f"lora{tag}", lora, lr, steps=steps)
+            lora_rows.append(rows[-1])
             if args.nf4:
-                finetune(f"{args.preset}, pretrained + QLoRA ({args.lora}, NF4)", pretrained, "qlora", lora,
-                         args.lora_lr, NF4Config(), steps=args.lora_steps)
+                finetune(f"{args.preset}, pretrained + QLoRA ({spec}, NF4)", pretrained, f"qlora{tag}", lora, lr,
+                         NF4Config(), steps=steps)
+                lora_rows.append(rows[-1])
         if not args.no_scratch:
             scratch = dataclasses.replace(pre_cfg, max_steps=1, lr=1e-9, min_lr=0.0, warmup_steps=0, eval_every=1,
                                           eval_batches=1, time_budget=0.0)
@@ -238,9 +254,9 @@ def main() -> None:
         spread = f" ± {r['accuracy_std']:.3f}" if r.get("accuracy_std") else ""
         print(f"{r['model']:<64} {r['accuracy']:>6.3f}{spread:>8} {r['macro_f1']:>9.3f} {r['seconds']:>8.1f}")
     gaps = {}
-    if lora is not None:  # the goal: LoRA within 2 points of full fine-tuning's accuracy
+    if loras:  # the goal: LoRA within 2 points of full fine-tuning's accuracy
         full = rows[0]["accuracy"]
-        for r in rows[1:3 if args.nf4 else 2]:
+        for r in lora_rows:
             gaps[r["model"]] = full - r["accuracy"]
             mean = f" (means of {args.seeds} seeds)" if args.seeds > 1 else ""
             print(f"{r['model']}: {100 * (full - r['accuracy']):.1f} points below full fine-tuning{mean} "
