@@ -54,6 +54,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.config import to_dict
 from lmlab.data.classification import ClassificationDataConfig, keep_labels, read_examples, split_examples
 from lmlab.models.bert import preset
 from lmlab.peft.lora import parse_lora_spec
@@ -124,6 +125,9 @@ def main() -> None:
                                                         "run of this script with --out, same --labels and --seed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="keep the runs in this folder (default: a temporary one)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --out: a contestant's seed whose run in --out finished with the very same settings "
+                         "(encoder, data, training, head, LoRA) is read back instead of trained again")
     ap.add_argument("--json", help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; none with --quick)")
     ap.add_argument("--quick", action="store_true", help="bert-tiny, 2 labels, few steps: a smoke run")
     args = ap.parse_args()
@@ -199,6 +203,19 @@ def main() -> None:
                                      eval_every=max(1, args.finetune_steps // 4), seed=args.seed)
         rows = []
 
+        def finished(run_dir: Path, encoder_dir: Path, cfg: TrainConfig, head: FinetuneConfig, lora, nf4) -> dict | None:
+            """--reuse: the results of a finished fine-tune in run_dir made with exactly these settings, or None."""
+            if nf4 is not None or not (run_dir / "results.json").is_file():
+                return None
+            meta = json.loads((run_dir / "config.json").read_text())
+            want = {"encoder": str(encoder_dir), "train": to_dict(cfg), "data": to_dict(data_cfg),
+                    "finetune": to_dict(head), "lora": to_dict(lora) if lora else None}
+            if any(json.loads(json.dumps(v)) != meta.get(k) for k, v in want.items()):
+                return None
+            print(f"  (reusing {run_dir}: same settings, finished)")
+            times = [r["time"] for r in map(json.loads, (run_dir / "metrics.jsonl").open()) if "time" in r]
+            return {**json.loads((run_dir / "results.json").read_text()), "seconds": max(times, default=0.0)}
+
         def finetune(name: str, encoder_dir: Path, run: str, lora=None, lr=None, nf4=None, steps=None) -> None:
             """One contestant, fine-tuned once per seed (same split, same encoder); its row holds the mean."""
             t0 = time.perf_counter()
@@ -208,8 +225,11 @@ def main() -> None:
             per_seed = []
             head = FinetuneConfig(0 if lora else args.freeze_layers, pooling=args.pooling)
             for i in range(args.seeds):
-                res = finetune_classify(encoder_dir, data_file, data_cfg, dataclasses.replace(cfg, seed=args.seed + i),
-                                        head, work / f"{run}-{i}", overwrite=True, quiet=True, lora=lora, nf4=nf4)
+                seed_cfg, run_dir = dataclasses.replace(cfg, seed=args.seed + i), work / f"{run}-{i}"
+                res = finished(run_dir, encoder_dir, seed_cfg, head, lora, nf4) if args.reuse else None
+                if res is None:
+                    res = finetune_classify(encoder_dir, data_file, data_cfg, seed_cfg, head, run_dir,
+                                            overwrite=True, quiet=True, lora=lora, nf4=nf4)
                 per_seed.append(res)
                 print(f"  {name}, seed {args.seed + i}: accuracy {res['test_accuracy']:.3f}, macro-F1 "
                       f"{res['test_macro_f1']:.3f} (val {res['val_accuracy']:.3f})", flush=True)
@@ -220,7 +240,7 @@ def main() -> None:
                          "per_seed": [{k: r[k] for k in ("test_accuracy", "test_macro_f1", "val_accuracy")}
                                       for r in per_seed],
                          "trainable_params": per_seed[0]["trainable_params"], "lr": cfg.lr, "steps": cfg.max_steps,
-                         "seconds": time.perf_counter() - t0, "confusion_matrix": per_seed[0]["confusion_matrix"]})
+                         "seconds": time.perf_counter() - t0 + sum(r.get("seconds", 0.0) for r in per_seed), "confusion_matrix": per_seed[0]["confusion_matrix"]})
 
         finetune(f"{args.preset}, pretrained + fine-tuned", pretrained, "finetuned")
         lora_rows = []  # the same encoder, split and batch; only the adapters and the head train
