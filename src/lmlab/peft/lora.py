@@ -106,12 +106,14 @@ class LoRALayer(nn.Module):
         dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
         return device, dtype
 
+    weight_shape: tuple[int, int]  # the base weight's shape, which delta_weight() has too
+
     def delta_weight(self) -> torch.Tensor:  # pragma: no cover - each kind has its own
         raise NotImplementedError
 
     def _base_weight(self) -> torch.Tensor:
         w = getattr(self.base, "weight", None)
-        shape = self.delta_weight().shape
+        shape = self.weight_shape
         if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.shape != shape:
             raise LmlabError(f"cannot merge LoRA into a {type(self.base).__name__}: it has no {tuple(shape)} float "
                              "weight (a quantised base is dequantised first, or kept unmerged)")
@@ -146,6 +148,7 @@ class LoRALinear(LoRALayer):
         if not all(hasattr(base, a) for a in ("in_features", "out_features")):
             raise LmlabError(f"LoRA needs a linear-like layer (in_features, out_features); got {type(base).__name__}")
         self.in_features, self.out_features = base.in_features, base.out_features
+        self.weight_shape = (self.out_features, self.in_features)
         device, dtype = self._init_lora(base, r, alpha, rslora)
         self.lora_A = nn.Parameter(torch.empty(r, self.in_features, device=device, dtype=dtype))   # (r, in)
         self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, device=device, dtype=dtype))  # (out, r)
@@ -176,6 +179,7 @@ class LoRAEmbedding(LoRALayer):
         if not isinstance(base, nn.Embedding):
             raise LmlabError(f"LoRAEmbedding wraps an nn.Embedding; got {type(base).__name__}")
         self.num_embeddings, self.embedding_dim = base.num_embeddings, base.embedding_dim
+        self.weight_shape = (self.num_embeddings, self.embedding_dim)
         device, dtype = self._init_lora(base, r, alpha, rslora)
         self.lora_A = nn.Parameter(torch.zeros(r, self.num_embeddings, device=device, dtype=dtype))   # (r, V)
         self.lora_B = nn.Parameter(torch.randn(self.embedding_dim, r, device=device, dtype=dtype))    # (C, r)
