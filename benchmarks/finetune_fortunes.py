@@ -208,6 +208,8 @@ def main() -> None:
             if nf4 is not None or not (run_dir / "results.json").is_file():
                 return None
             meta = json.loads((run_dir / "config.json").read_text())
+            if lora is not None and "classifier" not in lora.modules_to_save:  # as finetune_classify saves it
+                lora = dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
             want = {"encoder": str(encoder_dir), "train": to_dict(cfg), "data": to_dict(data_cfg),
                     "finetune": to_dict(head), "lora": to_dict(lora) if lora else None}
             if any(json.loads(json.dumps(v)) != meta.get(k) for k, v in want.items()):
