@@ -59,7 +59,13 @@ from lmlab.data.classification import ClassificationDataConfig, keep_labels, rea
 from lmlab.models.bert import preset
 from lmlab.peft.lora import parse_lora_spec
 from lmlab.peft.qlora import NF4Config
-from lmlab.recipes.finetune_classify import FINETUNE_TRAIN, FinetuneConfig, finetune_classify, macro_f1
+from lmlab.recipes.finetune_classify import (
+    FINETUNE_TRAIN,
+    FinetuneConfig,
+    finetune_classify,
+    macro_f1,
+    with_classifier,
+)
 from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
 from lmlab.train.config import TrainConfig
 
@@ -208,10 +214,8 @@ def main() -> None:
             if nf4 is not None or not (run_dir / "results.json").is_file():
                 return None
             meta = json.loads((run_dir / "config.json").read_text())
-            if lora is not None and "classifier" not in lora.modules_to_save:  # as finetune_classify saves it
-                lora = dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
             want = {"encoder": str(encoder_dir), "train": to_dict(cfg), "data": to_dict(data_cfg),
-                    "finetune": to_dict(head), "lora": to_dict(lora) if lora else None}
+                    "finetune": to_dict(head), "lora": to_dict(with_classifier(lora)) if lora else None}
             if any(json.loads(json.dumps(v)) != meta.get(k) for k, v in want.items()):
                 return None
             print(f"  (reusing {run_dir}: same settings, finished)")

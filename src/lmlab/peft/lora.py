@@ -89,7 +89,8 @@ def lora_scaling(alpha: float, r: int, rslora: bool = False) -> float:
 
 
 class LoRALayer(nn.Module):
-    """What LoRALinear and LoRAEmbedding share: a frozen `base`, A and B, the scale, merge and unmerge."""
+    """What LoRALinear and LoRAEmbedding share: a frozen `base`, A and B, the scale, merge and unmerge.
+    Each kind gives `delta_weight()`, the update s·BA in its base weight's layout (weight_shape)."""
     lora_A: nn.Parameter
     lora_B: nn.Parameter
 
@@ -107,9 +108,6 @@ class LoRALayer(nn.Module):
         return device, dtype
 
     weight_shape: tuple[int, int]  # the base weight's shape, which delta_weight() has too
-
-    def delta_weight(self) -> torch.Tensor:  # pragma: no cover - each kind has its own
-        raise NotImplementedError
 
     def _base_weight(self) -> torch.Tensor:
         w = getattr(self.base, "weight", None)

@@ -74,6 +74,13 @@ class FinetuneConfig:
             raise ValueError(f"pooling must be one of {', '.join(SEQUENCE_POOLINGS)}, got '{self.pooling}'")
 
 
+def with_classifier(lora: LoRAConfig) -> LoRAConfig:
+    """The LoRA config a classifier fine-tune runs with: the new classifier always trains in full."""
+    if "classifier" in lora.modules_to_save:
+        return lora
+    return dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
+
+
 def mlm_only(model_path: str | Path) -> bool:
     """Is `model_path` an lmlab BERT run pretrained without a sentence task (no NSP/SOP to train [CLS])?"""
     cfg = Path(model_path) / "config.json"
@@ -196,8 +203,7 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
         if ft_cfg.freeze_layers:
             raise LmlabError("--freeze-layers and --lora do not mix: with LoRA every encoder weight is frozen "
                              "already (only the adapters and the classifier train)")
-        if "classifier" not in lora.modules_to_save:
-            lora = dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
+        lora = with_classifier(lora)
         apply_lora(model, lora, quiet=quiet, nf4=nf4)
 
     if ft_cfg.pooling == "cls" and mlm_only(model_path) and not quiet:
