@@ -57,6 +57,7 @@ import torch
 from lmlab.config import to_dict
 from lmlab.data.classification import ClassificationDataConfig, keep_labels, read_examples, split_examples
 from lmlab.models.bert import preset
+from lmlab.models.bert.model import SEQUENCE_POOLINGS
 from lmlab.peft.lora import parse_lora_spec
 from lmlab.peft.qlora import NF4Config
 from lmlab.recipes.finetune_classify import (
@@ -116,7 +117,7 @@ def main() -> None:
     ap.add_argument("--lora", metavar="SPEC", action="append",
                     help="also fine-tune with LoRA, e.g. r=8,alpha=16,targets=all-linear (the --lora of `lmlab "
                          "finetune classify`); repeat for several LoRA contestants")
-    ap.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+    ap.add_argument("--pooling", choices=SEQUENCE_POOLINGS, default="cls",
                     help="what every BERT contestant's head reads: cls (BERT's pooler on [CLS]) or mean (the mean "
                          "of the tokens; the encoder here is pretrained by MLM alone, so [CLS] never trained)")
     ap.add_argument("--lora-lr", type=float, action="append",
@@ -246,7 +247,8 @@ def main() -> None:
                          "per_seed": [{k: r[k] for k in ("test_accuracy", "test_macro_f1", "val_accuracy")}
                                       for r in per_seed],
                          "trainable_params": per_seed[0]["trainable_params"], "lr": cfg.lr, "steps": cfg.max_steps,
-                         "seconds": time.perf_counter() - t0 + sum(r.get("seconds", 0.0) for r in per_seed), "confusion_matrix": per_seed[0]["confusion_matrix"]})
+                         "seconds": time.perf_counter() - t0 + sum(r.get("seconds", 0.0) for r in per_seed),
+                         "confusion_matrix": per_seed[0]["confusion_matrix"]})
 
         finetune(f"{args.preset}, pretrained + fine-tuned", pretrained, "finetuned")
         lora_rows = []  # the same encoder, split and batch; only the adapters and the head train

@@ -255,8 +255,9 @@ def cmd_finetune(args, extra: list[str]) -> None:
 
 LORA_HELP = ("train LoRA adapters only, on a frozen base (Hu et al. 2021). SPEC is key=value,…: r (rank, "
              "default 8), alpha (scale alpha/r, default 16), dropout (on the bypass, default 0), targets (presets "
-             "qv, qkv, qkvo, ff, all-linear; or module names, globs, re:REGEX, which may name a token embedding, e.g. "
-             "tok_emb; several: targets=q_proj,v_proj; default qkv), rslora (true: scale alpha/sqrt(r)), modules_to_save (modules trained in full). "
+             "qv, qkv, qkvo, ff, all-linear; or module names, globs, re:REGEX, which may name a token embedding, "
+             "e.g. tok_emb; several: targets=q_proj,v_proj; default qkv), rslora (true: scale alpha/sqrt(r)), "
+             "modules_to_save (modules trained in full). "
              "Example: --lora r=8,alpha=16,targets=qkv,ff. The adapters are also saved in peft's layout in "
              "OUT/adapter/; `lmlab lora merge` folds them into a plain run")
 
