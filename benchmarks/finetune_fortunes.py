@@ -23,8 +23,9 @@ seeded) by `lmlab.data.classification.split_examples`, the split every contestan
 3. The same fine-tuning from an encoder that was never pretrained (one step at lr 1e-9: its random
    initialisation), to show what pretraining is worth.
 With --lora SPEC, the same pretrained encoder is also fine-tuned with LoRA (`finetune_classify(lora=...)`:
-the encoder frozen, adapters + classifier trained, at --lora-lr, default 1e-3: adapters start at zero and
-want a larger rate than full fine-tuning), and with --nf4 as well with QLoRA (the frozen encoder in NF4):
+the encoder frozen, adapters + classifier trained, at --lora-lr, default 1e-3: rank-8 adapters start at zero
+and want a larger rate than full fine-tuning; the larger the rank, the lower the best rate, so search it on
+validation), and with --nf4 as well with QLoRA (the frozen encoder in NF4):
 same encoder, same split and batch as full fine-tuning, and the same steps unless --lora-steps says otherwise
 (Hu et al. trained LoRA for more epochs than full fine-tuning), so the gap in accuracy is LoRA's.
 --lora may be repeated (several LoRA contestants, e.g. with and without the token embedding adapted:
