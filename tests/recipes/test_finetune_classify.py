@@ -16,7 +16,15 @@ import pytest
 import torch
 
 from lmlab.config import config_from_dict
-from lmlab.data.classification import ClassificationDataConfig
+from lmlab.data.classification import (
+    ClassificationDataConfig,
+    doc_batches,
+    encode_examples,
+    keep_labels,
+    read_examples,
+    split_examples,
+)
+from lmlab.data.tokenizers import TextTokenizer
 from lmlab.io.checkpoint import load_weights
 from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForSequenceClassification
@@ -27,6 +35,7 @@ from lmlab.recipes.finetune_classify import (
     finetune_classify,
     freeze_lower_layers,
     macro_f1,
+    predict,
 )
 from lmlab.recipes.pretrain_bert import load_bert_encoder
 from lmlab.train.config import TrainConfig
@@ -64,6 +73,25 @@ def test_finetuning_beats_the_majority_class(pretrained, tmp_path):
     # the saved run loads back into a classifier
     model = BertForSequenceClassification(config_from_dict(BertConfig, meta["model"]), len(meta["labels"]))
     load_weights(out, model)
+
+
+def test_val_accuracy_counts_every_validation_text(pretrained, tmp_path):
+    """Batches of 4 split the 45 validation texts 11 × 4 + 1: results.json's val_accuracy is the fraction of texts
+    right (as the saved model predicts them), not the trainer's mean over batches."""
+    out = tmp_path / "cls"
+    res = finetune_classify(pretrained, DATA, ClassificationDataConfig(max_len=48), train_cfg(max_steps=20,
+                            batch_size=4, eval_every=20), FinetuneConfig(), out, quiet=True)
+    meta = json.loads((out / "config.json").read_text())
+    model = BertForSequenceClassification(config_from_dict(BertConfig, meta["model"]), len(meta["labels"]))
+    load_weights(out, model)
+    data_cfg = config_from_dict(ClassificationDataConfig, meta["data"])
+    _, val_ex, _ = split_examples(keep_labels(read_examples(DATA), data_cfg.labels), data_cfg.val_fraction,
+                                  data_cfg.test_fraction, data_cfg.split_seed)
+    tok = TextTokenizer.load(out / "tokenizer.json", model_vocab_size=model.bert.cfg.vocab_size)
+    val = doc_batches(encode_examples(val_ex, tok, res["labels"], data_cfg), 16, 0)
+    y_val, p_val = predict(model, val, torch.device("cpu"))
+    assert len(y_val) == res["n_val"] == len(val_ex) == 45
+    assert res["val_accuracy"] == sum(t == q for t, q in zip(y_val, p_val)) / 45
 
 
 def test_frozen_layers_do_not_move_and_windows_are_pooled(pretrained, tmp_path):

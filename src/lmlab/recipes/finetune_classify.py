@@ -17,7 +17,8 @@ retrain them well. The notes' fine-tuning advice:
 Long texts are cut by head / tail / head+tail or read in sliding windows whose logits are averaged
 (lmlab.data.classification). The run directory gets config.json (family "bert-classifier"),
 model.safetensors, tokenizer.json, metrics.jsonl, loss.png, and, after training, results.json
-(accuracy and macro-F1 on the held-out test split) and confusion.png.
+(accuracy and macro-F1 on the held-out test split, accuracy on the validation split, every text counted)
+and confusion.png.
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ def macro_f1(y_true: list[int], y_pred: list[int]) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def accuracy(y_true: list[int], y_pred: list[int]) -> float:
+    """The fraction of texts whose predicted label is the true one."""
+    return sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true)
+
+
 @torch.no_grad()
 def predict(model, batches: list[dict], device: torch.device) -> tuple[list[int], list[int]]:
     """(true labels, predicted labels) per text, the windows of a text pooled."""
@@ -229,15 +235,18 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
     on_eval = run_adapter_writer(run_dir, model, hf_base, quiet=quiet) if lora else None
     trainer = Trainer(model, classification, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
                       on_eval=on_eval)
-    final = trainer.fit()
+    trainer.fit()
 
     y_true, y_pred = predict(model, doc_batches(test_seqs, train_cfg.batch_size, pad), trainer.device)
+    # the trainer's val_acc averages per-batch accuracies over at most eval_batches batches (a short last
+    # batch weighs as much as a full one, and windows are not pooled); results.json counts every text
+    y_val, p_val = predict(model, doc_batches(val_seqs, train_cfg.batch_size, pad), trainer.device)
     matrix = confusion_matrix(y_true, y_pred, len(vocab))
     majority = max(sum(t == c for t in y_true) for c in range(len(vocab))) / len(y_true)
     results = {"labels": vocab, "n_test": len(y_true), "n_train": len(train_ex), "n_val": len(val_ex),
-               "test_accuracy": sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true),
+               "test_accuracy": accuracy(y_true, y_pred),
                "test_macro_f1": macro_f1(y_true, y_pred), "majority_accuracy": majority,
-               "val_accuracy": final.get("val_acc"), "confusion_matrix": matrix,
+               "val_accuracy": accuracy(y_val, p_val) if y_val else None, "confusion_matrix": matrix,
                "truncation": data_cfg.truncation, "freeze_layers": ft_cfg.freeze_layers,
                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
                "lora": to_dict(lora) if lora else None, "nf4": nf4 is not None}
