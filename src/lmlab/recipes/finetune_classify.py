@@ -104,7 +104,7 @@ def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
 
 
 def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Cross-entropy of the [CLS] head and accuracy. When the batch has "doc" (evaluation), the logits
+    """Cross-entropy of the classifier head ([CLS] or mean pooling) and accuracy. When the batch has "doc" (evaluation), the logits
     of a text's windows are averaged first, so loss and accuracy are per text."""
     logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (N, C)
     if "doc" in batch:
@@ -238,8 +238,8 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
     trainer.fit()
 
     y_true, y_pred = predict(model, doc_batches(test_seqs, train_cfg.batch_size, pad), trainer.device)
-    # the trainer's val_acc averages per-batch accuracies over at most eval_batches batches (a short last
-    # batch weighs as much as a full one, and windows are not pooled); results.json counts every text
+    # the trainer's val_acc is a mean of per-batch accuracies over at most eval_batches batches (a short
+    # last batch weighs as much as a full one); results.json counts every validation text instead
     y_val, p_val = predict(model, doc_batches(val_seqs, train_cfg.batch_size, pad), trainer.device)
     matrix = confusion_matrix(y_true, y_pred, len(vocab))
     majority = max(sum(t == c for t in y_true) for c in range(len(vocab))) / len(y_true)
