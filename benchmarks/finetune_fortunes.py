@@ -211,7 +211,8 @@ def main() -> None:
                                      eval_every=max(1, args.finetune_steps // 4), seed=args.seed)
         rows = []
 
-        def finished(run_dir: Path, encoder_dir: Path, cfg: TrainConfig, head: FinetuneConfig, lora, nf4) -> dict | None:
+        def finished(run_dir: Path, encoder_dir: Path, cfg: TrainConfig, head: FinetuneConfig, lora,
+                     nf4) -> dict | None:
             """--reuse: the results of a finished fine-tune in run_dir made with exactly these settings, or None."""
             if nf4 is not None or not (run_dir / "results.json").is_file():
                 return None

@@ -13,6 +13,6 @@ from lmlab.peft.lora import (
     trainable_report,
 )
 
-__all__ = ["PRESETS", "LoRAConfig", "LoRAEmbedding", "LoRALinear", "TrainableReport", "inject_lora", "lora_layers", "merge_lora",
-           "parse_lora_spec", "trainable_report"]
+__all__ = ["PRESETS", "LoRAConfig", "LoRAEmbedding", "LoRALinear", "TrainableReport", "inject_lora", "lora_layers",
+           "merge_lora", "parse_lora_spec", "trainable_report"]
 # QLoRA (frozen NF4 base + LoRA) lives in lmlab.peft.qlora.

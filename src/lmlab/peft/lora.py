@@ -93,6 +93,7 @@ class LoRALayer(nn.Module):
     Each kind gives `delta_weight()`, the update s·BA in its base weight's layout (weight_shape)."""
     lora_A: nn.Parameter
     lora_B: nn.Parameter
+    weight_shape: tuple[int, int]  # the base weight's shape, which delta_weight() has too
 
     def _init_lora(self, base: nn.Module, r: int, alpha: float, rslora: bool) -> tuple:
         """Keep the frozen base and the scale; -> (device, dtype) for A and B, those of the base's weights."""
@@ -106,8 +107,6 @@ class LoRALayer(nn.Module):
         device = ref.device if ref is not None else None
         dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
         return device, dtype
-
-    weight_shape: tuple[int, int]  # the base weight's shape, which delta_weight() has too
 
     def _base_weight(self) -> torch.Tensor:
         w = getattr(self.base, "weight", None)

@@ -104,8 +104,8 @@ def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
 
 
 def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Cross-entropy of the classifier head ([CLS] or mean pooling) and accuracy. When the batch has "doc" (evaluation), the logits
-    of a text's windows are averaged first, so loss and accuracy are per text."""
+    """Cross-entropy of the classifier head ([CLS] or mean pooling) and accuracy. When the batch has "doc"
+    (evaluation), the logits of a text's windows are averaged first, so loss and accuracy are per text."""
     logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (N, C)
     if "doc" in batch:
         logits = pool_logits(logits, batch["doc"], batch["labels"].numel())                # (B, C)
