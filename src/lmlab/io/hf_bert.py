@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf import load_strict, read_hf_config, read_weights, write_hf_folder
+from lmlab.io.hf_folder import load_strict, read_hf_config, read_weights, write_hf_folder
 from lmlab.models.bert.config import BertConfig
 from lmlab.models.bert.model import (
     BertForMaskedLM,

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf import load_strict, read_hf_config, read_weights, write_hf_folder
+from lmlab.io.hf_folder import load_strict, read_hf_config, read_weights, write_hf_folder
 from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
 

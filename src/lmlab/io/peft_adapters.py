@@ -41,7 +41,13 @@ from torch import nn
 
 from lmlab.config import load_json
 from lmlab.errors import LmlabError
+from lmlab.io import hf_bert, hf_gpt2, hf_llama
 from lmlab.io.atomic import write_json_and_tensors
+from lmlab.io.hf_bert import HEADS
+from lmlab.io.hf_gpt2 import CONV1D, unsupported_by_gpt2
+from lmlab.io.hf_llama import unsupported_by_llama
+from lmlab.models.bert.model import BertForSequenceClassification, BertForTokenClassification, BertModel
+from lmlab.models.gpt.model import GPT
 from lmlab.peft.lora import LoRAConfig, LoRAEmbedding, LoRALayer, LoRALinear, lora_layers
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
@@ -53,11 +59,6 @@ EMBEDDING_KEY = re.compile(r"(.+)\.lora_embedding_([AB])")
 # ---- lmlab module names <-> Hugging Face module names ------------------------------------------------
 def hf_family(model: nn.Module) -> str:
     """The Hugging Face architecture whose module names this model's adapters use: gpt2, llama or bert."""
-    from lmlab.io.hf_bert import HEADS
-    from lmlab.io.hf_gpt2 import unsupported_by_gpt2
-    from lmlab.io.hf_llama import unsupported_by_llama
-    from lmlab.models.gpt.model import GPT
-
     if any(type(model) is cls for cls, _, _ in HEADS.values()):
         if model.cfg.norm_first:
             raise LmlabError("a Pre-LN BERT (norm_first=True) has no Hugging Face counterpart, so its adapters "
@@ -76,8 +77,6 @@ def hf_family(model: nn.Module) -> str:
 
 def hf_name(model: nn.Module, family: str, name: str) -> tuple[str, int | None]:
     """lmlab module name -> (HF module name, part): part is 0/1/2 for q/k/v inside GPT-2's fused c_attn."""
-    from lmlab.io import hf_bert, hf_gpt2, hf_llama
-
     m = re.fullmatch(r"(?:(bert)\.)?blocks\.(\d+)\.(.+)", name)
     if family == "gpt2":
         top = {"tok_emb": "transformer.wte", "pos_emb": "transformer.wpe", "norm_f": "transformer.ln_f",
@@ -97,7 +96,7 @@ def hf_name(model: nn.Module, family: str, name: str) -> tuple[str, int | None]:
         if name in top:
             return top[name], None
     elif family == "bert":
-        prefix = "" if isinstance(model, hf_bert.BertModel) else "bert."
+        prefix = "" if isinstance(model, BertModel) else "bert."
         inv_layer = {v: k for k, v in hf_bert.LAYER_NAMES.items()}
         inv_emb = {v: k for k, v in hf_bert.EMB_NAMES.items()}
         inv_head = {v: k for k, v in hf_bert.HEAD_NAMES.items()}
@@ -116,7 +115,6 @@ def hf_name(model: nn.Module, family: str, name: str) -> tuple[str, int | None]:
 
 def _conv1d(family: str, hf: str) -> bool:
     """GPT-2's Conv1D layers store weights (in, out): whole-module tensors are transposed on the way."""
-    from lmlab.io.hf_gpt2 import CONV1D
     return family == "gpt2" and any(hf.endswith("." + c) for c in CONV1D)
 
 
@@ -140,8 +138,6 @@ def _hf_to_lmlab(model: nn.Module, family: str) -> dict[str, list[tuple[str, int
 
 # ---- save -------------------------------------------------------------------------------------------
 def _task_type(model: nn.Module) -> str | None:
-    from lmlab.models.bert.model import BertForSequenceClassification, BertForTokenClassification
-    from lmlab.models.gpt.model import GPT
     return {GPT: "CAUSAL_LM", BertForSequenceClassification: "SEQ_CLS",
             BertForTokenClassification: "TOKEN_CLS"}.get(type(model))
 

@@ -18,8 +18,9 @@ from lmlab.config import to_dict
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import load_config, save_config, save_weights
-from lmlab.io.hf import load_hf, read_hf_config, save_hf
+from lmlab.io.hf import load_hf, save_hf
 from lmlab.io.hf_bert import load_hf_bert
+from lmlab.io.hf_folder import read_hf_config
 from lmlab.recipes.pretrain_bert import load_bert_run
 from lmlab.recipes.pretrain_gpt import load_plain_gpt
 from lmlab.recipes.run_dir import prepare_run_dir

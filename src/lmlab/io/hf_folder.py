@@ -1,0 +1,88 @@
+"""The files of a Hugging Face model folder, which every converter (hf_gpt2, hf_llama, hf_bert) shares.
+
+A Hugging Face model folder holds `config.json` (its `model_type` names the architecture) and the
+weights as `model.safetensors`, or as shards listed in `model.safetensors.index.json`. This module
+keeps what all converters share, the files, and leaves the names and layouts to one module per
+architecture (hf_gpt2.py, hf_llama.py, hf_bert.py; hf.py picks one by model_type):
+- reading config.json and the weights, with messages that say what is wrong with the folder;
+- a strict check before `load_state_dict`: every tensor the model needs, nothing more, right shapes;
+- writing a folder so that nobody ever sees it half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from lmlab.config import load_json
+from lmlab.errors import LmlabError
+from lmlab.io.atomic import write_json_and_tensors
+
+CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE = "config.json", "model.safetensors", "model.safetensors.index.json"
+
+
+# ---------------------------------------------------------------------------------- reading ---
+
+def read_hf_config(path: Path) -> dict[str, Any]:
+    """The config.json of an HF model folder as a dict."""
+    if not (path / CONFIG_FILE).is_file():
+        raise LmlabError(f"{path} has no {CONFIG_FILE}: is it a Hugging Face model folder?")
+    return load_json(path / CONFIG_FILE)
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """model.safetensors, or the shards named by model.safetensors.index.json."""
+    try:
+        if (path / WEIGHTS_FILE).is_file():
+            return load_file(str(path / WEIGHTS_FILE))
+        if (path / INDEX_FILE).is_file():
+            shards = sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
+            out = {}
+            for shard in shards:
+                out.update(load_file(str(path / shard)))
+            return out
+    except (SafetensorError, OSError, ValueError, KeyError) as e:
+        raise LmlabError(f"cannot read the weights in {path}: {e}") from None
+    hint = (" (pytorch_model.bin is a pickle and is not loaded; re-save it with safe_serialization=True)"
+            if (path / "pytorch_model.bin").exists() else "")
+    raise LmlabError(f"{path} has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}")
+
+
+def load_strict(model: nn.Module, sd: dict[str, torch.Tensor], path: Path,
+                optional: set[str] | None = None) -> nn.Module:
+    """Load converted tensors `sd` into `model` after checking that they are exactly what it needs.
+
+    `load_state_dict(strict=True)` would say much the same, but as a traceback about the model;
+    here the message blames the folder, lists the first few offenders and names wrong shapes.
+    optional: names the folder need not hold (tied copies, freshly initialised heads); default: a
+    GPT's lm_head.weight when it is tied.
+    """
+    own = model.state_dict()
+    if optional is None:
+        optional = {"lm_head.weight"} if getattr(model.cfg, "tie_embeddings", False) else set()
+    expected = set(own) - optional
+    missing, unexpected = sorted(expected - set(sd)), sorted(set(sd) - expected)
+    wrong = [f"{k} {tuple(sd[k].shape)} (model wants {tuple(own[k].shape)})"
+             for k in sorted(expected & set(sd)) if sd[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [f"missing {', '.join(missing[:5])}" if missing else "",
+                                         f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
+                                         f"wrong shape {', '.join(wrong[:3])}" if wrong else ""]))
+        raise LmlabError(f"{path} does not match its {CONFIG_FILE}: {detail}")
+    model.load_state_dict(sd, strict=False)  # strictness checked above; a tied weight keeps its tie
+    return model
+
+
+# ---------------------------------------------------------------------------------- writing ---
+
+def write_hf_folder(path: str | Path, hf_cfg: dict[str, Any], tensors: dict[str, torch.Tensor],
+                    overwrite: bool = False) -> None:
+    """Write config.json + model.safetensors into folder `path` (see write_json_and_tensors)."""
+    hf_cfg = {**hf_cfg, "dtype": str(next(iter(tensors.values())).dtype).removeprefix("torch.")}
+    write_json_and_tensors(path, CONFIG_FILE, hf_cfg, WEIGHTS_FILE, tensors, overwrite)
