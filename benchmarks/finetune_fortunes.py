@@ -59,8 +59,8 @@ from lmlab.config import to_dict
 from lmlab.data.classification import ClassificationDataConfig, keep_labels, read_examples, split_examples
 from lmlab.models.bert import preset
 from lmlab.models.bert.model import SEQUENCE_POOLINGS
+from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.lora import parse_lora_spec
-from lmlab.peft.qlora import NF4Config
 from lmlab.recipes.finetune_classify import (
     FINETUNE_TRAIN,
     FinetuneConfig,

@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lmlab.nn.nf4_linear import NF4Linear
 from lmlab.ops import nf4
-from lmlab.peft.qlora import NF4Linear
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "nf4.json"
 

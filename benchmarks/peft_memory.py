@@ -75,8 +75,9 @@ def child(job: dict) -> dict:
     import torch
 
     from lmlab.models.gpt.model import GPT
+    from lmlab.nn.nf4_linear import NF4Config, nf4_memory
     from lmlab.peft.lora import LoRAConfig, inject_lora
-    from lmlab.peft.qlora import NF4Config, nf4_memory, prepare_qlora
+    from lmlab.peft.qlora import prepare_qlora
     from lmlab.tools.memory import checkpoint_blocks, measure_training_peak, random_batches, training_bill
 
     torch.manual_seed(0)

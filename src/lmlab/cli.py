@@ -285,7 +285,7 @@ def _nf4_config(flag: bool, lora):
         raise LmlabError("--nf4 stores the frozen base in 4 bits under LoRA adapters (QLoRA), so it needs --lora: "
                          "e.g. --lora r=8,alpha=16,targets=qkv --nf4 (to quantise a trained run instead: "
                          "`lmlab quantize nf4 RUN`)")
-    from lmlab.peft.qlora import NF4Config
+    from lmlab.nn.nf4_linear import NF4Config
     return NF4Config()
 
 

@@ -9,12 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import lmlab.peft.qlora as Q
+import lmlab.nn.nf4_linear as Q
 from lmlab.errors import LmlabError
 from lmlab.models.gpt import GPT, GPTConfig
+from lmlab.nn.nf4_linear import NF4Config, NF4Linear, nf4_layers, nf4_memory, quantize_model
 from lmlab.ops import nf4
 from lmlab.peft.lora import LoRAConfig, LoRALinear, trainable_report
-from lmlab.peft.qlora import NF4Config, NF4Linear, nf4_layers, nf4_memory, prepare_qlora, quantize_model
+from lmlab.peft.qlora import prepare_qlora
 from lmlab.train.objectives import causal_lm
 
 

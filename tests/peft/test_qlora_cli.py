@@ -18,8 +18,8 @@ from lmlab.cli import main
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.errors import LmlabError
 from lmlab.models.gpt import preset as gpt_preset
+from lmlab.nn.nf4_linear import NF4Config, NF4Linear, nf4_layers, quantize_model
 from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
-from lmlab.peft.qlora import NF4Config, NF4Linear, nf4_layers, quantize_model
 from lmlab.recipes import quantize
 from lmlab.recipes.pretrain_bert import load_bert_run
 from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt

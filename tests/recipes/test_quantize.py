@@ -9,7 +9,7 @@ import pytest
 
 from lmlab.cli import main
 from lmlab.data.corpora import load_text
-from lmlab.peft.qlora import NF4Linear, nf4_layers
+from lmlab.nn.nf4_linear import NF4Linear, nf4_layers
 from lmlab.recipes.quantize import load_run_model
 
 

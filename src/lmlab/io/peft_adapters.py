@@ -48,6 +48,7 @@ from lmlab.io.hf_gpt2 import CONV1D, unsupported_by_gpt2
 from lmlab.io.hf_llama import unsupported_by_llama
 from lmlab.models.bert.model import BertForSequenceClassification, BertForTokenClassification, BertModel
 from lmlab.models.gpt.model import GPT
+from lmlab.nn.surgery import set_module
 from lmlab.peft.lora import LoRAConfig, LoRAEmbedding, LoRALayer, LoRALinear, lora_layers
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
@@ -345,7 +346,7 @@ def load_adapter(model: nn.Module, path: str | Path) -> LoRAConfig:
             if shared is not None:      # q, k, v of one fused c_attn share peft's single A
                 layer.lora_A = shared
             shared = layer.lora_A if len(parts) > 1 else None
-            _set(model, name, layer)
+            set_module(model, name, layer)
             targets.append(name)
     saved: list[str] = []
     for hf, params in whole.items():
@@ -367,11 +368,6 @@ def load_adapter(model: nn.Module, path: str | Path) -> LoRAConfig:
         saved.append(name)
     return LoRAConfig(r=int(r0), alpha=float(alpha0), dropout=dropout, targets=tuple(targets) or ("all-linear",),
                       rslora=rslora, modules_to_save=tuple(saved))
-
-
-def _set(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 # ---- a run's adapter folder -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Parameter-efficient fine-tuning: LoRA (inject, merge, unmerge; adapters in peft's layout) and QLoRA."""
 
+from lmlab.nn.surgery import PRESETS
 from lmlab.peft.lora import (
-    PRESETS,
     LoRAConfig,
     LoRAEmbedding,
     LoRALinear,
@@ -15,4 +15,5 @@ from lmlab.peft.lora import (
 
 __all__ = ["PRESETS", "LoRAConfig", "LoRAEmbedding", "LoRALinear", "TrainableReport", "inject_lora", "lora_layers",
            "merge_lora", "parse_lora_spec", "trainable_report"]
-# QLoRA (frozen NF4 base + LoRA) lives in lmlab.peft.qlora.
+# QLoRA (frozen NF4 base + LoRA) lives in lmlab.peft.qlora, apply_lora (either, for a recipe) in lmlab.peft.apply;
+# the NF4 layer itself in lmlab.nn.nf4_linear.

@@ -17,15 +17,16 @@ lets one α serve every rank. Dropout acts on the bypass's input only.
 - `LoRALinear` wraps any linear-like module (anything with in_features, out_features and a forward:
   an nn.Linear, or a frozen 4-bit NF4Linear, which makes QLoRA); merge() folds s·BA into the base
   weight (no extra cost at inference), unmerge() takes it out again.
-- `inject_lora(model, cfg)` replaces the linear layers named by `cfg.targets` (presets or patterns)
-  and freezes every other parameter, except those of `cfg.modules_to_save` (e.g. a new classifier).
+- `inject_lora(model, cfg)` replaces the linear layers named by `cfg.targets` (presets or patterns, the
+  vocabulary of lmlab.nn.surgery) and freezes every other parameter, except those of
+  `cfg.modules_to_save` (e.g. a new classifier).
 - `merge_lora(model)` gives back a plain model; `trainable_report(model)` counts what trains.
-Adapters are saved and loaded in peft's layout by lmlab.io.peft_adapters.
+Adapters are saved and loaded in peft's layout by lmlab.io.peft_adapters; QLoRA (an NF4 base) is
+lmlab.peft.qlora, and lmlab.peft.apply.apply_lora does either for a recipe.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import re
 from dataclasses import dataclass
@@ -35,17 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmlab.errors import LmlabError
-
-# Target presets: names matched as suffixes of module names ("q_proj" matches "blocks.3.attn.q_proj").
-PRESETS: dict[str, tuple[str, ...]] = {
-    "qv": ("q_proj", "v_proj"),                                   # the LoRA paper's choice (W_q, W_v)
-    "qkv": ("q_proj", "k_proj", "v_proj"),                        # attention queries, keys, values
-    "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj"),           # ... and the attention output
-    "ff": ("ff.up", "ff.gate", "ff.down"),                        # the feed-forward (SwiGLU's gate too)
-    "all-linear": (),                                             # every linear layer but the output layer
-}
-# Output layers that "all-linear" leaves out, as peft does: heads are trained whole (modules_to_save) or not at all.
-OUTPUT_LAYERS = re.compile(r"(.*\.)?(lm_head|decoder|classifier|nsp)")
+from lmlab.nn.surgery import LayerWrapper, name_matches, resolve_targets, set_module
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ def lora_scaling(alpha: float, r: int, rslora: bool = False) -> float:
     return alpha / math.sqrt(r) if rslora else alpha / r
 
 
-class LoRALayer(nn.Module):
+class LoRALayer(LayerWrapper):
     """What LoRALinear and LoRAEmbedding share: a frozen `base`, A and B, the scale, merge and unmerge.
     Each kind gives `delta_weight()`, the update s·BA in its base weight's layout (weight_shape)."""
     lora_A: nn.Parameter
@@ -193,72 +184,17 @@ class LoRAEmbedding(LoRALayer):
         return (self.lora_B @ self.lora_A).t() * self.scaling
 
 
-# ---- choosing modules by name -----------------------------------------------------------------------
-def _is_linear(m: nn.Module) -> bool:
-    """nn.Linear (and subclasses), or any other linear-like layer (e.g. NF4Linear), but not a LoRA wrapper."""
-    if isinstance(m, LoRALayer):
-        return False
-    return isinstance(m, nn.Linear) or all(hasattr(m, a) for a in ("in_features", "out_features"))
-
-
-def _is_adaptable(m: nn.Module) -> bool:
-    """A layer LoRA can wrap: a linear-like layer, or an nn.Embedding (only when a target names it)."""
-    return _is_linear(m) or isinstance(m, nn.Embedding)
-
-
-def _matches(name: str, pattern: str) -> bool:
-    """re:REGEX: full match; a glob (* ? [): full match on the dotted name; else the name or a dotted suffix."""
-    if pattern.startswith("re:"):
-        return re.fullmatch(pattern[3:], name) is not None
-    if any(c in pattern for c in "*?["):
-        return fnmatch.fnmatchcase(name, pattern)
-    return name == pattern or name.endswith("." + pattern)
-
-
-def adaptable_names(model: nn.Module) -> list[str]:
-    """Names of the model's linear and embedding layers that LoRA could wrap (outside existing LoRA wrappers)."""
-    inside = {f"{n}.base" for n, m in model.named_modules() if isinstance(m, LoRALayer)}
-    return [n for n, m in model.named_modules() if n and _is_adaptable(m) and n not in inside]
-
-
-def resolve_targets(model: nn.Module, targets: tuple[str, ...]) -> list[str]:
-    """The layers named by presets and patterns, in model order; an entry matching none is an error. Presets
-    ("all-linear" too) pick linear layers only; an embedding is adapted when a pattern names it (tok_emb)."""
-    names = adaptable_names(model)
-    linear = [n for n in names if _is_linear(model.get_submodule(n))]
-    chosen: set[str] = set()
-    for t in targets:
-        if t == "all-linear":
-            hit = [n for n in linear if not OUTPUT_LAYERS.fullmatch(n)]
-        elif t in PRESETS:
-            hit = [n for n in linear if any(_matches(n, p) for p in PRESETS[t])]
-        else:
-            hit = [n for n in names if _matches(n, t)]
-        if not hit:
-            shown = ", ".join(linear[:6]) + (", …" if len(linear) > 6 else "")
-            embeddings = [n for n in names if n not in linear]
-            raise LmlabError(f"LoRA target '{t}' matches no linear or embedding layer of this "
-                             f"{type(model).__name__}; presets: {', '.join(PRESETS)}; its linear layers are named "
-                             f"like: {shown}" + (f"; its embeddings: {', '.join(embeddings)}" if embeddings else ""))
-        chosen.update(hit)
-    return [n for n in names if n in chosen]
-
-
+# ---- choosing modules by name (targets: lmlab.nn.surgery) -------------------------------------------
 def resolve_modules(model: nn.Module, patterns: tuple[str, ...]) -> list[str]:
     """Modules (any kind) named by patterns, for modules_to_save; an entry matching none is an error."""
     names = [n for n, _ in model.named_modules() if n]
     out: list[str] = []
     for p in patterns:
-        hit = [n for n in names if _matches(n, p) and not any(n.startswith(o + ".") for o in out)]
+        hit = [n for n in names if name_matches(n, p) and not any(n.startswith(o + ".") for o in out)]
         if not hit:
             raise LmlabError(f"modules_to_save entry '{p}' matches no module of this {type(model).__name__}")
         out += [n for n in hit if n not in out]
     return out
-
-
-def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def lora_layers(model: nn.Module) -> dict[str, LoRALayer]:
@@ -271,7 +207,7 @@ def inject_lora(model: nn.Module, cfg: LoRAConfig) -> list[str]:
     cfg.modules_to_save); returns the wrapped names. The model is changed in place."""
     if lora_layers(model):
         raise LmlabError("the model already has LoRA adapters; merge them (merge_lora) before adding new ones")
-    names = resolve_targets(model, cfg.targets)
+    names = resolve_targets(model, cfg.targets, "LoRA target")
     save = resolve_modules(model, cfg.modules_to_save)
     shared = _shared_parameters(model)
     for n in names:
@@ -283,7 +219,7 @@ def inject_lora(model: nn.Module, cfg: LoRAConfig) -> list[str]:
         p.requires_grad_(False)
     for n in names:
         base = model.get_submodule(n)
-        _set_module(model, n, LoRAEmbedding(base, cfg.r, cfg.alpha, cfg.rslora) if isinstance(base, nn.Embedding)
+        set_module(model, n, LoRAEmbedding(base, cfg.r, cfg.alpha, cfg.rslora) if isinstance(base, nn.Embedding)
                     else LoRALinear(base, cfg.r, cfg.alpha, cfg.dropout, cfg.rslora))
     for n in save:
         if n in names:
@@ -307,7 +243,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
     parameter trainable again. The model is changed in place and returned."""
     for name, layer in lora_layers(model).items():
         layer.merge()
-        _set_module(model, name, layer.base)
+        set_module(model, name, layer.base)
     for p in model.parameters():
         p.requires_grad_(True)
     return model
@@ -396,26 +332,3 @@ def run_lora_config(meta: dict) -> LoRAConfig | None:
     except LmlabError as e:
         raise LmlabError(f"the run's config.json has a damaged 'lora' section ({e}); restore it or retrain") from None
 
-
-def apply_lora(model: nn.Module, cfg: LoRAConfig | None, quiet: bool = True, nf4=None) -> TrainableReport | None:
-    """inject_lora for a recipe: nothing without a config; prints the trainable-parameter report unless quiet.
-    With `nf4` (an NF4Config) the base's linear layers are first stored in 4-bit NF4: QLoRA (prepare_qlora)."""
-    if cfg is None:
-        if nf4 is not None:
-            raise LmlabError("NF4 (QLoRA) quantises the frozen base under LoRA adapters: it needs a LoRA config")
-        return None
-    base = ""
-    if nf4 is not None:
-        from lmlab.peft.qlora import nf4_memory, prepare_qlora
-        quantised, names = prepare_qlora(model, cfg, nf4)
-        mem = nf4_memory(model)
-        base = (f"; base: {len(quantised)} linear layers in NF4, {mem['weights']:,} weights at "
-                f"{mem['bits_per_weight']:.3f} bits (buffers, not counted below)")
-    else:
-        names = inject_lora(model, cfg)
-    report = trainable_report(model)
-    if not quiet:
-        print(f"{'QLoRA' if nf4 is not None else 'LoRA'} r={cfg.r} alpha={cfg.alpha:g} (scale {cfg.scaling:.4g}"
-              f"{', rsLoRA' if cfg.rslora else ''}) on {len(names)} layers ({', '.join(cfg.targets)}){base}; "
-              f"{report}")
-    return report

@@ -48,9 +48,11 @@ from lmlab.io.atomic import atomic_write, atomic_write_text
 from lmlab.io.checkpoint import save_config
 from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.bert.model import SEQUENCE_POOLINGS, BertForSequenceClassification, BertModel
+from lmlab.nn.nf4_linear import NF4Config
 from lmlab.ops.losses import cross_entropy
-from lmlab.peft.lora import LoRAConfig, apply_lora
-from lmlab.peft.qlora import NF4Config, run_nf4_section
+from lmlab.peft.apply import apply_lora
+from lmlab.peft.lora import LoRAConfig
+from lmlab.peft.qlora import run_nf4_section
 from lmlab.recipes.pretrain_bert import load_bert_encoder
 from lmlab.recipes.run_dir import prepare_run_dir
 from lmlab.train.config import TrainConfig

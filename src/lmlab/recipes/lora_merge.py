@@ -26,8 +26,9 @@ from lmlab.io.checkpoint import (
     save_weights,
 )
 from lmlab.io.peft_adapters import RUN_ADAPTER_DIR
+from lmlab.nn.nf4_linear import dequantize_model
 from lmlab.peft.lora import lora_layers, merge_lora, run_lora_config
-from lmlab.peft.qlora import RUN_SECTION, dequantize_model, run_nf4_config
+from lmlab.peft.qlora import RUN_SECTION, run_nf4_config
 from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir
 
 NOT_COPIED = {CONFIG_FILE, MODEL_FILE, STATE_FILE, RUN_ADAPTER_DIR}

@@ -29,8 +29,10 @@ from lmlab.io.hf_bert import load_hf_bert
 from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForPreTraining, BertModel
-from lmlab.peft.lora import LoRAConfig, apply_lora, run_lora_config
-from lmlab.peft.qlora import NF4Config, run_nf4_config, run_nf4_section
+from lmlab.nn.nf4_linear import NF4Config
+from lmlab.peft.apply import apply_lora
+from lmlab.peft.lora import LoRAConfig, run_lora_config
+from lmlab.peft.qlora import run_nf4_config, run_nf4_section
 from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir, read_run_configs
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import bert_pretraining

@@ -24,8 +24,10 @@ from lmlab.generate.text import generate_ids
 from lmlab.io.checkpoint import load_config, save_config
 from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.gpt import GPT, GPTConfig
-from lmlab.peft.lora import LoRAConfig, apply_lora, run_lora_config
-from lmlab.peft.qlora import NF4Config, run_nf4_config, run_nf4_section
+from lmlab.nn.nf4_linear import NF4Config
+from lmlab.peft.apply import apply_lora
+from lmlab.peft.lora import LoRAConfig, run_lora_config
+from lmlab.peft.qlora import run_nf4_config, run_nf4_section
 from lmlab.recipes.run_dir import load_run_weights, prepare_run_dir, read_run_configs
 from lmlab.train import distributed as D
 from lmlab.train.config import TrainConfig

@@ -18,7 +18,7 @@ from lmlab import __version__
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import load_config, save_config, save_weights, unique_state_dict
 from lmlab.models.gpt import GPT
-from lmlab.peft.qlora import NF4Config, nf4_memory, quantize_model
+from lmlab.nn.nf4_linear import NF4Config, nf4_memory, quantize_model
 from lmlab.recipes.convert_gqa import val_loss
 from lmlab.recipes.pretrain_gpt import load_plain_gpt, load_run_configs
 from lmlab.recipes.pretrain_gpt import load_run_model as load_plain_run_model

@@ -31,8 +31,9 @@ def load_run_weights(run_dir: str | Path, model, meta: dict, plain: bool = True)
     """Load a run's weights into a freshly built `model` of its shape; returns the saved step. A QLoRA or
     `quantize nf4` run ("quantization" section) gets its NF4 structure and a LoRA run ("lora") its adapters
     first; plain=True then dequantises and merges, so the model is an ordinary float one, as the run computes."""
+    from lmlab.nn.nf4_linear import dequantize_model, quantize_model
     from lmlab.peft.lora import inject_lora, merge_lora, run_lora_config
-    from lmlab.peft.qlora import dequantize_model, quantize_model, run_nf4_config
+    from lmlab.peft.qlora import run_nf4_config
 
     lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
     if nf4 is not None:  # the base's linear layers are NF4 codes and scales in the checkpoint
