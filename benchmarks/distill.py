@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from lmlab.recipes.pretrain_gpt import load_run_model
-from lmlab.tools.plots import read_metrics
+from lmlab.train.metrics import read_metrics
 
 sys.path.insert(0, str(Path(__file__).parent))
 from shakespeare_budget import full_split_loss  # noqa: E402

@@ -23,7 +23,7 @@ import torch
 from lmlab.data.corpora import load_text
 from lmlab.data.lm import split_tokens
 from lmlab.recipes.pretrain_gpt import load_run_model
-from lmlab.tools.plots import read_metrics
+from lmlab.train.metrics import read_metrics
 from lmlab.train.objectives import causal_lm
 
 

@@ -10,8 +10,8 @@ from lmlab.generate.text import generate_ids
 from lmlab.models.gpt import GPT, GPTConfig, preset
 from lmlab.ops.attention import attention
 from lmlab.recipes.pretrain_gpt import pretrain_gpt
-from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import read_metrics
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -541,7 +541,7 @@ def cmd_info(args) -> None:
           f"{cfg.n_layers} layers × {cfg.kv_heads} kv heads × {cfg.head_dim} dims; "
           f"{_bytes(per_tok * cfg.max_seq_len)} for one full {cfg.max_seq_len}-token context")
     if args.run:
-        from lmlab.tools.plots import read_metrics
+        from lmlab.train.metrics import read_metrics
         rows = read_metrics(Path(args.run) / "metrics.jsonl")
         evals = [r for r in rows if "val_loss" in r]
         if rows:

@@ -20,8 +20,8 @@ from lmlab.models.bert.model import BertForSequenceClassification, BertModel
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.peft import LoRAConfig, inject_lora
 from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
-from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import read_metrics
 
 DATA = Path(__file__).parents[1] / "data" / "fortunes_3topics.jsonl"
 

@@ -23,8 +23,8 @@ from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
 from lmlab.recipes import quantize
 from lmlab.recipes.pretrain_bert import load_bert_run
 from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
-from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import read_metrics
 
 DATA = Path(__file__).parents[1] / "data" / "fortunes_3topics.jsonl"
 NF4_KEYS = ("weight_packed", "weight_absmax", "weight_absmax_scale", "weight_absmax_offset")

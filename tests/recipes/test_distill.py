@@ -14,8 +14,8 @@ from lmlab.models.gpt import preset as gpt_preset
 from lmlab.recipes.distill import distill
 from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_run, pretrain_bert
 from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
-from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import read_metrics
 
 
 def train_cfg(**kw) -> TrainConfig:

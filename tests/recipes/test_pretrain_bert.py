@@ -7,8 +7,8 @@ import pytest
 
 from lmlab.models.bert import preset
 from lmlab.recipes.pretrain_bert import BertDataConfig, ExampleBatches, documents, pretrain_bert
-from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import read_metrics
 
 MODEL = preset("bert-tiny", dropout=0.0)
 

@@ -13,7 +13,7 @@ from lmlab.cli import main
 from lmlab.io.checkpoint import load_weights
 from lmlab.models.seq2seq import Seq2SeqTransformer
 from lmlab.recipes.train_seq2seq import load_run_configs
-from lmlab.tools.plots import read_metrics
+from lmlab.train.metrics import read_metrics
 
 DATA = Path(__file__).parents[1] / "data" / "messages_en_zh_1000.tsv"
 SMALL = ["--preset", "transformer-tiny", "--bpe_vocab_size", "1200", "--val_size", "60", "--test_size", "40",

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lmlab.tools.plots import read_metrics
+from lmlab.train.metrics import read_metrics
 
 ARGS = ["train", "gpt", "--preset", "tiny", "--max_seq_len", "32", "--batch_size", "8", "--max_steps", "8",
         "--eval_every", "4", "--eval_batches", "2", "--log_every", "1", "--lr", "3e-3", "--quiet",

@@ -9,8 +9,8 @@ from lmlab.data.lm_config import LMDataConfig
 from lmlab.errors import LmlabError
 from lmlab.models.gpt import preset
 from lmlab.recipes.pretrain_gpt import pretrain_gpt
-from lmlab.tools.plots import read_metrics
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import read_metrics
 
 MODEL = preset("tiny", max_seq_len=32, dropout=0.1)  # dropout on: resume must restore the RNG too
 

@@ -1,1 +1,1 @@
-"""Memory accounting, worked examples, plots."""
+"""Memory accounting, worked examples, attention maps."""

@@ -27,9 +27,9 @@ from lmlab.optim.clipping import clip_grad_norm_
 from lmlab.optim.param_groups import decay_groups
 from lmlab.optim.registry import build_optimizer
 from lmlab.optim.schedules import schedule_lr
-from lmlab.tools.plots import plot_loss, read_metrics
 from lmlab.train import distributed as D
 from lmlab.train.config import TrainConfig
+from lmlab.train.metrics import plot_loss, read_metrics
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 

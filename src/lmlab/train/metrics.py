@@ -1,4 +1,5 @@
-"""Plots of a run: train and validation loss against step."""
+"""What the Trainer writes beside a run: metrics.jsonl read back, and loss.png (train and validation loss
+against step) drawn from it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from lmlab.io.atomic import atomic_write
 
 
 def read_metrics(path: str | Path) -> list[dict]:
+    """The rows of a metrics.jsonl, one dict a line; [] when the file does not exist yet."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -16,6 +18,7 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def plot_loss(metrics_path: str | Path, out_path: str | Path, title: str = "") -> None:
+    """Draw the train and validation loss of a metrics.jsonl into a PNG (matplotlib imported only here: heavy)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
