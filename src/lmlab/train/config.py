@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from lmlab.optim.registry import OPTIMIZERS
+from lmlab.optim.schedules import SCHEDULES
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -45,8 +48,6 @@ class TrainConfig:
             raise ValueError(f"need 0 ≤ min_lr ≤ lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.warmup_steps < 0 or self.grad_clip < 0 or self.time_budget < 0:
             raise ValueError("warmup_steps, grad_clip and time_budget cannot be negative")
-        from lmlab.optim.registry import OPTIMIZERS
-        from lmlab.optim.schedules import SCHEDULES
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got '{self.optimizer}'")
         if self.schedule not in SCHEDULES:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from lmlab.errors import LmlabError
+from lmlab.io.atomic import atomic_write
 
 MARKS = {"✓": "agrees", "≈": "the notes rounded", "✗": "differs"}
 
@@ -68,8 +69,6 @@ def save_plot(out: Path | None, name: str, draw: Callable) -> Path | None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from lmlab.io.atomic import atomic_write
 
     try:
         out.mkdir(parents=True, exist_ok=True)
