@@ -37,7 +37,7 @@ class NF4Config:
     blocksize: int = 64                          # weights per absmax scale
     double_quant: bool = True                    # quantise the absmax values too (8-bit, blocks of 256)
     compute_dtype: str | None = None             # fp32, bf16, fp16; None: the dtype the weights had
-    targets: tuple[str, ...] = ("all-linear",)   # LoRA's target vocabulary: presets, names, globs, re:REGEX
+    targets: tuple[str, ...] = ("all-linear",)   # lmlab.nn.surgery's targets: presets, names, globs, re:REGEX
     chunk_weights: int = 1 << 20                 # weights rebuilt at a time in forward and backward
 
     def __post_init__(self):
@@ -173,7 +173,8 @@ def quantize_model(model: nn.Module, cfg: NF4Config = NF4Config()) -> list[str]:
     matrix would silently untie it."""
     if nf4_layers(model):
         raise LmlabError("the model is already quantised to NF4")
-    names = [n for n in resolve_targets(model, cfg.targets, "NF4 target") if isinstance(model.get_submodule(n), nn.Linear)]
+    names = [n for n in resolve_targets(model, cfg.targets, "NF4 target")
+             if isinstance(model.get_submodule(n), nn.Linear)]
     if not names:
         raise LmlabError(f"no nn.Linear layer of this {type(model).__name__} matches {list(cfg.targets)}")
     owners: dict[int, list[str]] = {}
@@ -187,7 +188,7 @@ def quantize_model(model: nn.Module, cfg: NF4Config = NF4Config()) -> list[str]:
             raise LmlabError(f"'{n}' shares its weight with {' and '.join(owners[id(linear.weight)])} (tied "
                              "embeddings); leave it out of the NF4 targets")
         set_module(model, n, NF4Linear.from_linear(linear, cfg.blocksize, cfg.double_quant, compute,
-                                                    cfg.chunk_weights))
+                                                   cfg.chunk_weights))
     return names
 
 
