@@ -31,6 +31,7 @@ test: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 bench: install-test
 	$(PY) benchmarks/train_gpt.py

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from lmlab.recipes.pretrain_gpt import load_run_model
+from lmlab.runs.run import Run
 from lmlab.train.metrics import read_metrics
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -44,7 +44,7 @@ def lmlab(*args: str) -> None:
 @torch.no_grad()
 def forward_tokens_per_s(runs: dict[str, Path], batch: int = 16, rounds: int = 20) -> dict[str, float]:
     """Tokens/s of a forward pass (B, T) -> logits, eval mode, each model timed in turn round by round."""
-    models = {name: load_run_model(run)[0].eval() for name, run in runs.items()}
+    models = {name: Run.open(run).model().eval() for name, run in runs.items()}
     T = next(iter(models.values())).cfg.max_seq_len
     idx = torch.randint(0, 60, (batch, T))
     times: dict[str, list[float]] = {name: [] for name in models}
@@ -60,7 +60,7 @@ def forward_tokens_per_s(runs: dict[str, Path], batch: int = 16, rounds: int = 2
 def summary(run: Path) -> dict:
     rows = read_metrics(run / "metrics.jsonl")
     evals = [r for r in rows if "val_loss" in r]
-    model, _, meta = load_run_model(run)
+    model = Run.open(run).model()
     return {"params": model.num_parameters(), "n_layers": model.cfg.n_layers, "steps": evals[-1]["step"],
             "train_seconds": max(r.get("time", 0.0) for r in rows),
             "val_loss_estimate": evals[-1]["val_loss"], "val_loss_full": full_split_loss(run),

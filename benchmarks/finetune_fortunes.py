@@ -38,7 +38,7 @@ texts one seed's accuracy moves by a few points, as much as the gap the LoRA goa
 have held test texts).
 4. Baselines on the same split: the majority class of the training split, and TF-IDF (word 1-2
    grams, sublinear tf) + logistic regression (scikit-learn, C=10).
-Macro-F1 is lmlab's own (`finetune_classify.macro_f1`, tested equal to scikit-learn's). The table and
+Macro-F1 is lmlab's own (`lmlab.tools.classification.macro_f1`, tested equal to scikit-learn's). The table and
 every number go to --json (default benchmarks/results/finetune_fortunes.json; --quick writes none
 unless --json is given, so a smoke run never replaces real results).
 """
@@ -56,20 +56,16 @@ from pathlib import Path
 import torch
 
 from lmlab.config import to_dict
+from lmlab.data.bert_pretraining import BertDataConfig
 from lmlab.data.classification import ClassificationDataConfig, keep_labels, read_examples, split_examples
 from lmlab.models.bert import preset
 from lmlab.models.bert.model import SEQUENCE_POOLINGS
 from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.lora import parse_lora_spec
-from lmlab.recipes.finetune_classify import (
-    FINETUNE_TRAIN,
-    FinetuneConfig,
-    finetune_classify,
-    macro_f1,
-    with_classifier,
-)
-from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
-from lmlab.train.config import TrainConfig
+from lmlab.recipes.finetune_classify import finetune_classify, with_classifier
+from lmlab.recipes.pretrain_bert import pretrain_bert
+from lmlab.tools.classification import macro_f1
+from lmlab.train.config import FINETUNE_TRAIN, FinetuneConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "fortunes" / "fortunes.en.jsonl"

@@ -22,7 +22,7 @@ import torch
 
 from lmlab.data.corpora import load_text
 from lmlab.data.lm import split_tokens
-from lmlab.recipes.pretrain_gpt import load_run_model
+from lmlab.runs.run import Run
 from lmlab.train.metrics import read_metrics
 from lmlab.train.objectives import causal_lm
 
@@ -30,7 +30,8 @@ from lmlab.train.objectives import causal_lm
 @torch.no_grad()
 def full_split_loss(run: Path, batch_size: int = 64) -> float:
     """Mean next-token loss over every position of the validation split (windows of max_seq_len)."""
-    model, tokenizer, meta = load_run_model(run)
+    r = Run.open(run)
+    model, tokenizer, meta = r.model(), r.tokenizer(), r.meta
     model.eval()
     ids = torch.tensor(tokenizer.encode(load_text(meta["source"])))
     _, val = split_tokens(ids, meta["data"]["val_fraction"])

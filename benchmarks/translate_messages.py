@@ -30,11 +30,14 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.translation import TranslationDataConfig, load_tokenizers
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.seq2seq import translate_texts
 from lmlab.models.seq2seq import preset
-from lmlab.recipes.train_seq2seq import default_configs, load_translation_run, run_splits, train_seq2seq
+from lmlab.recipes.train_seq2seq import run_splits, train_seq2seq
+from lmlab.runs.run import Run
 from lmlab.tools.translation_metrics import bleu_chrf, bleu_tokenizer, placeholder_agreement
+from lmlab.train.config import TRANSLATION_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mt" / "messages.en-zh.tsv"
@@ -69,18 +72,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    defaults = default_configs()
     model_cfg = preset(args.preset, dropout=args.dropout)
-    train_cfg = dataclasses.replace(defaults["train"], max_steps=1_000_000, time_budget=args.time_budget, lr=args.lr,
+    train_cfg = dataclasses.replace(TRANSLATION_TRAIN, max_steps=1_000_000, time_budget=args.time_budget, lr=args.lr,
                                     warmup_steps=args.warmup, schedule=args.schedule, eval_every=1000,
                                     eval_batches=10, min_lr=args.lr / 100, dtype=args.dtype)
-    data_cfg = dataclasses.replace(defaults["data"], bpe_vocab_size=args.bpe_vocab, batch_tokens=args.batch_tokens)
+    data_cfg = dataclasses.replace(TranslationDataConfig(), bpe_vocab_size=args.bpe_vocab, batch_tokens=args.batch_tokens)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(args.run) if args.run else Path(tmp) / "run"
         t0 = time.perf_counter()
         final = train_seq2seq(args.data, model_cfg, train_cfg, data_cfg, run, overwrite=bool(args.run))
         train_s = time.perf_counter() - t0
-        model, src_tok, tgt_tok, _ = load_translation_run(run)
+        trained = Run.open(run)
+        model = trained.model()
+        src_tok, tgt_tok = load_tokenizers(trained.path, model.cfg, trained.config("data").joint_vocab)
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         steps = max(r["step"] for r in rows)
     _, _, test, src_col, tgt_col = run_splits(args.data, data_cfg)

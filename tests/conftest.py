@@ -48,7 +48,7 @@ def short_samples():
     """Training writes a 200-token sample at each evaluation; 8 tokens show the same wiring, faster.
     A module opts in with `pytestmark = pytest.mark.usefixtures("short_samples")`."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("lmlab.recipes.pretrain_gpt.SAMPLE_TOKENS", 8)
+        mp.setattr("lmlab.train.callbacks.SAMPLE_TOKENS", 8)
         yield
 
 
@@ -59,8 +59,9 @@ FORTUNES_3TOPICS = Path(__file__).parent / "data" / "fortunes_3topics.jsonl"
 def pretrain_fortunes_bert():
     """A function that pretrains a bert-tiny (MLM, no dropout) on the test fortunes, one per paragraph, into
     FOLDER/run beside FOLDER/corpus.txt, and returns the run: pretrain(folder, steps, vocab, max_len, batch, lr)."""
+    from lmlab.data.bert_pretraining import BertDataConfig
     from lmlab.models.bert import preset
-    from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
+    from lmlab.recipes.pretrain_bert import pretrain_bert
     from lmlab.train.config import TrainConfig
 
     def pretrain(folder: Path, steps: int, vocab: int, max_len: int, batch: int, lr: float) -> Path:

@@ -198,7 +198,7 @@ def test_adapter_errors(gpt2_dir, bert_dir, tmp_path):
 # ---- `lmlab lora import`: a peft adapter becomes a run every command takes --------------------------
 def test_lora_import_cli_gpt2_then_export_and_merge(gpt2_dir, tmp_path, capsys):
     from lmlab.cli import main
-    from lmlab.recipes.pretrain_gpt import load_plain_gpt
+    from lmlab.runs.run import Run
 
     hf = get_peft_model(_hf_gpt2(gpt2_dir), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"],
                                                        fan_in_fan_out=True))
@@ -210,7 +210,7 @@ def test_lora_import_cli_gpt2_then_export_and_merge(gpt2_dir, tmp_path, capsys):
     assert "8 adapted layers (r=4, alpha=8)" in capsys.readouterr().out   # q, k, v, up in each of 2 blocks
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert meta["family"] == "gpt" and meta["lora"]["r"] == 4 and (tmp_path / "run" / "adapter" / ADAPTER_WEIGHTS).is_file()
-    model, _ = load_plain_gpt(tmp_path / "run")                           # the way every command loads a run
+    model = Run.open(tmp_path / "run").model()                           # the way every command loads a run
     torch.testing.assert_close(model.eval()(IDS), theirs, atol=ATOL, rtol=0)
     # a LoRA run exports merged: Hugging Face's plain GPT-2 then computes what peft's adapted one did
     assert main(["hf", "export", str(tmp_path / "run"), "--out", str(tmp_path / "hf")]) == 0
@@ -218,12 +218,12 @@ def test_lora_import_cli_gpt2_then_export_and_merge(gpt2_dir, tmp_path, capsys):
     exported = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
     torch.testing.assert_close(exported(input_ids=IDS).logits, theirs, atol=ATOL, rtol=0)
     assert main(["lora", "merge", str(tmp_path / "run")]) == 0
-    torch.testing.assert_close(load_plain_gpt(tmp_path / "run-merged")[0].eval()(IDS), theirs, atol=ATOL, rtol=0)
+    torch.testing.assert_close(Run.open(tmp_path / "run-merged").model().eval()(IDS), theirs, atol=ATOL, rtol=0)
 
 
 def test_lora_import_onto_an_lmlab_bert_run(bert_dir, tmp_path, capsys):
     from lmlab.cli import main
-    from lmlab.recipes.pretrain_bert import load_bert_run
+    from lmlab.runs.run import Run
 
     assert main(["hf", "import", str(bert_dir), "--out", str(tmp_path / "base")]) == 0
     hf = get_peft_model(transformers.BertForMaskedLM.from_pretrained(bert_dir),
@@ -236,7 +236,7 @@ def test_lora_import_onto_an_lmlab_bert_run(bert_dir, tmp_path, capsys):
     mask = torch.ones_like(IDS)
     with torch.no_grad():  # the encoder's output: the folder holds no MLM head, so both sides draw their own
         theirs = hf.eval()(input_ids=IDS, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
-        ours = load_bert_run(tmp_path / "run").eval().bert(IDS, None, mask).hidden
+        ours = Run.open(tmp_path / "run").model().eval().bert(IDS, None, mask).hidden
     torch.testing.assert_close(ours, theirs, atol=ATOL, rtol=0)
 
 
@@ -264,9 +264,7 @@ def test_lora_import_errors(gpt2_dir, bert_dir, tmp_path, cli_fails, capsys):
 
 def test_lora_import_onto_an_nf4_run_gives_a_qlora_run(gpt2_dir, tmp_path, capsys):
     from lmlab.cli import main
-    from lmlab.recipes.lora_merge import build_run_model
-    from lmlab.recipes.pretrain_gpt import load_plain_gpt
-    from lmlab.recipes.run_dir import load_run_weights
+    from lmlab.runs.run import Run
 
     assert main(["hf", "import", str(gpt2_dir), "--out", str(tmp_path / "base")]) == 0
     assert main(["quantize", "nf4", str(tmp_path / "base"), "--out", str(tmp_path / "nf4")]) == 0
@@ -279,9 +277,8 @@ def test_lora_import_onto_an_nf4_run_gives_a_qlora_run(gpt2_dir, tmp_path, capsy
     capsys.readouterr()
     meta = json.loads((tmp_path / "qlora" / "config.json").read_text())
     assert "quantization" in meta and meta["lora"]["r"] == 4
-    kept = build_run_model(meta)                             # NF4 base with the adapters beside it (generate)
-    load_run_weights(tmp_path / "qlora", kept, meta, plain=False)
+    kept = Run.open(tmp_path / "qlora").model(plain=False)  # NF4 base with the adapters beside it (generate)
     assert any(type(m).__name__ == "NF4Linear" for m in kept.modules())
-    plain, _ = load_plain_gpt(tmp_path / "qlora")            # dequantised and merged (export, --init)
+    plain = Run.open(tmp_path / "qlora").model()            # dequantised and merged (export, --init)
     with torch.no_grad():
         torch.testing.assert_close(plain.eval()(IDS), kept.eval()(IDS), atol=ATOL, rtol=0)

@@ -18,7 +18,7 @@ import torch
 from lmlab.data.corpora import load_text
 from lmlab.data.tokenizers import train_tokenizer
 from lmlab.recipes.embed import embed_texts
-from lmlab.recipes.pretrain_bert import load_bert_encoder
+from lmlab.runs.hf import load_bert_encoder
 
 transformers = pytest.importorskip("transformers")
 st = pytest.importorskip("sentence_transformers")
@@ -91,10 +91,11 @@ def test_same_embeddings_as_sentence_transformers(folder, lmlab_encoder, pooling
 
 
 def test_an_lmlab_run_gives_the_vectors_of_its_hugging_face_export(tmp_path):
+    from lmlab.data.bert_pretraining import BertDataConfig
     from lmlab.io.hf_bert import save_hf_bert
     from lmlab.models.bert import preset
     from lmlab.recipes.embed import embed
-    from lmlab.recipes.pretrain_bert import BertDataConfig, pretrain_bert
+    from lmlab.recipes.pretrain_bert import pretrain_bert
     from lmlab.train.config import TrainConfig
     (tmp_path / "corpus.txt").write_text(load_text("tinyshakespeare")[:20_000], encoding="utf-8")
     train = TrainConfig(max_steps=2, batch_size=8, eval_every=2, eval_batches=1, log_every=1, warmup_steps=1)

@@ -19,7 +19,8 @@ from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForSequenceClassification, BertModel
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.peft import LoRAConfig, inject_lora
-from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
+from lmlab.recipes.pretrain_gpt import pretrain_gpt
+from lmlab.runs.run import Run
 from lmlab.train.config import TrainConfig
 from lmlab.train.metrics import read_metrics
 
@@ -73,7 +74,7 @@ def test_lora_on_a_pretrained_gpt_resumes_exactly(gpt_base, shakespeare_small, t
     assert (run / "adapter" / "adapter_config.json").is_file()              # the tiny GPT is a GPT-2: peft names
     adapter = load_file(str(run / "adapter" / "adapter_model.safetensors"))
     assert "base_model.model.transformer.h.1.attn.c_attn.lora_B.weight" in adapter
-    model, _, _ = load_run_model(run)                                        # generate & co. get a merged model
+    model = Run.open(run).model()                                            # generate & co. get a merged model
     assert not any("lora_" in n for n, _ in model.named_parameters())
 
 

@@ -20,9 +20,8 @@ from lmlab.errors import LmlabError
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.nn.nf4_linear import NF4Config, NF4Linear, nf4_layers, quantize_model
 from lmlab.peft.lora import LoRAConfig, LoRALinear, lora_layers
-from lmlab.recipes import quantize
-from lmlab.recipes.pretrain_bert import load_bert_run
-from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
+from lmlab.recipes.pretrain_gpt import pretrain_gpt
+from lmlab.runs.run import Run
 from lmlab.train.config import TrainConfig
 from lmlab.train.metrics import read_metrics
 
@@ -70,7 +69,7 @@ def test_qlora_gpt_run_trains_resumes_samples_and_merges(gpt_base, shakespeare_s
     assert not any(k.endswith(("proj.base.weight", "ff.up.weight", "ff.down.weight")) for k in saved)
     assert saved["blocks.0.attn.q_proj.base.weight_packed"].dtype == torch.uint8
     # the NF4 buffers are those of the pretrained base, quantised: training never moved them
-    base, _, _ = load_run_model(gpt_base)
+    base = Run.open(gpt_base).model()
     quantize_model(base, NF4Config())
     for name, layer in nf4_layers(base).items():
         key = f"{name}.base" if name.split(".")[-1].endswith("proj") else name
@@ -92,9 +91,9 @@ def test_qlora_gpt_run_trains_resumes_samples_and_merges(gpt_base, shakespeare_s
     assert losses(split) == losses(run)
 
     # generate samples in NF4 with the adapters beside it; elsewhere the run loads as a plain merged GPT
-    q_model, _, _ = quantize.load_run_model(run)
+    q_model = Run.open(run).model(plain=False)
     assert isinstance(q_model.blocks[0].attn.q_proj, LoRALinear) and isinstance(q_model.blocks[0].ff.up, NF4Linear)
-    plain, _, _ = load_run_model(run)
+    plain = Run.open(run).model()
     assert not lora_layers(plain) and not nf4_layers(plain)
     ids = torch.randint(0, plain.cfg.vocab_size, (2, 16))
     with torch.no_grad():
@@ -106,7 +105,7 @@ def test_qlora_gpt_run_trains_resumes_samples_and_merges(gpt_base, shakespeare_s
     assert main(["lora", "merge", str(run), "--out", str(tmp_path / "merged")]) == 0
     merged_meta = json.loads((tmp_path / "merged" / "config.json").read_text())
     assert "quantization" not in merged_meta and merged_meta["merged_quantization"]["qlora"]
-    merged, _, _ = load_run_model(tmp_path / "merged")
+    merged = Run.open(tmp_path / "merged").model()
     with torch.no_grad():
         torch.testing.assert_close(merged.eval()(ids), q_model(ids), atol=1e-4, rtol=0)
 
@@ -119,7 +118,7 @@ def test_qlora_bert_pretraining_and_finetuning(bert_run, tmp_path, capsys):
                  "--max_len", "32", "--sentence_task", "none", "--lora", "r=4,targets=all-linear", "--nf4",
                  *QUICK, "--out", str(qbert)]) == 0
     assert json.loads((qbert / "config.json").read_text())["quantization"]["qlora"]
-    assert not lora_layers(load_bert_run(qbert)) and not nf4_layers(load_bert_run(qbert))
+    assert not lora_layers(Run.open(qbert).model()) and not nf4_layers(Run.open(qbert).model())
     assert main(["embed", str(qbert), "a fortune", "another one"]) == 0
     capsys.readouterr()
 

@@ -7,13 +7,15 @@ import json
 import pytest
 import torch
 
+from lmlab.data.bert_pretraining import BertDataConfig
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.distill import DistillConfig
 from lmlab.models.bert import preset as bert_preset
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.recipes.distill import distill
-from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_run, pretrain_bert
-from lmlab.recipes.pretrain_gpt import load_run_model, pretrain_gpt
+from lmlab.recipes.pretrain_bert import pretrain_bert
+from lmlab.recipes.pretrain_gpt import pretrain_gpt
+from lmlab.runs.run import Run
 from lmlab.train.config import TrainConfig
 from lmlab.train.metrics import read_metrics
 
@@ -52,7 +54,8 @@ def test_gpt_student_is_a_normal_run_and_its_metrics_have_the_parts(gpt_teacher,
     assert {"val_kl", "val_ce", "val_cos", "val_distill_loss"} <= set(evals[-1])
     assert evals[-1]["val_distill_loss"] < evals[0]["val_distill_loss"]
     assert final["val_loss"] == final["val_ce"] and final["teacher_val_loss"] > 0
-    model, tok, _ = load_run_model(out)                 # generate/hf export load it like any GPT run
+    student = Run.open(out)                             # generate/hf export load it like any GPT run
+    model, _ = student.model(), student.tokenizer()
     assert model.cfg.n_layers == 2 and (out / "samples.txt").is_file()
     assert (gpt_teacher / "model.safetensors").read_bytes() == teacher_bytes    # the teacher run is untouched
 
@@ -73,7 +76,7 @@ def test_bert_student_loads_as_a_bert_run(bert_teacher, tmp_path):
     out = tmp_path / "student"
     final = distill(bert_teacher, out, DistillConfig(), train_cfg(max_steps=10, eval_every=10), quiet=True)
     assert {"val_kl", "val_ce", "val_cos"} <= set(final)
-    student, teacher = load_bert_run(out), load_bert_run(bert_teacher)
+    student, teacher = Run.open(out).model(), Run.open(bert_teacher).model()
     assert student.cfg.n_layers == 2
     # the sentence head and pooler are not trained (DistilBERT drops NSP): still the teacher's
     assert torch.equal(student.nsp.weight, teacher.nsp.weight)

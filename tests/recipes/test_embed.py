@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from lmlab.cli import main
+from lmlab.data.bert_pretraining import BertDataConfig
 from lmlab.errors import LmlabError
 from lmlab.models.bert import preset
 from lmlab.recipes.embed import embed, embed_texts, read_texts
-from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_encoder, pretrain_bert
+from lmlab.recipes.pretrain_bert import pretrain_bert
+from lmlab.runs.hf import load_bert_encoder
 from lmlab.train.config import TrainConfig
 
 TEXTS = ["To be, or not to be.", "Hi.", "Now is the winter of our discontent made glorious summer by this sun.",

@@ -2,14 +2,13 @@
 (computers, food, law; 150 texts of at most 60 words each: tests/data/fortunes_3topics.jsonl, a seeded
 sample of ../shared/data/fortunes/fortunes.en.jsonl, from Debian's `fortunes`, BSD fortune data).
 A bert-tiny pretrained here for a few dozen steps, then fine-tuned, beats the majority class on the
-held-out test split; frozen layers stay bit-identical; macro-F1 and the confusion matrix agree with
-scikit-learn."""
+held-out test split; frozen layers stay bit-identical. (macro-F1 and the confusion matrix against
+scikit-learn: tests/tools/test_classification.py.)"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -28,17 +27,9 @@ from lmlab.data.tokenizers import TextTokenizer
 from lmlab.io.checkpoint import load_weights
 from lmlab.models.bert import BertConfig
 from lmlab.models.bert.model import BertForSequenceClassification
-from lmlab.recipes.finetune_classify import (
-    FINETUNE_TRAIN,
-    FinetuneConfig,
-    confusion_matrix,
-    finetune_classify,
-    freeze_lower_layers,
-    macro_f1,
-    predict,
-)
-from lmlab.recipes.pretrain_bert import load_bert_encoder
-from lmlab.train.config import TrainConfig
+from lmlab.recipes.finetune_classify import finetune_classify, freeze_lower_layers, predict
+from lmlab.runs.hf import load_bert_encoder
+from lmlab.train.config import FINETUNE_TRAIN, FinetuneConfig, TrainConfig
 
 DATA = Path(__file__).parents[1] / "data" / "fortunes_3topics.jsonl"
 
@@ -115,22 +106,3 @@ def test_frozen_layers_do_not_move_and_windows_are_pooled(pretrained, tmp_path):
     for name, tensor in before.items():
         same = torch.equal(after[name], tensor)
         assert same == name.startswith(("emb.", "blocks.0.")), name
-
-
-def test_config_refuses_unknown_pooling():
-    with pytest.raises(ValueError, match="pooling"):
-        FinetuneConfig(pooling="max")
-
-
-def test_macro_f1_and_confusion_matrix_match_sklearn():
-    metrics = pytest.importorskip("sklearn.metrics")
-    rng = random.Random(0)
-    for trial in range(30):
-        n_classes = rng.randint(2, 6)
-        y_true = [rng.randrange(n_classes) for _ in range(rng.randint(1, 40))]
-        # some trials never predict a class, or predict one absent from y_true
-        y_pred = [rng.randrange(n_classes if trial % 3 else n_classes - 1) for _ in y_true]
-        assert macro_f1(y_true, y_pred) == pytest.approx(
-            metrics.f1_score(y_true, y_pred, average="macro", zero_division=0.0))
-        assert confusion_matrix(y_true, y_pred, n_classes) == \
-            metrics.confusion_matrix(y_true, y_pred, labels=list(range(n_classes))).tolist()

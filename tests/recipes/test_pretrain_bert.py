@@ -5,8 +5,9 @@ import math
 
 import pytest
 
+from lmlab.data.bert_pretraining import BertDataConfig
 from lmlab.models.bert import preset
-from lmlab.recipes.pretrain_bert import BertDataConfig, ExampleBatches, documents, pretrain_bert
+from lmlab.recipes.pretrain_bert import pretrain_bert
 from lmlab.train.config import TrainConfig
 from lmlab.train.metrics import read_metrics
 
@@ -41,43 +42,6 @@ def test_pretraining_lowers_mlm_loss_and_raises_accuracy(corpus, tmp_path, maski
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert meta["family"] == "bert" and meta["data"]["masking"] == masking
     assert (tmp_path / "run" / "tokenizer.json").is_file() and (tmp_path / "run" / "model.safetensors").is_file()
-
-
-def test_documents_split_at_blank_lines():
-    assert documents("a\nb\n\n\nc\n\n  \n") == [["a", "b"], ["c"]]
-
-
-def test_batches_resume_where_they_left_off():
-    from lmlab.data.mlm import MaskingConfig, MLMCollator
-    examples = [{"input_ids": [2, 10 + i, 11 + i, 12, 3], "index": i} for i in range(50)]
-    make = lambda: ExampleBatches(examples, MLMCollator(MaskingConfig(), 40, 4, 0, [0, 1, 2, 3, 4]), 4, seed=1)
-    a, b = make(), make()
-    a.next()
-    b.load_state_dict(a.state_dict())
-    x, y = a.next(), b.next()
-    assert all((x[k] == y[k]).all() for k in x)
-
-
-def test_load_bert_encoder_from_a_run_and_from_an_hf_folder(corpus, tmp_path):
-    import torch
-    transformers = pytest.importorskip("transformers")
-    from lmlab.errors import LmlabError
-    from lmlab.recipes.pretrain_bert import load_bert_encoder
-    pretrain_bert(str(corpus), MODEL, train_cfg(max_steps=2, eval_every=2, eval_batches=1),
-                  BertDataConfig(tokenizer_vocab_size=300), tmp_path / "run", quiet=True)
-    enc, tok = load_bert_encoder(tmp_path / "run")
-    assert tok.kind == "wordpiece" and enc.pooler is not None
-    enc.eval()
-    ids = torch.tensor([tok.encode_pair("to be or not")["input_ids"]])
-    assert enc(ids).hidden.shape == (1, ids.size(1), MODEL.d_model)
-    hf = transformers.BertModel(transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                                        intermediate_size=64, vocab_size=tok.vocab_size))
-    hf.save_pretrained(tmp_path / "hf")
-    tok.save(tmp_path / "hf" / "tokenizer.json")
-    enc2, _ = load_bert_encoder(tmp_path / "hf")
-    assert enc2.cfg.d_model == 32
-    with pytest.raises(LmlabError, match="neither an lmlab BERT run"):
-        load_bert_encoder(corpus.parent)
 
 
 def test_resume_reproduces_the_uninterrupted_run(corpus, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from lmlab.cli import main
 from lmlab.data.corpora import load_text
 from lmlab.nn.nf4_linear import NF4Linear, nf4_layers
-from lmlab.recipes.quantize import load_run_model
+from lmlab.runs.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_quantize_writes_a_run_that_info_describes_and_generate_samples(capsys, 
     assert abs(q["val_loss_after"] - q["val_loss_before"]) < 0.1        # 4 bits cost little
     assert (out / "model.safetensors").stat().st_size < 0.6 * (trained / "model.safetensors").stat().st_size
 
-    model, _, _ = load_run_model(out)
+    model = Run.open(out).model(plain=False)
     assert len(nf4_layers(model)) == q["layers"] and all(isinstance(m, NF4Linear) for m in nf4_layers(model).values())
 
     assert main(["info", str(out)]) == 0

@@ -12,7 +12,7 @@ import torch
 from lmlab.cli import main
 from lmlab.io.checkpoint import load_weights
 from lmlab.models.seq2seq import Seq2SeqTransformer
-from lmlab.recipes.train_seq2seq import load_run_configs
+from lmlab.runs.run import Run
 from lmlab.train.metrics import read_metrics
 
 DATA = Path(__file__).parents[1] / "data" / "messages_en_zh_1000.tsv"
@@ -53,7 +53,7 @@ def test_training_lowers_the_loss_and_logs_bleu_and_chrf(trained):
     meta = json.loads((trained / "config.json").read_text())
     assert (meta["family"], meta["source_lang"], meta["target_lang"]) == ("seq2seq", "en", "zh")
     assert meta["train"]["schedule"] == "inverse_sqrt" and meta["train"]["label_smoothing"] == 0.1
-    model_cfg = load_run_configs(trained)[1]["model"]
+    model_cfg = Run.open(trained).config("model")
     assert model_cfg.share_embeddings and model_cfg.vocab_size <= 1200
     assert "=== step 80: BLEU" in (trained / "samples.txt").read_text()
     for name in ("tokenizer.json", "model.safetensors", "train_state.pt", "loss.png"):
@@ -66,7 +66,7 @@ def test_resume_continues_exactly(tmp_path):
     assert main([*common, "--max_steps", "6", "--out", str(tmp_path / "a")]) == 0
     assert main([*common, "--max_steps", "3", "--out", str(tmp_path / "b")]) == 0
     assert main(["train", "seq2seq", "--out", str(tmp_path / "b"), "--resume", "--max_steps", "6", "--quiet"]) == 0
-    cfg = load_run_configs(tmp_path / "a")[1]["model"]
+    cfg = Run.open(tmp_path / "a").config("model")
     a, b = Seq2SeqTransformer(cfg), Seq2SeqTransformer(cfg)
     assert load_weights(tmp_path / "a", a) == load_weights(tmp_path / "b", b) == 6
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
@@ -97,7 +97,7 @@ def test_separate_vocabularies_in_bf16(tmp_path):
                  "false", "--max_steps", "2", "--eval_every", "2", "--bleu_sentences", "4", "--dtype", "bf16",
                  "--out", str(out)]) == 0
     assert (out / "src_tokenizer.json").is_file() and (out / "tgt_tokenizer.json").is_file()
-    cfg = load_run_configs(out)[1]["model"]
+    cfg = Run.open(out).config("model")
     assert cfg.tgt_vocab_size > 0 and not cfg.share_embeddings
     assert (out / "src_tokenizer.json").read_bytes() != (out / "tgt_tokenizer.json").read_bytes()
     assert main(["translate", str(out), "Done"]) == 0
@@ -125,7 +125,7 @@ def test_bad_input_fails_cleanly(cli_fails, trained, tmp_path):
     (tmp_path / "gpt").mkdir()
     (tmp_path / "gpt" / "config.json").write_text(json.dumps({"family": "gpt", "source": "x", "model": {},
                                                               "train": {}, "data": {}}))
-    cli_fails(["translate", str(tmp_path / "gpt"), "hi"], "not a translation model")
+    cli_fails(["translate", str(tmp_path / "gpt"), "hi"], "does not take a 'gpt' run", "seq2seq")
 
 
 def test_info_shows_the_papers_count(capsys):

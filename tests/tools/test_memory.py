@@ -211,6 +211,6 @@ def test_cli_errors(cli_fails, capsys):
     cli_fails(["memory", "--params", "7B", "--d-model", "4096"], "--n-layers")
     cli_fails(["memory", "--preset", "nano", "--d-model", "64"], "--params")
     cli_fails(["memory", "--preset", "nano", "--mixed"], "--dtype bf16")
-    cli_fails(["memory", "--preset", "nano", "--optimizer", "lion"], "invalid choice")
+    cli_fails(["memory", "--preset", "nano", "--optimizer", "lion"], "--optimizer must be one of", "adamw", "lion")
     cli_fails(["memory", "--params", "7B", "--d-model", "100", "--n-layers", "2", "--n-heads", "3"],
           "divisible")

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from lmlab.data.jsonl import read_jsonl
+from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
 
 
@@ -237,3 +238,17 @@ def eval_batches(examples: list[Example], batch_tokens: int, pad_id: int, bos_id
     """Fixed validation batches (the same at every evaluation, so the losses compare)."""
     batches = token_batches(examples, batch_tokens, random.Random(0))[:max_batches]
     return [collate([examples[i] for i in b], pad_id, bos_id) for b in batches]
+
+
+def tokenizer_files(joint: bool) -> tuple[str, str]:
+    """A translation run's (source, target) tokenizer files: one joint file, or one per side."""
+    return ("tokenizer.json", "tokenizer.json") if joint else ("src_tokenizer.json", "tgt_tokenizer.json")
+
+
+def load_tokenizers(run_dir: str | Path, cfg, joint: bool) -> tuple[TextTokenizer, TextTokenizer]:
+    """The source and target tokenizers of a translation run (the same object for a joint vocabulary), checked
+    against the model config's vocabulary sizes."""
+    src_file, tgt_file = tokenizer_files(joint)
+    src = TextTokenizer.load(Path(run_dir) / src_file, model_vocab_size=cfg.vocab_size)
+    tgt = src if joint else TextTokenizer.load(Path(run_dir) / tgt_file, model_vocab_size=cfg.target_vocab_size)
+    return src, tgt

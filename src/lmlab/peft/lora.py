@@ -319,16 +319,3 @@ def parse_lora_spec(spec: str) -> LoRAConfig:
         return LoRAConfig(**values)
     except (TypeError, ValueError) as e:
         raise LmlabError(f"--lora: {e}") from None
-
-
-# ---- LoRA in a run directory (config.json's "lora" section) ------------------------------------------
-def run_lora_config(meta: dict) -> LoRAConfig | None:
-    """The LoRAConfig of a run's config.json, or None for a run without adapters."""
-    if meta.get("lora") is None:
-        return None
-    from lmlab.config import config_from_dict
-    try:
-        return config_from_dict(LoRAConfig, meta["lora"])
-    except LmlabError as e:
-        raise LmlabError(f"the run's config.json has a damaged 'lora' section ({e}); restore it or retrain") from None
-

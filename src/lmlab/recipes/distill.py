@@ -17,40 +17,30 @@ from pathlib import Path
 
 import torch
 
-from lmlab import __version__
 from lmlab.config import config_from_dict, to_dict
-from lmlab.data.corpora import BUNDLED, load_text
+from lmlab.data.bert_pretraining import BertDataConfig, mlm_batches, split_documents
+from lmlab.data.corpora import load_text
 from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.distill import DistillConfig, DistillObjective, parse_layers, student_from_teacher
 from lmlab.distill.student import student_config
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_config, save_config
-from lmlab.recipes.pretrain_bert import BertDataConfig, load_bert_run, mlm_batches, split_documents
-from lmlab.recipes.pretrain_gpt import load_run_model, samples_writer
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.io.checkpoint import load_config
+from lmlab.runs import families
+from lmlab.runs.directory import prepare_run_dir
+from lmlab.runs.run import Run, write_run_config
+from lmlab.train.callbacks import samples_writer
 from lmlab.train.config import TrainConfig
 from lmlab.train.trainer import Trainer, resolve_device
 
 SECTION = "distill"  # config.json: {"teacher": path, "teacher_layers": [...], **DistillConfig}
-DATA_CLASSES = {"gpt": LMDataConfig, "bert": BertDataConfig}
 
 
-def load_teacher(run: str | Path) -> tuple[str, torch.nn.Module, TextTokenizer, dict]:
+def load_teacher(path: str | Path) -> tuple[str, torch.nn.Module, TextTokenizer, dict]:
     """(family, model, tokenizer, config.json) of a GPT or BERT run."""
-    meta = load_config(run, required=("family", "model"))
-    family = meta["family"]
-    if family == "gpt":
-        model, tokenizer, meta = load_run_model(run)
-    elif family == "bert":
-        model = load_bert_run(run)
-        if not (Path(run) / "tokenizer.json").is_file():
-            raise LmlabError(f"{run} has no tokenizer.json; the student needs the teacher's tokenizer")
-        tokenizer = TextTokenizer.load(Path(run) / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
-    else:
-        raise LmlabError(f"{run} holds a '{family}' run; lmlab distill takes a gpt or bert teacher")
-    return family, model, tokenizer, meta
+    run = Run.open(path, command="distill")
+    return run.name, run.model(), run.tokenizer(), run.meta
 
 
 def teacher_train_config(run: str | Path) -> TrainConfig:
@@ -71,17 +61,9 @@ def _gpt_data(text: str, tok: TextTokenizer, seq_len: int, train_cfg: TrainConfi
 def _bert_data(text: str, tok: TextTokenizer, train_cfg: TrainConfig, data_cfg: BertDataConfig):
     """pretrain_bert's batches: masked examples from the training documents, fixed masks for validation."""
     train_docs, val_docs = split_documents(text, data_cfg.val_fraction)
-    train, val, _ = mlm_batches(train_docs, val_docs, tok, data_cfg, train_cfg)
+    train, val, _ = mlm_batches(train_docs, val_docs, tok, data_cfg, train_cfg.batch_size, train_cfg.seed,
+                                train_cfg.eval_batches)
     return train, val
-
-
-def _corpus(source: str, teacher: str | Path) -> str:
-    if source.startswith("hf:"):
-        raise LmlabError(f"the teacher {teacher} was imported from Hugging Face and names no corpus; "
-                         "give one with --data")
-    if source not in BUNDLED and not Path(source).exists():
-        raise LmlabError(f"the corpus {source} is gone; put it back there or give one with --data")
-    return source
 
 
 def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | None, train_cfg: TrainConfig,
@@ -105,8 +87,8 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
     if teacher is None:
         raise LmlabError("say which run to distil: --teacher RUN")
     family, teacher_model, tok, t_meta = load_teacher(teacher)
-    data_cfg = config_from_dict(DATA_CLASSES[family], (meta if resume else t_meta).get("data", {}))
-    source = _corpus(data or str(t_meta.get("source", "")), teacher)
+    data_cfg = config_from_dict(families.get(family).config_classes()["data"], (meta if resume else t_meta).get("data", {}))
+    source = data or Run(teacher, t_meta).corpus(f"the teacher {teacher} names no corpus to train on")
     if not resume:
         layers = parse_layers(cfg.layers, teacher_model.cfg.n_layers)
 
@@ -120,10 +102,8 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
     if not resume:
         tok.save(run_dir / "tokenizer.json")
     s_cfg = student_config(teacher_model.cfg, len(layers))
-    save_config(run_dir, {"lmlab_version": __version__, "family": family, "source": source,
-                          "model": to_dict(s_cfg), "train": to_dict(train_cfg), "data": to_dict(data_cfg),
-                          SECTION: {"teacher": str(Path(teacher).resolve()), "teacher_layers": list(layers),
-                                    **to_dict(cfg)}})
+    write_run_config(run_dir, family, {"model": s_cfg, "train": train_cfg, "data": data_cfg}, source=source,
+                     **{SECTION: {"teacher": str(Path(teacher).resolve()), "teacher_layers": list(layers), **to_dict(cfg)}})
 
     torch.manual_seed(train_cfg.seed)
     student = student_from_teacher(teacher_model, layers, "random" if resume else cfg.init)

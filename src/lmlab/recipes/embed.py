@@ -21,7 +21,7 @@ from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
 from lmlab.models.bert.model import BertModel
 from lmlab.nn.pooling import POOLINGS, l2_normalize, pool
-from lmlab.recipes.pretrain_bert import load_bert_encoder
+from lmlab.runs.hf import load_bert_encoder
 from lmlab.train.trainer import resolve_device
 
 

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from lmlab import __version__
 from lmlab.config import to_dict
 from lmlab.data.classification import (
     ClassificationDataConfig,
@@ -44,37 +42,19 @@ from lmlab.data.classification import (
     split_examples,
 )
 from lmlab.errors import LmlabError
-from lmlab.io.atomic import atomic_write, atomic_write_text
-from lmlab.io.checkpoint import save_config
+from lmlab.io.atomic import atomic_write_text
 from lmlab.io.peft_adapters import run_adapter_writer
-from lmlab.models.bert.model import SEQUENCE_POOLINGS, BertForSequenceClassification, BertModel
+from lmlab.models.bert.model import BertForSequenceClassification, BertModel
 from lmlab.nn.nf4_linear import NF4Config
-from lmlab.ops.losses import cross_entropy
 from lmlab.peft.apply import apply_lora
 from lmlab.peft.lora import LoRAConfig
-from lmlab.peft.qlora import run_nf4_section
-from lmlab.recipes.pretrain_bert import load_bert_encoder
-from lmlab.recipes.run_dir import prepare_run_dir
-from lmlab.train.config import TrainConfig
+from lmlab.runs.directory import prepare_run_dir
+from lmlab.runs.hf import load_bert_encoder
+from lmlab.runs.run import check_qlora, write_run_config
+from lmlab.tools.classification import accuracy, confusion_matrix, macro_f1, plot_confusion
+from lmlab.train.config import FINETUNE_TRAIN, FinetuneConfig, TrainConfig
+from lmlab.train.objectives import classification
 from lmlab.train.trainer import Trainer
-
-# the notes' fine-tuning defaults (see the module doc); --key value overrides any of them
-FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warmup_steps=30, max_steps=300,
-                             batch_size=32, weight_decay=0.01, eval_every=50, eval_batches=50, log_every=10)
-
-
-@dataclass(frozen=True)
-class FinetuneConfig:
-    freeze_layers: int = 0                  # freeze the embeddings and this many lowest encoder layers
-    classifier_dropout: float = 0.1
-    pooling: str = "cls"                    # cls: BERT's pooler on [CLS]; mean: the mean of the real tokens
-
-    def __post_init__(self):
-        if self.freeze_layers < 0 or not 0 <= self.classifier_dropout < 1:
-            raise ValueError(f"need freeze_layers ≥ 0 and 0 ≤ classifier_dropout < 1, got "
-                             f"{self.freeze_layers}, {self.classifier_dropout}")
-        if self.pooling not in SEQUENCE_POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(SEQUENCE_POOLINGS)}, got '{self.pooling}'")
 
 
 def with_classifier(lora: LoRAConfig) -> LoRAConfig:
@@ -105,43 +85,6 @@ def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
     return frozen
 
 
-def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Cross-entropy of the classifier head ([CLS] or mean pooling) and accuracy. When the batch has "doc"
-    (evaluation), the logits of a text's windows are averaged first, so loss and accuracy are per text."""
-    logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (N, C)
-    if "doc" in batch:
-        logits = pool_logits(logits, batch["doc"], batch["labels"].numel())                # (B, C)
-    loss = cross_entropy(logits, batch["labels"])
-    return {"loss": loss, "acc": (logits.argmax(-1) == batch["labels"]).float().mean()}
-
-
-# ---- metrics --------------------------------------------------------------------------------------
-def confusion_matrix(y_true: list[int], y_pred: list[int], n_classes: int) -> list[list[int]]:
-    """counts[i][j]: texts of true class i predicted as j."""
-    m = [[0] * n_classes for _ in range(n_classes)]
-    for t, p in zip(y_true, y_pred):
-        m[t][p] += 1
-    return m
-
-
-def macro_f1(y_true: list[int], y_pred: list[int]) -> float:
-    """Unweighted mean over classes of F1 = 2·TP / (2·TP + FP + FN), over the classes that occur in
-    y_true or y_pred (scikit-learn's f1_score(average="macro"); a class never predicted scores 0)."""
-    classes = sorted(set(y_true) | set(y_pred))
-    scores = []
-    for c in classes:
-        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred))
-        fp = sum(t != c and p == c for t, p in zip(y_true, y_pred))
-        fn = sum(t == c and p != c for t, p in zip(y_true, y_pred))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return sum(scores) / len(scores) if scores else 0.0
-
-
-def accuracy(y_true: list[int], y_pred: list[int]) -> float:
-    """The fraction of texts whose predicted label is the true one."""
-    return sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true)
-
-
 @torch.no_grad()
 def predict(model, batches: list[dict], device: torch.device) -> tuple[list[int], list[int]]:
     """(true labels, predicted labels) per text, the windows of a text pooled."""
@@ -156,30 +99,6 @@ def predict(model, batches: list[dict], device: torch.device) -> tuple[list[int]
     return y_true, y_pred
 
 
-def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str = "") -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(labels)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 + 0.6 * n), max(3.6, 1.4 + 0.55 * n)))
-    ax.imshow(matrix, cmap="Blues")
-    top = max(max(row) for row in matrix) or 1
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, matrix[i][j], ha="center", va="center",
-                    color="white" if matrix[i][j] > top / 2 else "black", fontsize=8)
-    ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), labels, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-
-
-# ---- the recipe -----------------------------------------------------------------------------------
 def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: ClassificationDataConfig,
                       train_cfg: TrainConfig, ft_cfg: FinetuneConfig, out: str | Path,
                       overwrite: bool = False, quiet: bool = False, lora: LoRAConfig | None = None,
@@ -189,8 +108,7 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
     With `lora`, the encoder is frozen and LoRA adapters train with the classifier (always in
     modules_to_save: it is new); the adapters also go to RUN/adapter/ in peft's layout. With `nf4` as well
     (QLoRA) the frozen encoder's linear layers are stored in 4-bit NF4, in memory and in model.safetensors."""
-    if nf4 is not None and lora is None:
-        raise LmlabError("NF4 (QLoRA) stores the frozen encoder under LoRA adapters: give a LoRA config with it")
+    check_qlora(lora, nf4)
     examples = keep_labels(read_examples(data, data_cfg.text_column, data_cfg.label_column,
                                          data_cfg.pair_column), data_cfg.labels)
     vocab = label_vocab(examples)
@@ -219,11 +137,9 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
               "pooler never trained; --pooling mean usually classifies better (and much better under LoRA)")
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
     tok.save(run_dir / "tokenizer.json")
-    save_config(run_dir, {"lmlab_version": __version__, "family": "bert-classifier", "encoder": str(model_path),
-                          "source": str(data), "labels": vocab, "model": to_dict(encoder.cfg),
-                          "train": to_dict(train_cfg), "data": to_dict(data_cfg), "finetune": to_dict(ft_cfg),
-                          **({"lora": to_dict(lora)} if lora else {}),
-                          **({"quantization": run_nf4_section(nf4, qlora=True)} if nf4 else {})})
+    write_run_config(run_dir, "bert-classifier", {"model": encoder.cfg, "train": train_cfg, "data": data_cfg,
+                                                  "finetune": ft_cfg},
+                     source=str(data), lora=lora, nf4=nf4, encoder=str(model_path), labels=vocab)
     if not quiet:
         n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(f"fine-tuning {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters "

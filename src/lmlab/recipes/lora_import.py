@@ -23,11 +23,12 @@ from torch import nn
 from lmlab.config import to_dict
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_config, save_weights
-from lmlab.io.peft_adapters import RUN_ADAPTER_DIR, load_adapter, read_adapter_config
-from lmlab.peft.lora import LoRAConfig, lora_layers, run_lora_config
-from lmlab.recipes.hf_interop import import_hf
-from lmlab.recipes.lora_merge import NOT_COPIED, load_run_as_saved, probe
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.io.peft_adapters import load_adapter, read_adapter_config
+from lmlab.peft.lora import LoRAConfig, lora_layers
+from lmlab.runs.directory import ADAPTER_DIR, NOT_COPIED, prepare_run_dir
+from lmlab.runs.evaluate import probe
+from lmlab.runs.hf import import_hf
+from lmlab.runs.run import Run
 
 TOLERANCE = 1e-5  # largest difference allowed between the model loaded from the new run and the one built here
 
@@ -73,26 +74,27 @@ def import_adapter(adapter: str | Path, base: str | Path | None, out: str | Path
             run = import_hf(base, Path(tmp) / "base")
         else:
             run = base
-        meta = load_config(run)
-        if run_lora_config(meta) is not None:
+        run = Run.open(run, command="lora")
+        meta = run.meta
+        if run.lora is not None:
             raise LmlabError(f"{base} has LoRA adapters of its own; `lmlab lora merge` it and import onto the "
                              "merged run")
-        model, step = load_run_as_saved(run, meta)
+        model = run.model(plain=False)
         lora = load_adapter(model, adapter)
         _uniform(model, lora, adapter)
         _untie(model)
-        expected = probe(model, meta["family"])
+        expected = probe(model)
 
         out = prepare_run_dir(out, resume=False, overwrite=overwrite)
-        for item in run.iterdir():
+        for item in run.path.iterdir():
             if item.name not in NOT_COPIED and not item.name.startswith("."):
                 (shutil.copytree if item.is_dir() else shutil.copyfile)(item, out / item.name)
         save_config(out, {**meta, "lora": to_dict(lora), "adapter_from": str(adapter.resolve())})
-        save_weights(out, model, step)
-        shutil.copytree(adapter, out / RUN_ADAPTER_DIR, dirs_exist_ok=True)
+        save_weights(out, model, run.step)
+        shutil.copytree(adapter, out / ADAPTER_DIR, dirs_exist_ok=True)
 
-    reloaded, _ = load_run_as_saved(out, load_config(out))  # as every command loads a LoRA run
-    diff = (probe(reloaded, meta["family"]) - expected).abs().max().item()
+    reloaded = Run.open(out).model(plain=False)  # as every command loads a LoRA run
+    diff = (probe(reloaded) - expected).abs().max().item()
     if not diff <= TOLERANCE:
         raise LmlabError(f"the imported run computes something else than the adapter on its base (largest "
                          f"difference {diff:.2e} > {TOLERANCE:g}); {out} is left for inspection")

@@ -17,30 +17,11 @@ from pathlib import Path
 from lmlab import __version__
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import load_config, save_config, save_weights, unique_state_dict
-from lmlab.models.gpt import GPT
 from lmlab.nn.nf4_linear import NF4Config, nf4_memory, quantize_model
-from lmlab.recipes.convert_gqa import val_loss
-from lmlab.recipes.pretrain_gpt import load_plain_gpt, load_run_configs
-from lmlab.recipes.pretrain_gpt import load_run_model as load_plain_run_model
-from lmlab.recipes.run_dir import check_run_dir, load_run_weights, prepare_run_dir
-
-SECTION = "quantization"  # config.json's key for a quantised run
-
-
-def load_run_model(run_dir: str | Path):
-    """(model, tokenizer, config.json) of any GPT run; a quantised run comes back with NF4Linear layers (a
-    QLoRA run, trained with --lora --nf4, with its LoRA adapters on them, unmerged)."""
-    run_dir = Path(run_dir)
-    meta = load_config(run_dir)
-    if SECTION not in meta:
-        return load_plain_run_model(run_dir)
-    from lmlab.data.tokenizers import TextTokenizer
-
-    _, cfgs = load_run_configs(run_dir)
-    model = GPT(cfgs["model"])
-    load_run_weights(run_dir, model, meta, plain=False)  # NF4 layers, and a QLoRA run's adapters beside them
-    tokenizer = TextTokenizer.load(run_dir / "tokenizer.json", model_vocab_size=model.cfg.vocab_size)
-    return model, tokenizer, meta
+from lmlab.runs.directory import check_run_dir, prepare_run_dir
+from lmlab.runs.evaluate import lm_val_loss
+from lmlab.runs.run import QUANTIZATION as SECTION
+from lmlab.runs.run import Run
 
 
 def checkpoint_bytes(model) -> int:
@@ -50,8 +31,8 @@ def checkpoint_bytes(model) -> int:
 def quantize_run(run: str | Path, out: str | Path | None = None, blocksize: int = 64, double_quant: bool = True,
                  overwrite: bool = False) -> dict:
     """Write an NF4 copy of GPT run `run` to `out` (default RUN-nf4); returns the "quantization" section."""
-    run = Path(run)
-    meta = load_config(run)
+    source = Run.open(run, command="quantize")
+    run, meta = source.path, source.meta
     if SECTION in meta and meta[SECTION].get("qlora"):
         raise LmlabError(f"{run} is a QLoRA run: its base is NF4 already (and its adapters are not); sample it "
                          f"as it is, or merge it into a plain run (`lmlab lora merge {run}`) and quantise that")
@@ -70,11 +51,11 @@ def quantize_run(run: str | Path, out: str | Path | None = None, blocksize: int 
     except ValueError as e:
         raise LmlabError(f"--block-size: {e}") from None
 
-    model, meta = load_plain_gpt(run)
+    model = source.model()
     n_params, bytes_before = model.num_parameters(), checkpoint_bytes(model)
-    before = val_loss(model, run)
+    before = lm_val_loss(model, source)
     names = quantize_model(model, cfg)
-    after = val_loss(model, run)
+    after = lm_val_loss(model, source)
     mem = nf4_memory(model)
     stored = checkpoint_bytes(model)
     section = {

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import torch
 
-from lmlab import __version__
-from lmlab.config import config_from_dict, to_dict
 from lmlab.data.tokenizers import TextTokenizer, train_bpe
 from lmlab.data.translation import (
     Pair,
@@ -27,36 +25,24 @@ from lmlab.data.translation import (
     TranslationDataConfig,
     encode_pairs,
     eval_batches,
+    load_tokenizers,
     read_parallel,
     split_pairs,
+    tokenizer_files,
 )
 from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.seq2seq import translate_texts
-from lmlab.io.checkpoint import CONFIG_FILE, load_config, load_weights, save_config
 from lmlab.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.runs.directory import prepare_run_dir
+from lmlab.runs.run import Run, write_run_config
 from lmlab.tools.translation_metrics import bleu_chrf, bleu_tokenizer
 from lmlab.train import distributed as D
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import seq2seq_lm
 from lmlab.train.trainer import Trainer, resolve_device
 
-CONFIG_CLASSES = {"model": Seq2SeqConfig, "train": TrainConfig, "data": TranslationDataConfig}
 SAMPLES = 5  # validation translations written to samples.txt at each evaluation
-
-
-def default_configs() -> dict:
-    """Training defaults for translation: the paper's Adam (β2 0.98, ε 1e-9), inverse-√ warm-up, ε_ls 0.1,
-    no weight decay; sized for a small model on a CPU (the paper: 4000 warm-up steps, 100k steps)."""
-    train = TrainConfig(max_steps=4000, lr=1e-3, min_lr=1e-5, warmup_steps=400, schedule="inverse_sqrt",
-                        beta1=0.9, beta2=0.98, eps=1e-9, weight_decay=0.0, label_smoothing=0.1,
-                        eval_every=500, eval_batches=10)
-    return {"model": Seq2SeqConfig(), "train": train, "data": TranslationDataConfig()}
-
-
-def tokenizer_files(joint: bool) -> tuple[str, str]:
-    return ("tokenizer.json", "tokenizer.json") if joint else ("src_tokenizer.json", "tgt_tokenizer.json")
 
 
 def train_tokenizers(train: list[Pair], cfg: TranslationDataConfig) -> tuple[TextTokenizer, TextTokenizer]:
@@ -82,33 +68,6 @@ def sized_config(model_cfg: Seq2SeqConfig, src_tok: TextTokenizer, tgt_tok: Text
                                    eos_id=eos, max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len))
     except ValueError as e:
         raise LmlabError(f"invalid Seq2SeqConfig: {e}") from None
-
-
-def load_run_configs(run_dir: str | Path) -> tuple[dict, dict]:
-    """A translation run's config.json and its model/train/data sections as checked configs."""
-    meta = load_config(run_dir, required=("family", "source", "model", "train", "data"))
-    if meta["family"] != "seq2seq":
-        raise LmlabError(f"{run_dir} holds a '{meta['family']}' run, not a translation model (lmlab train seq2seq)")
-    try:
-        return meta, {k: config_from_dict(cls, meta[k]) for k, cls in CONFIG_CLASSES.items()}
-    except LmlabError as e:
-        raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
-
-
-def load_tokenizers(run_dir: str | Path, cfg: Seq2SeqConfig, joint: bool) -> tuple[TextTokenizer, TextTokenizer]:
-    src_file, tgt_file = tokenizer_files(joint)
-    src = TextTokenizer.load(Path(run_dir) / src_file, model_vocab_size=cfg.vocab_size)
-    tgt = src if joint else TextTokenizer.load(Path(run_dir) / tgt_file, model_vocab_size=cfg.target_vocab_size)
-    return src, tgt
-
-
-def load_translation_run(run_dir: str | Path) -> tuple[Seq2SeqTransformer, TextTokenizer, TextTokenizer, dict]:
-    """The trained model, source and target tokenizers, and config.json of a run directory."""
-    meta, cfgs = load_run_configs(run_dir)
-    model = Seq2SeqTransformer(cfgs["model"])
-    load_weights(run_dir, model)
-    src_tok, tgt_tok = load_tokenizers(run_dir, cfgs["model"], cfgs["data"].joint_vocab)
-    return model, src_tok, tgt_tok, meta
 
 
 def run_splits(data: str, data_cfg: TranslationDataConfig) -> tuple[list[Pair], list[Pair], list[Pair], str, str]:
@@ -144,11 +103,9 @@ def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: 
         train_cfg = dataclasses.replace(train_cfg, device=str(device))
     run_dir = Path(out)
     if resume:
-        meta, cfgs = load_run_configs(run_dir)
-        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], str(meta["source"])
-        if not Path(data).is_file():
-            raise LmlabError(f"cannot resume: the run's corpus {data} (\"source\" in its config.json) is gone; "
-                             "put it back there")
+        run = Run.open(run_dir, family="seq2seq")
+        cfgs = run.configs("model", "data")
+        model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], run.corpus()
 
     # Read, split and tokenize before touching the run folder, so bad data costs nothing.
     train, val, _test, src_col, tgt_col = run_splits(data, data_cfg)
@@ -168,9 +125,8 @@ def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: 
         if not resume:
             for tok, name in zip((src_tok, tgt_tok), tokenizer_files(data_cfg.joint_vocab)):
                 tok.save(run_dir / name)
-        save_config(run_dir, {"lmlab_version": __version__, "family": "seq2seq", "source": data,
-                              "source_lang": src_col, "target_lang": tgt_col, "model": to_dict(model_cfg),
-                              "train": to_dict(train_cfg), "data": to_dict(data_cfg)})
+        write_run_config(run_dir, "seq2seq", {"model": model_cfg, "train": train_cfg, "data": data_cfg},
+                         source=data, source_lang=src_col, target_lang=tgt_col)
     D.barrier(dist)
 
     torch.manual_seed(train_cfg.seed)

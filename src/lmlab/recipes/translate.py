@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.translation import load_tokenizers
 from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.seq2seq import translate_texts
-from lmlab.recipes.train_seq2seq import load_translation_run
+from lmlab.runs.run import Run
 from lmlab.tools.attention_map import attention_weights, plot_attention, token_labels
 from lmlab.train.trainer import resolve_device
 
@@ -38,7 +39,10 @@ def translate(run: str | Path, texts: list[str], cfg: GenerationConfig, batch_si
     font was found for the map's labels, or None without a map)."""
     if not texts:
         raise LmlabError("no texts to translate: give them as arguments or with --input FILE (one per line)")
-    model, src_tok, tgt_tok, meta = load_translation_run(run)
+    run = Run.open(run, command="translate")
+    model, data_cfg = run.model(), run.config("data")
+    src_tok, tgt_tok = load_tokenizers(run.path, model.cfg, data_cfg.joint_vocab)
+    meta = run.meta
     if attention_png is not None:
         check_map_args(model.cfg, head, layer)
     model.to(resolve_device(device))

@@ -59,3 +59,29 @@ class TrainConfig:
             raise ValueError(f"need step_size ≥ 0 and 0 < gamma ≤ 1, got {self.step_size}, {self.gamma}")
         if self.dtype not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"dtype must be fp32, bf16 or fp16, got '{self.dtype}'")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """How a pretrained encoder is fine-tuned for classification (notes 5.一 and 001)."""
+    freeze_layers: int = 0                  # freeze the embeddings and this many lowest encoder layers
+    classifier_dropout: float = 0.1
+    pooling: Literal["cls", "mean"] = "cls"  # cls: BERT's pooler on [CLS]; mean: the mean of the real tokens
+
+    def __post_init__(self):
+        if self.freeze_layers < 0 or not 0 <= self.classifier_dropout < 1:
+            raise ValueError(f"need freeze_layers ≥ 0 and 0 ≤ classifier_dropout < 1, got "
+                             f"{self.freeze_layers}, {self.classifier_dropout}")
+        if self.pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be one of cls, mean, got '{self.pooling}'")
+
+
+# Fine-tuning's defaults (notes: a small rate with warm-up, a tenth of pretraining's 1e-3; BERT's linear decay)
+FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warmup_steps=30, max_steps=300,
+                             batch_size=32, weight_decay=0.01, eval_every=50, eval_batches=50, log_every=10)
+
+# Translation's defaults: the paper's Adam (β2 0.98, ε 1e-9), inverse-√ warm-up, ε_ls 0.1, no weight decay;
+# sized for a small model on a CPU (the paper: 4000 warm-up steps, 100k steps)
+TRANSLATION_TRAIN = TrainConfig(max_steps=4000, lr=1e-3, min_lr=1e-5, warmup_steps=400, schedule="inverse_sqrt",
+                                beta1=0.9, beta2=0.98, eps=1e-9, weight_decay=0.0, label_smoothing=0.1,
+                                eval_every=500, eval_batches=10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from lmlab.data.classification import pool_logits
 from lmlab.ops.losses import cross_entropy
 
 
@@ -58,3 +59,13 @@ def seq2seq_lm(model, batch: dict[str, torch.Tensor], label_smoothing: float = 0
 
 
 OBJECTIVES = {"causal_lm": causal_lm, "bert_pretraining": bert_pretraining, "seq2seq_lm": seq2seq_lm}
+
+
+def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cross-entropy of the classifier head ([CLS] or mean pooling) and accuracy. When the batch has "doc"
+    (evaluation), the logits of a text's windows are averaged first, so loss and accuracy are per text."""
+    logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (N, C)
+    if "doc" in batch:
+        logits = pool_logits(logits, batch["doc"], batch["labels"].numel())                # (B, C)
+    loss = cross_entropy(logits, batch["labels"])
+    return {"loss": loss, "acc": (logits.argmax(-1) == batch["labels"]).float().mean()}

@@ -249,6 +249,13 @@ class BertForSequenceClassification(_BertClassifier):
         if not self.pooler:
             self.bert.pooler = None
 
+    @classmethod
+    def from_sections(cls, configs: dict, meta: dict) -> BertForSequenceClassification:
+        """An untrained classifier of a fine-tuned run's shape: the encoder config, the labels, the head's settings."""
+        ft = configs.get("finetune")
+        return cls(configs["model"], len(meta["labels"]), classifier_dropout=ft.classifier_dropout if ft else None,
+                   pooling=ft.pooling if ft else "cls")
+
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> torch.Tensor:
         """-> logits (B, n_classes)."""

@@ -1,4 +1,5 @@
-"""Creating, reusing and replacing run directories without ever losing a run by accident."""
+"""The run folder: created, reused and replaced without ever losing a run by accident (atomic files,
+--overwrite keeps the old run until the new one has a checkpoint, --resume needs a run)."""
 
 from __future__ import annotations
 
@@ -8,44 +9,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from lmlab.config import config_from_dict
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write
-from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE, load_config, load_weights
-
-
-def read_run_configs(run_dir: str | Path, family: str, classes: dict[str, type], sections: tuple[str, ...],
-                     also: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """A run's config.json and its `sections` as checked configs (`classes` maps a section to its
-    dataclass); a run of another family or a damaged file is named as such."""
-    meta = load_config(run_dir, required=("family", *also, *sections))
-    if meta["family"] != family:
-        raise LmlabError(f"{run_dir} holds a '{meta['family']}' run, not a '{family}' run")
-    try:
-        return meta, {name: config_from_dict(classes[name], meta[name]) for name in sections}
-    except LmlabError as e:
-        raise LmlabError(f"{Path(run_dir) / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
-
-
-def load_run_weights(run_dir: str | Path, model, meta: dict, plain: bool = True) -> int:
-    """Load a run's weights into a freshly built `model` of its shape; returns the saved step. A QLoRA or
-    `quantize nf4` run ("quantization" section) gets its NF4 structure and a LoRA run ("lora") its adapters
-    first; plain=True then dequantises and merges, so the model is an ordinary float one, as the run computes."""
-    from lmlab.nn.nf4_linear import dequantize_model, quantize_model
-    from lmlab.peft.lora import inject_lora, merge_lora, run_lora_config
-    from lmlab.peft.qlora import run_nf4_config
-
-    lora, nf4 = run_lora_config(meta), run_nf4_config(meta)
-    if nf4 is not None:  # the base's linear layers are NF4 codes and scales in the checkpoint
-        quantize_model(model, nf4)
-    if lora is not None:
-        inject_lora(model, lora)
-    step = load_weights(run_dir, model)
-    if plain and nf4 is not None:
-        dequantize_model(model)
-    if plain and lora is not None:
-        merge_lora(model)
-    return step
+from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE, STATE_FILE
+from lmlab.io.peft_adapters import RUN_ADAPTER_DIR
 
 
 def _holds_files(path: Path) -> bool:
@@ -125,3 +92,7 @@ def restore_on_failure(out: str | Path, resume: bool, overwrite: bool) -> Iterat
     finally:
         if backup is not None and backup.exists():
             shutil.rmtree(backup, ignore_errors=True)
+
+
+ADAPTER_DIR = RUN_ADAPTER_DIR  # a LoRA run's adapters in peft's layout
+NOT_COPIED = {CONFIG_FILE, MODEL_FILE, STATE_FILE, ADAPTER_DIR}  # what a derived run (merge, import) writes anew

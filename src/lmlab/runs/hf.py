@@ -1,4 +1,4 @@
-"""Move models between lmlab run directories and Hugging Face folders (the CLI's `lmlab hf`).
+"""Runs from and to Hugging Face folders (`lmlab hf`), and a BERT encoder from either kind of folder.
 
 A GPT-2 or Llama folder becomes a "gpt" run (a Llama is an lmlab GPT with other switches); a BERT
 folder becomes a "bert" run holding a BertForPreTraining, as `lmlab train bert` makes, so that
@@ -13,19 +13,23 @@ import shutil
 import warnings
 from pathlib import Path
 
-from lmlab import __version__
-from lmlab.config import to_dict
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_config, save_config, save_weights
-from lmlab.io.hf import load_hf, save_hf
+from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_weights
+from lmlab.io.hf import load_hf, read_hf_config, save_hf
 from lmlab.io.hf_bert import load_hf_bert
-from lmlab.io.hf_folder import read_hf_config
-from lmlab.recipes.pretrain_bert import load_bert_run
-from lmlab.recipes.pretrain_gpt import load_plain_gpt
-from lmlab.recipes.run_dir import prepare_run_dir
+from lmlab.runs import families
+from lmlab.runs.directory import prepare_run_dir
+from lmlab.runs.run import TOKENIZER, Run, write_run_config
 
-TOKENIZER = "tokenizer.json"
+
+def family_of(model_type: str) -> str:
+    """The lmlab family a Hugging Face model_type imports as (the first registered that converts it)."""
+    for family in families.FAMILIES.values():
+        if model_type in family.hf:
+            return family.name
+    known = sorted({t for f in families.FAMILIES.values() for t in f.hf})
+    raise LmlabError(f"lmlab converts Hugging Face model_type {', '.join(map(repr, known))}, not {model_type!r}")
 
 
 def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
@@ -38,8 +42,8 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
         return _import_hf_bert(hf_dir, out, overwrite)
     model = load_hf(hf_dir)
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    save_config(run_dir, {"lmlab_version": __version__, "family": "gpt", "source": f"hf:{hf_dir}",
-                          "model": to_dict(model.cfg)})
+    write_run_config(run_dir, family_of(read_hf_config(hf_dir)["model_type"]), {"model": model.cfg},
+                     source=f"hf:{hf_dir}")
     save_weights(run_dir, model, step=0)
     if (hf_dir / TOKENIZER).is_file():
         shutil.copyfile(hf_dir / TOKENIZER, run_dir / TOKENIZER)
@@ -67,8 +71,7 @@ def _import_hf_bert(hf_dir: Path, out: str | Path, overwrite: bool) -> Path:
                                            lowercase=_hf_lowercase(hf_dir))
             break
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    save_config(run_dir, {"lmlab_version": __version__, "family": "bert", "source": f"hf:{hf_dir}",
-                          "model": to_dict(model.cfg)})
+    write_run_config(run_dir, family_of("bert"), {"model": model.cfg}, source=f"hf:{hf_dir}")
     save_weights(run_dir, model, step=0)
     if tokenizer is not None:
         tokenizer.save(run_dir / TOKENIZER)
@@ -81,12 +84,33 @@ def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tupl
     """An HF GPT-2, Llama or BERT folder (config.json, model.safetensors, tokenizer.json if the run has one)
     from an lmlab run; returns the folder and the model_type written ("gpt2", "llama" or "bert"). A LoRA or
     QLoRA run is exported merged (its NF4 base dequantised): the plain model that computes what the run does."""
-    run = Path(run)
-    family = load_config(run, required=("family",))["family"]
-    model = load_bert_run(run) if family == "bert" else load_plain_gpt(run)[0]
-    model_type = save_hf(model, out, overwrite=overwrite)
-    if (run / TOKENIZER).is_file():
-        shutil.copyfile(run / TOKENIZER, Path(out) / TOKENIZER)
-        if family == "bert":  # BertTokenizer reads vocab.txt
-            TextTokenizer.load(run / TOKENIZER).save_vocab_txt(Path(out) / "vocab.txt")
+    run = Run.open(run)
+    if not run.family.hf:
+        able = [f.name for f in families.FAMILIES.values() if f.hf]
+        raise LmlabError(f"{run.path} holds a '{run.name}' run, which has no Hugging Face counterpart lmlab "
+                         f"writes; `lmlab hf export` takes {' and '.join(able)} runs")
+    model_type = save_hf(run.model(), out, overwrite=overwrite)
+    if (run.path / TOKENIZER).is_file():
+        shutil.copyfile(run.path / TOKENIZER, Path(out) / TOKENIZER)
+        tok = TextTokenizer.load(run.path / TOKENIZER)
+        if tok.kind == "wordpiece":  # BertTokenizer reads vocab.txt
+            tok.save_vocab_txt(Path(out) / "vocab.txt")
     return Path(out), model_type
+
+
+def load_bert_encoder(source: str | Path):
+    """The pretrained encoder (BertModel, with its pooler) and tokenizer of an lmlab BERT run or a Hugging Face
+    BERT folder (config.json + model.safetensors + tokenizer.json or vocab.txt)."""
+    source = Path(source)
+    meta = load_config(source, required=()) if (source / CONFIG_FILE).is_file() else None
+    if meta is not None and meta.get("family") == "bert":
+        encoder = Run(source, meta).model().bert
+    elif meta is not None and meta.get("model_type") == "bert":
+        encoder = load_hf_bert(source, head="base")
+    else:
+        raise LmlabError(f"{source} is neither an lmlab BERT run (`lmlab train bert`) nor a Hugging Face "
+                         "BERT folder (config.json with model_type 'bert')")
+    for name in (TOKENIZER, "vocab.txt"):
+        if (source / name).is_file():
+            return encoder, TextTokenizer.load(source / name, model_vocab_size=encoder.cfg.vocab_size)
+    raise LmlabError(f"{source} has no tokenizer.json or vocab.txt")

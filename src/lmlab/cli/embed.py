@@ -1,0 +1,58 @@
+"""Sentence embeddings from a BERT: `lmlab embed`."""
+
+from __future__ import annotations
+
+import argparse
+
+from lmlab.errors import LmlabError
+
+
+def cmd_embed(args) -> None:
+    texts = list(args.text)
+    if args.input is not None:
+        from lmlab.recipes.embed import read_texts
+        texts += read_texts(args.input)
+    if not texts:
+        raise LmlabError("no texts to embed: give them as arguments or with --input FILE (one per line)")
+    for flag, value in (("--max-len", args.max_len), ("--batch-size", args.batch_size)):
+        if value is not None and value <= 0:
+            raise LmlabError(f"{flag} must be positive, got {value}")
+    from lmlab.recipes.embed import embed, to_json
+    vectors = embed(args.model, texts, args.pooling, args.normalize, args.max_len, args.batch_size,
+                    args.device, args.out)
+    if args.out is None:
+        print(to_json(texts, vectors))
+    else:
+        print(f"wrote {len(texts)} embeddings of {vectors.shape[1]} dimensions ({args.pooling} pooling"
+              f"{', L2-normalised' if args.normalize else ''}) to {args.out}")
+
+
+def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
+    """The `embed` command's parser."""
+    em = sub.add_parser(
+        "embed", formatter_class=fmt, help="sentence embeddings from a BERT run or Hugging Face BERT folder",
+        description="One vector per text, as sentence-transformers computes it: [CLS] text [SEP] through the\n"
+                    "encoder, then the mean of the token vectors over the attention mask ([CLS] and [SEP]\n"
+                    "included, padding not) or the [CLS] vector, optionally scaled to unit length (then a\n"
+                    "dot product is the cosine similarity). Without --out, JSON goes to stdout:\n"
+                    '[{"text": ..., "embedding": [...]}, ...].',
+        epilog="examples:\n  lmlab embed runs/bert \"To be, or not to be.\" \"All the world's a stage.\"\n"
+               "  lmlab embed path/to/hf-bert --input sentences.txt --pooling cls --normalize --out emb.npy")
+    em.add_argument("model", help="an lmlab BERT run (`lmlab train bert`) or a Hugging Face BERT folder")
+    em.add_argument("text", nargs="*", help="texts to embed (or use --input)")
+    em.add_argument("--input", metavar="FILE", help="a UTF-8 file of texts, one per line (blank lines skipped); "
+                                                    "added after the texts given as arguments")
+    em.add_argument("--pooling", choices=("mean", "cls"), default="mean",
+                    help="mean over real tokens, or the [CLS] vector (default: mean)")
+    em.add_argument("--normalize", action="store_true", help="L2-normalise each embedding to length 1")
+    em.add_argument("--max-len", type=int, help="truncate texts to this many tokens, [CLS] and [SEP] included "
+                                                "(default: the model's max_seq_len)")
+    em.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
+    em.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    em.add_argument("--out", metavar="FILE", help="write FILE.npy (float32 array (N, C)) or FILE.json instead "
+                                                  "of printing JSON")
+    em.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def run(args) -> None:
+    cmd_embed(args)

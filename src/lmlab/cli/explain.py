@@ -1,0 +1,39 @@
+"""The notes' worked examples: `lmlab explain`."""
+
+from __future__ import annotations
+
+import argparse
+
+from lmlab.errors import LmlabError
+
+
+def cmd_explain(args) -> None:
+    from lmlab.tools.explain import TOPICS, list_topics, run_topic
+    if args.list:
+        print(f"topics (lmlab explain TOPIC [--out DIR]):\n{list_topics()}")
+        return
+    if args.topic is None:
+        raise LmlabError(f"say which topic: lmlab explain TOPIC, one of {', '.join(TOPICS)} "
+                         "(`lmlab explain --list` describes them)")
+    run_topic(args.topic, args.out)
+
+
+def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
+    """The `explain` command's parser."""
+    ex = sub.add_parser(
+        "explain", formatter_class=fmt, help="the notes' worked examples, computed step by step",
+        description="Run one of the notes' worked examples with lmlab's own losses, layers and optimizers.\n"
+                    "Each step is printed with the numbers lmlab computes, beside the numbers the notes\n"
+                    "print: ✓ agrees, ≈ the notes rounded, ✗ the notes erred (and at which step).\n"
+                    "Output is deterministic (seeded). Plots are written only when --out is given.",
+        epilog="examples:\n  lmlab explain --list\n  lmlab explain batch-size\n"
+               "  lmlab explain attention-scaling --out explain-plots")
+    ex.add_argument("topic", nargs="?", help="the topic to run (see --list)")
+    ex.add_argument("--list", action="store_true", help="list the topics with a one-line summary each")
+    ex.add_argument("--out", metavar="DIR", help="folder to save the topic's plot in, as TOPIC.png "
+                                                 "(created if missing; default: no plot)")
+    ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def run(args) -> None:
+    cmd_explain(args)

@@ -1,0 +1,205 @@
+"""The family registry: every model family lmlab trains, loads and converts, registered once.
+
+A `Family` names what a family is made of — its config classes, model builder, presets, task heads,
+Hugging Face converter, tokenizer files and the commands that take its runs — as "module:attr"
+strings, imported only when used. So building the command line imports no torch, and `models/`
+never imports up. Adding a family is one `register(Family(...))` below plus the family's own modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmlab.errors import LmlabError
+
+
+def resolve(ref: str) -> Any:
+    """The object a "package.module:attr.attr" string names (imported on first use)."""
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str                               # config.json's "family"
+    summary: str                            # one line, for --help and `lmlab info`
+    configs: Mapping[str, str]              # config.json sections -> config class ("module:Class")
+    model: str                              # built from the model config, or a builder (configs, meta) -> model
+    model_takes: str = "config"             # "config": model(configs["model"]); "sections": model(configs, meta)
+    presets: str | None = None              # "module:PRESETS" ({name: settings}); the module has preset(name)
+    default_preset: str | None = None
+    count: str | None = None                # parameter count of a model config, without building the model
+    defaults: Mapping[str, str] = field(default_factory=dict)  # section -> a default instance other than Class()
+    tokenizer: str = ""                     # what tokenizes its text, in words
+    tokenizer_files: tuple[str, ...] = ("tokenizer.json",)
+    hf: tuple[str, ...] = ()                # Hugging Face model_types it converts to and from
+    heads: Mapping[str, str] = field(default_factory=dict)   # task -> head class
+    train: str | None = None                # the recipe behind `lmlab train NAME`
+    train_options: tuple[str, ...] = ()     # optional flags of `lmlab train NAME`: config, init, tokenizer, lora, nf4
+    commands: tuple[str, ...] = ()          # commands that take a run of this family
+    next_step: str = ""                     # what to do with a finished run ({out} is filled in)
+    about: str = ""                         # `lmlab train NAME --help`: what training does and writes
+    data_help: str = "bundled corpus name (see `lmlab data list`), a UTF-8 text file, or a folder of text files"
+    examples: str = ""                      # example command lines, one a line
+
+    def config_classes(self) -> dict[str, type]:
+        return {section: resolve(ref) for section, ref in self.configs.items()}
+
+    def default_configs(self) -> dict[str, Any]:
+        """An instance per section: the family's training defaults where it has its own, else Class()."""
+        return {section: resolve(self.defaults[section]) if section in self.defaults else cls()
+                for section, cls in self.config_classes().items()}
+
+    def preset_names(self) -> list[str]:
+        return list(resolve(self.presets)) if self.presets else []
+
+    def preset(self, name: str):
+        """The model config of a preset; an unknown name gets the presets module's error, which lists them."""
+        if not self.presets:
+            raise LmlabError(f"the {self.name} family has no presets")
+        return resolve(self.presets.partition(":")[0] + ":preset")(name)  # each presets module has preset(name)
+
+    def build(self, configs: Mapping[str, Any], meta: Mapping[str, Any] | None = None):
+        """A freshly initialised model of this family from its checked configs (and config.json)."""
+        builder: Callable = resolve(self.model)
+        if self.model_takes == "sections":
+            return builder(configs, meta or {})
+        return builder(configs["model"])
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    if family.name in FAMILIES:
+        raise ValueError(f"family '{family.name}' is registered twice")
+    FAMILIES[family.name] = family
+    return family
+
+
+def get(name: str, command: str | None = None) -> Family:
+    """The family of that name (and able to serve `command`), or a clear error saying which ones are."""
+    if name not in FAMILIES:
+        raise LmlabError(f"unknown model family '{name}'; lmlab knows {', '.join(FAMILIES)}")
+    family = FAMILIES[name]
+    if command is not None and command not in family.commands:
+        able = [f.name for f in FAMILIES.values() if command in f.commands]
+        raise LmlabError(f"`lmlab {command}` does not take a '{name}' run; it takes {' or '.join(able)} runs")
+    return family
+
+
+def trainable() -> list[Family]:
+    """The families `lmlab train FAMILY` can train, in registration order."""
+    return [f for f in FAMILIES.values() if f.train]
+
+
+# ---- the families --------------------------------------------------------------------------------
+TRAIN = "lmlab.train.config:TrainConfig"
+
+register(Family(
+    name="gpt",
+    summary="pretrain a decoder-only GPT on a text corpus (causal LM); GPT-2, GPT-3 and Llama shapes",
+    configs={"model": "lmlab.models.gpt.config:GPTConfig", "train": TRAIN, "data": "lmlab.data.lm_config:LMDataConfig"},
+    model="lmlab.models.gpt.model:GPT",
+    presets="lmlab.models.gpt.presets:PRESETS", default_preset="nano",
+    count="lmlab.models.gpt.presets:count_parameters",
+    tokenizer="char or byte-level BPE, trained on the corpus",
+    hf=("gpt2", "llama"),
+    train="lmlab.recipes.pretrain_gpt:pretrain_gpt", train_options=("config", "init", "lora", "nf4"),
+    commands=("train", "generate", "info", "hf", "lora", "quantize", "convert", "distill"),
+    next_step='sample with: lmlab generate {out} --prompt "..."',
+    about=("Pretrain a GPT (next-token prediction) on a text corpus. Writes a run directory with config.json, "
+           "tokenizer.json, model.safetensors, train_state.pt, metrics.jsonl, loss.png and samples.txt."),
+    examples="""\
+examples:
+  lmlab data list
+  lmlab train gpt --data tinyshakespeare --config shakespeare-char --time-budget 120 --out runs/shakespeare
+  lmlab train gpt --data tang300 --preset nano --tokenizer bpe --bpe_vocab_size 1000 --out runs/tang
+  lmlab generate runs/shakespeare --prompt "ROMEO:" --max-new-tokens 300
+  lmlab info --preset gpt2-small
+""",
+))
+
+register(Family(
+    name="bert",
+    summary="pretrain a BERT encoder on a text corpus (masked LM + NSP/SOP)",
+    configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN,
+             "data": "lmlab.data.bert_pretraining:BertDataConfig"},
+    model="lmlab.models.bert.model:BertForPreTraining",
+    presets="lmlab.models.bert.presets:PRESETS", default_preset="bert-tiny",
+    count="lmlab.models.bert.presets:count_parameters",
+    tokenizer="WordPiece, trained on the corpus or given (tokenizer.json or vocab.txt)",
+    hf=("bert",),
+    heads={"mlm": "lmlab.models.bert.model:BertForMaskedLM",
+           "classify": "lmlab.models.bert.model:BertForSequenceClassification",
+           "tokens": "lmlab.models.bert.model:BertForTokenClassification"},
+    train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "tokenizer", "lora", "nf4"),
+    commands=("train", "embed", "finetune", "info", "hf", "lora", "distill"),
+    next_step='embed with: lmlab embed {out} "..."; fine-tune with: lmlab finetune classify --model {out} ...',
+    about=("Pretrain a BERT (masked-language modelling, plus next-sentence or sentence-order prediction) on a text "
+           "corpus split into documents at blank lines and segments at line breaks. A WordPiece tokenizer is "
+           "trained on the corpus. Writes config.json, tokenizer.json, model.safetensors, train_state.pt, "
+           "metrics.jsonl (val_mlm_loss, val_mlm_acc, val_sentence_acc) and loss.png."),
+    examples="""\
+examples:
+  lmlab train bert --data tinyshakespeare --preset bert-mini --out runs/bert
+  lmlab train bert --data tinyshakespeare --preset bert-tiny --masking whole_word --sentence_task sop --out runs/wwm
+  lmlab train bert --data my_texts/ --masking span --sentence_task none --dynamic true --out runs/spanbert
+  lmlab train bert --out runs/bert --resume --max_steps 4000       # continue a run, with more steps
+  lmlab train bert --data my_texts/ --tokenizer bert-base-uncased/vocab.txt --out runs/bert-vocab
+""",
+))
+
+register(Family(
+    name="bert-classifier",
+    summary="a BERT encoder with a sequence-classification head (`lmlab finetune classify`)",
+    configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN,
+             "data": "lmlab.data.classification:ClassificationDataConfig",
+             "finetune": "lmlab.train.config:FinetuneConfig"},
+    model="lmlab.models.bert.model:BertForSequenceClassification.from_sections", model_takes="sections",
+    presets="lmlab.models.bert.presets:PRESETS",
+    count="lmlab.models.bert.presets:count_parameters",
+    tokenizer="the encoder's WordPiece",
+    commands=("info", "lora"),
+))
+
+register(Family(
+    name="seq2seq",
+    summary="train an encoder-decoder Transformer to translate, on a parallel corpus",
+    configs={"model": "lmlab.models.seq2seq.config:Seq2SeqConfig", "train": TRAIN,
+             "data": "lmlab.data.translation:TranslationDataConfig"},
+    defaults={"train": "lmlab.train.config:TRANSLATION_TRAIN"},
+    model="lmlab.models.seq2seq.model:Seq2SeqTransformer",
+    presets="lmlab.models.seq2seq.presets:PRESETS", default_preset="transformer-small",
+    count="lmlab.models.seq2seq.presets:count_parameters",
+    tokenizer="byte-level BPE trained on the pairs: one joint, or one per side",
+    train="lmlab.recipes.train_seq2seq:train_seq2seq", train_options=("config",),
+    commands=("train", "translate", "info"),
+    next_step='translate with: lmlab translate {out} "some text"',
+    about=("Train the encoder-decoder Transformer of \"Attention Is All You Need\" on sentence pairs\n"
+           "(a .tsv with a header row, e.g. `en<TAB>zh<TAB>…`, or .jsonl; --source/--target name the\n"
+           "columns, default the first two). Pairs are split into train / validation / test (seeded,\n"
+           "never the same source sentence in two splits); a byte-level BPE is trained on the\n"
+           "training pairs (joint by default, so source embedding, target embedding and output layer\n"
+           "share one matrix); batches hold about --batch_tokens tokens of similar-length pairs, so\n"
+           "--batch_size is not used. Loss: label-smoothed cross-entropy (--label_smoothing, default\n"
+           "0.1); schedule: the paper's inverse square root after --warmup_steps (peak --lr), or\n"
+           "--schedule warmup_cosine. Each evaluation logs val_loss, val_acc and, on --bleu_sentences\n"
+           "validation pairs translated greedily, val_bleu and val_chrf (sacrebleu; Chinese is scored\n"
+           "per character) in metrics.jsonl, with a few translations in samples.txt."),
+    examples="""\
+examples:
+  lmlab train seq2seq --data messages.en-zh.tsv --preset transformer-small --time-budget 1200 --out runs/en-zh
+  lmlab train seq2seq --data pairs.jsonl --source de --target en --joint_vocab false --share_embeddings false \\
+      --bpe_vocab_size 4000 --out runs/de-en
+  lmlab train seq2seq --data messages.en-fr.tsv --schedule warmup_cosine --lr 5e-4 --label_smoothing 0.2 --out runs/fr
+  lmlab train seq2seq --out runs/en-zh --resume --max_steps 8000
+""",
+    data_help="parallel corpus: .tsv (header row) or .jsonl",
+))
