@@ -7,6 +7,7 @@ import dataclasses
 import sys
 
 from lmlab.errors import LmlabError
+from lmlab.ops.backends import BACKENDS
 
 
 def cmd_generate(args) -> None:
@@ -100,7 +101,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     gen.add_argument("--stop", action="append", default=[], metavar="TEXT",
                      help="end a sequence once its text contains TEXT (repeatable)")
     gen.add_argument("--seed", type=int, default=0, help="random seed, for reproducible samples (default: 0)")
-    gen.add_argument("--backend", choices=("sdpa", "flash", "naive"), default=None,
+    gen.add_argument("--backend", choices=BACKENDS, default=None,
                      help="attention kernel for this call (default: the model's, normally sdpa)")
     gen.add_argument("--no-cache", action="store_true",
                      help="re-encode the whole sequence every step instead of using the KV cache (slow; "

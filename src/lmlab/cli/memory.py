@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lmlab.errors import LmlabError
+from lmlab.ops.backends import BACKENDS
 
 
 def cmd_memory(args) -> None:
@@ -108,7 +109,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                      help="QLoRA with double quantisation: 4.127 instead of 4.5 bits a weight")
     mem.add_argument("--checkpointing", action="store_true",
                      help="activation checkpointing: keep only each block's input, recompute in backward")
-    mem.add_argument("--backend", choices=("sdpa", "naive", "flash"),
+    mem.add_argument("--backend", choices=BACKENDS,
                      help="attention kernel (default: the model's, sdpa); naive saves the T×T probabilities")
     mem.add_argument("--short", action="store_true", help="only the bill, without the itemised activations")
     mem.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from lmlab.errors import LmlabError
+from lmlab.ops.backends import BACKENDS
 
 
 def cmd_translate(args) -> None:
@@ -63,7 +64,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     tr.add_argument("--batch-size", type=int, default=32, help="texts decoded together (default: 32)")
     tr.add_argument("--no-cache", action="store_true",
                     help="re-run the decoder over the whole translation at every step (slow; for comparison)")
-    tr.add_argument("--backend", choices=("sdpa", "flash", "naive"), default=None,
+    tr.add_argument("--backend", choices=BACKENDS, default=None,
                     help="attention kernel for this call (default: the model's, normally sdpa)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     tr.add_argument("--attention-map", metavar="PNG", help="draw the cross-attention of the first text")

@@ -30,13 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lmlab.ops.backends import BACKENDS
 from lmlab.ops.flash_attention import flash_attention
 from lmlab.ops.masks import AttentionMask, causal_mask, dense_mask, split_heads
 
 __all__ = ["BACKENDS", "attention", "naive_attention", "sdpa_attention", "flash_attention",
            "AttentionMask", "causal_mask", "dense_mask"]
 
-BACKENDS = ("naive", "flash", "sdpa")
 
 _SDPA_HAS_GQA = torch.__version__ >= (2, 5)  # `enable_gqa=` arrived in torch 2.5
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lmlab.config import check_choices
+from lmlab.ops.backends import Backend
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class BertConfig:
     norm_first: bool = False        # Post-LN, as BERT; True gives Pre-LN (Xiong et al. 2020) plus a final norm
     activation: Literal["gelu_exact", "gelu", "relu"] = "gelu_exact"  # BERT: exact erf GELU
     pad_id: int = 0                 # [PAD]: its embedding row starts at zero and gets no gradient
-    attn_backend: Literal["sdpa", "naive", "flash"] = "sdpa"
+    attn_backend: Backend = "sdpa"
 
     def __post_init__(self):
         for name in ("vocab_size", "max_seq_len", "type_vocab_size", "d_model", "n_heads", "n_layers"):
