@@ -37,7 +37,6 @@ class Family:
     count: str | None = None                # parameter count of a model config, without building the model
     defaults: Mapping[str, str] = field(default_factory=dict)  # section -> a default instance other than Class()
     tokenizer: str = ""                     # what tokenizes its text, in words
-    tokenizer_files: tuple[str, ...] = ("tokenizer.json",)
     hf: tuple[str, ...] = ()                # Hugging Face model_types it converts to and from
     heads: Mapping[str, str] = field(default_factory=dict)   # task -> head class
     train: str | None = None                # the recipe behind `lmlab train NAME`

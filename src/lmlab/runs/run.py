@@ -99,11 +99,10 @@ class Run:
         """The named sections (default: every section the family has) as checked config dataclasses."""
         classes = self.family.config_classes()
         sections = sections or tuple(s for s in classes if s == "model" or s in self.meta)  # a model always
+        raw = {name: self.section(name) for name in sections}  # a missing section says so itself
         try:
-            return {name: config_from_dict(classes[name], self.section(name)) for name in sections}
+            return {name: config_from_dict(classes[name], value) for name, value in raw.items()}
         except LmlabError as e:
-            if "is damaged" in str(e):
-                raise
             raise LmlabError(f"{self.path / CONFIG_FILE} is damaged ({e}); restore it or retrain") from None
 
     def config(self, section: str) -> Any:
