@@ -8,6 +8,7 @@ import typing
 from pathlib import Path
 
 from lmlab.errors import LmlabError
+from lmlab.units import binary_bytes, human  # noqa: F401  (human: re-exported for the commands)
 
 
 class Parser(argparse.ArgumentParser):
@@ -146,18 +147,8 @@ def nf4_config(flag: bool, lora):
     return NF4Config()
 
 
-def human(n: float) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.{1 if unit == 'B' else 0}f}{unit}"
-    return str(int(n))
-
-
 def bytes_(n: float) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
+    return binary_bytes(n)
 
 
 def run_flags(p: argparse.ArgumentParser, resume_help: str = "continue the run in --out from its last "

@@ -1,4 +1,4 @@
-"""Settings and parameter counts of a run or a preset: `lmlab info`."""
+"""Settings and parameter counts of a run or a preset, of any registered family: `lmlab info`."""
 
 from __future__ import annotations
 
@@ -6,74 +6,65 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from lmlab.cli._common import (
-    bytes_,
-    human,
-)
+from lmlab.cli._common import bytes_, human
 from lmlab.errors import LmlabError
-
-
-def _info_seq2seq(name: str) -> None:
-    """Settings and parameter count of an encoder-decoder preset, beside the paper's figure."""
-    from lmlab.models.seq2seq import PUBLISHED, count_parameters, preset
-    cfg = preset(name)
-    n = count_parameters(cfg)
-    print(f"encoder-decoder Transformer preset {name}")
-    for f in dataclasses.fields(cfg):
-        print(f"  {f.name:<17} {getattr(cfg, f.name)}")
-    print(f"parameters        {n:,} ({human(n)}); embeddings {cfg.vocab_size * cfg.d_model:,} (shared)"
-          + (f"; the paper: {human(PUBLISHED[name])}" if name in PUBLISHED else ""))
+from lmlab.runs import families
 
 
 def cmd_info(args) -> None:
-    from lmlab.models.gpt import preset
-    from lmlab.models.gpt.presets import PUBLISHED, count_parameters
-
     if bool(args.run) == bool(args.preset):
         raise LmlabError("give either a run directory or --preset NAME")
-    if args.preset and args.preset.startswith("transformer-"):
-        _info_seq2seq(args.preset)
-        return
     if args.preset:
-        cfg, title = preset(args.preset), f"preset {args.preset}"
+        family = families.with_preset(args.preset)
+        cfg, title = family.preset(args.preset), f"preset {args.preset}"
     else:
         from lmlab.runs.run import Run
-        cfg, title = Run.open(args.run, family="gpt").config("model"), f"run {args.run}"
-    n = count_parameters(cfg)
-    emb = cfg.vocab_size * cfg.d_model + (cfg.max_seq_len * cfg.d_model if cfg.pos_embedding == "learned" else 0)
-    print(f"GPT {title}")
+        run = Run.open(args.run, command="info")
+        family, cfg, title = run.family, run.config("model"), f"run {args.run}"
+    print(f"{family.name} {title}")
+    width = max(15, *(len(f.name) + 1 for f in dataclasses.fields(cfg)))
     for f in dataclasses.fields(cfg):
-        print(f"  {f.name:<15} {getattr(cfg, f.name)}")
-    print(f"parameters      {n:,} ({human(n)})")
-    print(f"  embeddings    {emb:,}   non-embedding {n - emb:,}")
-    if args.preset in PUBLISHED:
-        print(f"  published     {human(PUBLISHED[args.preset])}")
-    print(f"weights         {bytes_(4 * n)} fp32, {bytes_(2 * n)} bf16")
-    from lmlab.nn.kv_cache import kv_bytes_per_token
-    per_tok = kv_bytes_per_token(cfg.n_layers, cfg.kv_heads, cfg.head_dim, bytes_per_value=2)
-    print(f"KV cache        {bytes_(per_tok)} per token in bf16 ({bytes_(2 * per_tok)} fp32) = 2 (K,V) × "
-          f"{cfg.n_layers} layers × {cfg.kv_heads} kv heads × {cfg.head_dim} dims; "
-          f"{bytes_(per_tok * cfg.max_seq_len)} for one full {cfg.max_seq_len}-token context")
+        print(f"  {f.name:<{width}} {getattr(cfg, f.name)}")
+    n = families.resolve(family.count)(cfg) if family.count else None
+    if n is not None:
+        print(f"parameters      {n:,} ({human(n)})")
+    published = family.published(args.preset) if args.preset else None
+    if published:
+        exact = f"{published:,} = " if isinstance(published, int) else ""
+        print(f"  published     {exact}{human(published)}")
+    for line in family.facts(cfg):
+        print(line)
+    if n is not None:
+        print(f"weights         {bytes_(4 * n)} fp32, {bytes_(2 * n)} bf16")
     if args.run:
-        from lmlab.train.metrics import read_metrics
-        rows = read_metrics(Path(args.run) / "metrics.jsonl")
-        evals = [r for r in rows if "val_loss" in r]
-        if rows:
-            print(f"trained         {rows[-1]['step']} steps" +
-                  (f", last val_loss {evals[-1]['val_loss']:.4f} (ppl {evals[-1]['val_ppl']:.2f})" if evals else ""))
+        _trained(args.run, family)
+
+
+def _trained(run: str, family) -> None:
+    """How far the run trained, its last validation figures, and its NF4 state where the family has one."""
+    from lmlab.train.metrics import read_metrics
+    rows = read_metrics(Path(run) / "metrics.jsonl")
+    evals = [r for r in rows if any(k.startswith("val_") for k in r)]
+    if rows:
+        last = ", ".join(f"{k} {v:.4g}" for k, v in (evals[-1] if evals else {}).items()
+                         if k.startswith("val_") and isinstance(v, float))
+        print(f"trained         {rows[-1]['step']} steps" + (f", last {last}" if last else ""))
+    if "quantize" in family.commands:
         from lmlab.recipes.quantize import describe
-        print("\n".join(describe(args.run)) or f"NF4             not quantised (`lmlab quantize nf4 {args.run}`)")
+        print("\n".join(describe(run)) or f"NF4             not quantised (`lmlab quantize nf4 {run}`)")
 
 
 def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     """The `info` command's parser."""
-    from lmlab.runs.families import get
-    PRESETS = get("gpt").preset_names()
-    info = sub.add_parser("info", help="parameter counts and settings of a run or a preset",
-                          description="Show a model's settings, parameter count and weight memory.")
+    listing = "; ".join(f"{f.name}: {', '.join(f.preset_names())}" for f in families.FAMILIES.values()
+                        if f.presets and f.default_preset)
+    info = sub.add_parser("info", formatter_class=fmt, help="parameter counts and settings of a run or a preset",
+                          description="Show a model's settings, parameter count and weight memory, for a run of "
+                                      "any family or a named preset.",
+                          epilog=lambda: f"presets:\n  {listing}\n\nexamples:\n  lmlab info --preset gpt2-small\n"
+                                         "  lmlab info --preset bert-base\n  lmlab info runs/shakespeare")
     info.add_argument("run", nargs="?", help="run directory")
-    info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}; or an "
-                                       "encoder-decoder one: transformer-base, transformer-big, transformer-small …")
+    info.add_argument("--preset", help="a preset name instead of a run (listed below)")
     info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

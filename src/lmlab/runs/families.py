@@ -58,6 +58,16 @@ class Family:
     def preset_names(self) -> list[str]:
         return list(resolve(self.presets)) if self.presets else []
 
+    def published(self, name: str) -> float | None:
+        """The parameter count the paper or the released checkpoint gives for a preset (its module's PUBLISHED)."""
+        table = getattr(resolve(self.presets.partition(":")[0] + ":"), "PUBLISHED", {}) if self.presets else {}
+        return table.get(name)
+
+    def facts(self, model_cfg) -> list[str]:
+        """Lines `lmlab info` adds for this family (its presets module's facts(cfg)), if it has any."""
+        module = resolve(self.presets.partition(":")[0] + ":") if self.presets else None
+        return module.facts(model_cfg) if hasattr(module, "facts") else []
+
     def preset(self, name: str):
         """The model config of a preset; an unknown name gets the presets module's error, which lists them."""
         if not self.presets:
@@ -91,6 +101,16 @@ def get(name: str, command: str | None = None) -> Family:
         able = [f.name for f in FAMILIES.values() if command in f.commands]
         raise LmlabError(f"`lmlab {command}` does not take a '{name}' run; it takes {' or '.join(able)} runs")
     return family
+
+
+def with_preset(name: str) -> Family:
+    """The first registered family that has a preset of that name, or an error listing every preset."""
+    for family in FAMILIES.values():
+        if name in family.preset_names():
+            return family
+    listing = "; ".join(f"{f.name}: {', '.join(f.preset_names())}" for f in FAMILIES.values() if f.presets
+                        and f.default_preset)
+    raise LmlabError(f"unknown preset '{name}'; the presets are {listing}")
 
 
 def trainable() -> list[Family]:

@@ -52,3 +52,10 @@ def count_parameters(cfg: BertConfig, pooler: bool = True) -> int:
     block = attn + ff + 2 * norm
     final_norm = norm if cfg.norm_first else 0              # Pre-LN only
     return emb + L * block + final_norm + (C * C + C if pooler else 0)
+
+
+def facts(cfg: BertConfig) -> list[str]:
+    """What `lmlab info` adds for BERT: the three embedding tables (tokens, positions, segments)."""
+    C = cfg.d_model
+    return [f"  embeddings    {(cfg.vocab_size + cfg.max_seq_len + cfg.type_vocab_size) * C:,} (tokens "
+            f"{cfg.vocab_size * C:,}, positions {cfg.max_seq_len * C:,}, segments {cfg.type_vocab_size * C:,})"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lmlab.errors import LmlabError
 from lmlab.models.gpt.config import GPTConfig
+from lmlab.units import binary_bytes
 
 _G2 = dict(vocab_size=50257, max_seq_len=1024)
 _G3 = dict(vocab_size=50257, max_seq_len=2048)
@@ -75,3 +76,15 @@ def count_parameters(cfg: GPTConfig) -> int:
     head = 0 if cfg.tie_embeddings else V * C
     final_norm = norm if cfg.norm_first else 0
     return emb + L * block + final_norm + head
+
+
+def facts(cfg: GPTConfig) -> list[str]:
+    """What `lmlab info` adds for a GPT: embedding share and the KV cache a token costs."""
+    from lmlab.nn.kv_cache import kv_bytes_per_token  # it imports torch; presets are read by `--help`
+    n = count_parameters(cfg)
+    emb = cfg.vocab_size * cfg.d_model + (cfg.max_seq_len * cfg.d_model if cfg.pos_embedding == "learned" else 0)
+    per_tok = kv_bytes_per_token(cfg.n_layers, cfg.kv_heads, cfg.head_dim, bytes_per_value=2)
+    return [f"  embeddings    {emb:,}   non-embedding {n - emb:,}",
+            f"KV cache        {binary_bytes(per_tok)} per token in bf16 ({binary_bytes(2 * per_tok)} fp32) = 2 (K,V) × "
+            f"{cfg.n_layers} layers × {cfg.kv_heads} kv heads × {cfg.head_dim} dims; "
+            f"{binary_bytes(per_tok * cfg.max_seq_len)} for one full {cfg.max_seq_len}-token context"]

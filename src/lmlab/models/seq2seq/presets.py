@@ -53,3 +53,11 @@ def count_parameters(cfg: Seq2SeqConfig) -> int:
     tgt_emb = 0 if cfg.share_embeddings else cfg.target_vocab_size * C
     head = 0 if cfg.tie_embeddings else cfg.target_vocab_size * C
     return src_emb + tgt_emb + head + encoder + decoder + final_norms
+
+
+def facts(cfg: Seq2SeqConfig) -> list[str]:
+    """What `lmlab info` adds for an encoder-decoder: the embedding tables and what shares them."""
+    C = cfg.d_model
+    shared = "shared by encoder and decoder" if cfg.share_embeddings else f"target {cfg.target_vocab_size * C:,}"
+    head = "the head tied to it" if cfg.tie_embeddings else f"head {cfg.target_vocab_size * C:,}"
+    return [f"  embeddings    source {cfg.vocab_size * C:,} ({shared}); {head}"]

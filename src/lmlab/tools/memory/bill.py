@@ -74,6 +74,7 @@ from lmlab.tools.memory.sizes import (
     layer_parameters,
     lora_parameters,
 )
+from lmlab.units import binary_bytes
 
 OPTIMIZER_STATES = {  # extra values an optimizer keeps for every trainable parameter
     "sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "rmsprop-momentum": 2,
@@ -249,11 +250,8 @@ def _sizes(n: float) -> str:
 
 
 def _binary(n: float) -> str:
-    """Bytes in the largest binary unit that keeps the number ≥ 1: '1.52 MiB'."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:7.2f} {unit}"
-    return f"{n:7.0f} B  "
+    """Bytes in the largest binary unit that keeps the number ≥ 1, right-aligned: '   1.52 MiB'."""
+    return binary_bytes(n, width=7)
 
 
 def format_bill(bill: Bill, details: bool = True) -> str:

@@ -1,0 +1,54 @@
+"""`lmlab info` for a preset or a run of every registered family, with the counts the papers publish."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli import main
+
+LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_runs"
+
+
+@pytest.mark.parametrize("preset, family, count", [
+    ("gpt2-small", "gpt", "124,439,808"),
+    ("bert-base", "bert", "109,482,240"),
+    ("transformer-base", "seq2seq", "63,082,496"),
+])
+def test_a_preset_of_any_family(capsys, preset, family, count):
+    assert main(["info", "--preset", preset]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{family} preset {preset}") and f"parameters      {count}" in out
+    assert "weights" in out and "embeddings" in out
+
+
+def test_published_counts_are_shown_exactly_where_they_are_exact(capsys):
+    assert main(["info", "--preset", "bert-base"]) == 0
+    assert "published     109,482,240 = 109M" in capsys.readouterr().out
+    assert main(["info", "--preset", "gpt3-175b"]) == 0
+    assert "published     175.0B" in capsys.readouterr().out
+
+
+def test_an_unknown_preset_lists_every_familys_presets(capsys):
+    assert main(["info", "--preset", "gpt5"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown preset 'gpt5'" in err and "bert-base" in err and "transformer-big" in err and "llama3-8b" in err
+
+
+@pytest.mark.parametrize("name, family", [("bert", "bert"), ("seq2seq", "seq2seq"),
+                                          ("bert-classifier", "bert-classifier"), ("gpt-nf4", "gpt")])
+def test_a_run_of_any_family(capsys, tmp_path, name, family):
+    run = shutil.copytree(LEGACY / name, tmp_path / name)
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{family} run {run}") and "parameters" in out
+    assert ("NF4" in out) == (family == "gpt")
+
+
+def test_info_help_lists_the_presets(capsys):
+    with pytest.raises(SystemExit):
+        main(["info", "--help"])
+    out = capsys.readouterr().out
+    assert "bert: bert-tiny" in out and "seq2seq: transformer-tiny" in out
