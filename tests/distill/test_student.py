@@ -85,8 +85,8 @@ def _bert_batch():
             "token_type_ids": torch.zeros_like(ids)}
 
 
-@pytest.mark.parametrize("family, make, batch", [("gpt", lambda: GPT(GPT_CFG), _gpt_batch),
-                                                 ("bert", lambda: BertForPreTraining(BERT_CFG), _bert_batch)])
+@pytest.mark.parametrize("family, make, batch", [("causal", lambda: GPT(GPT_CFG), _gpt_batch),
+                                                 ("masked", lambda: BertForPreTraining(BERT_CFG), _bert_batch)])
 def test_teacher_gets_no_gradient_and_is_unchanged_by_training(family, make, batch, tmp_path):
     from lmlab.train.config import TrainConfig
     from lmlab.train.trainer import Trainer
@@ -128,7 +128,7 @@ def test_teacher_gets_no_gradient_and_is_unchanged_by_training(family, make, bat
 def test_a_student_copied_whole_from_its_teacher_has_zero_soft_and_cosine_loss():
     teacher = GPT(GPT_CFG)
     student = student_from_teacher(teacher, tuple(range(6)))
-    out = DistillObjective(teacher, student, DistillConfig(), "gpt")(student, _gpt_batch())
+    out = DistillObjective(teacher, student, DistillConfig(), "causal")(student, _gpt_batch())
     assert out["kl"].abs() < 1e-5 and out["cos"].abs() < 1e-5 and out["ce"] > 1
 
 
@@ -136,8 +136,8 @@ def test_objective_refuses_a_student_of_another_width_or_vocabulary():
     teacher = GPT(GPT_CFG)
     narrow = GPT(GPTConfig(vocab_size=40, max_seq_len=16, d_model=16, n_heads=4, n_layers=2))
     with pytest.raises(LmlabError, match="16 wide and the teacher 32"):
-        DistillObjective(teacher, narrow, DistillConfig(), "gpt")
-    DistillObjective(teacher, narrow, DistillConfig(alpha_cos=0.0), "gpt")   # soft + hard labels only: fine
+        DistillObjective(teacher, narrow, DistillConfig(), "causal")
+    DistillObjective(teacher, narrow, DistillConfig(alpha_cos=0.0), "causal")   # soft + hard labels only: fine
     other_vocab = GPT(GPTConfig(vocab_size=41, max_seq_len=16, d_model=32, n_heads=4, n_layers=2))
     with pytest.raises(LmlabError, match="vocabularies differ"):
-        DistillObjective(teacher, other_vocab, DistillConfig(), "gpt")
+        DistillObjective(teacher, other_vocab, DistillConfig(), "causal")

@@ -105,3 +105,12 @@ def mlm_batches(train_docs: list, val_docs: list, tok: TextTokenizer, data_cfg: 
     bs = batch_size
     val = [val_collate(val_ex[i:i + bs]) for i in range(0, min(len(val_ex), bs * eval_batches), bs)]
     return train, val, (len(train_ex), len(val_ex))
+
+
+def masked_lm_batches(text: str, tok: TextTokenizer, model_cfg, data_cfg: BertDataConfig, batch_size: int,
+                      seed: int, n_eval: int, name: str = "the corpus") -> tuple[ExampleBatches, list[dict], None]:
+    """BERT's pretraining data from a corpus (documents at blank lines, the last val_fraction held out):
+    `mlm_batches` of the split, in the shape `causal_lm_batches` has (no validation ids)."""
+    train_docs, val_docs = split_documents(text, data_cfg.val_fraction, name)
+    train, val, _ = mlm_batches(train_docs, val_docs, tok, data_cfg, batch_size, seed, n_eval)
+    return train, val, None

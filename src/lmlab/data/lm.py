@@ -57,3 +57,15 @@ def eval_batches(ids: torch.Tensor, seq_len: int, batch_size: int, n_batches: in
     """The same `n_batches` random windows at every evaluation, so validation curves are comparable."""
     source = RandomWindows(ids, seq_len, batch_size, seed, rank, world_size, name="validation")
     return [source.next() for _ in range(n_batches)]
+
+
+def causal_lm_batches(text: str, tok, model_cfg, data_cfg, batch_size: int, seed: int, n_eval: int,
+                      rank: int = 0, world_size: int = 1) -> tuple[RandomWindows, list[dict], torch.Tensor]:
+    """A causal LM's pretraining data from a corpus: random training windows of max_seq_len tokens, the
+    same `n_eval` validation windows at every evaluation, and the validation ids (their start: a prompt)."""
+    ids = torch.tensor(tok.encode(text), dtype=torch.int32)
+    train_ids, val_ids = split_tokens(ids, data_cfg.val_fraction)
+    T = model_cfg.max_seq_len
+    train = RandomWindows(train_ids, T, batch_size, seed, rank, world_size)
+    val = eval_batches(val_ids, T, batch_size, n_eval, seed=0, rank=rank, world_size=world_size)
+    return train, val, val_ids

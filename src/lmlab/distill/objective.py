@@ -59,9 +59,9 @@ class DistillObjective:
     any run of its family (next-token or MLM cross-entropy) and compares with its teacher's.
     """
 
-    def __init__(self, teacher: nn.Module, student: nn.Module, cfg: DistillConfig, family: str):
-        if family not in ("gpt", "bert"):
-            raise LmlabError(f"distillation supports gpt and bert runs, not '{family}'")
+    def __init__(self, teacher: nn.Module, student: nn.Module, cfg: DistillConfig, lm: str):
+        if lm not in ("causal", "masked"):
+            raise LmlabError(f"distillation needs a causal or masked language model, not lm='{lm}'")
         if teacher.cfg.vocab_size != student.cfg.vocab_size:
             raise LmlabError(f"teacher and student vocabularies differ ({teacher.cfg.vocab_size} vs "
                              f"{student.cfg.vocab_size}): the soft labels need the same tokenizer")
@@ -70,14 +70,14 @@ class DistillObjective:
                              f"wide and the teacher {teacher.cfg.d_model}; keep the teacher's d_model "
                              "(DistilBERT halves the depth, not the width) or set alpha_cos 0")
         self.teacher = teacher.eval().requires_grad_(False)
-        self.cfg, self.family = cfg, family
+        self.cfg, self.lm = cfg, lm
         self.teacher_hidden = HiddenState(final_hidden_module(teacher))
         self.student_hidden = HiddenState(final_hidden_module(student))
 
     def _logits(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(logits (N, V) at the scored positions, their labels (N,), hidden mask (B, T) or None)."""
         labels = batch["labels"]
-        if self.family == "bert":
+        if self.lm == "masked":
             targets = labels != -100                                          # (B, T) the masked tokens
             out = model(batch["input_ids"], batch.get("token_type_ids"), batch.get("attention_mask"),
                         mlm_mask=targets)

@@ -18,10 +18,7 @@ from pathlib import Path
 import torch
 
 from lmlab.config import config_from_dict, to_dict
-from lmlab.data.bert_pretraining import BertDataConfig, mlm_batches, split_documents
 from lmlab.data.corpora import load_text
-from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
-from lmlab.data.lm_config import LMDataConfig
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.distill import DistillConfig, DistillObjective, parse_layers, student_from_teacher
 from lmlab.distill.student import student_config
@@ -47,23 +44,6 @@ def teacher_train_config(run: str | Path) -> TrainConfig:
     """The teacher's training settings (the student's defaults: same batches, same schedule), or TrainConfig()."""
     meta = load_config(run, required=("family",))
     return config_from_dict(TrainConfig, meta["train"]) if "train" in meta else TrainConfig()
-
-
-def _gpt_data(text: str, tok: TextTokenizer, seq_len: int, train_cfg: TrainConfig, data_cfg: LMDataConfig):
-    """pretrain_gpt's batches: random training windows and fixed validation windows."""
-    ids = torch.tensor(tok.encode(text), dtype=torch.int32)
-    train_ids, val_ids = split_tokens(ids, data_cfg.val_fraction)
-    train = RandomWindows(train_ids, seq_len, train_cfg.batch_size, train_cfg.seed)
-    val = eval_batches(val_ids, seq_len, train_cfg.batch_size, train_cfg.eval_batches, seed=0)
-    return train, val, val_ids[:16].tolist()
-
-
-def _bert_data(text: str, tok: TextTokenizer, train_cfg: TrainConfig, data_cfg: BertDataConfig):
-    """pretrain_bert's batches: masked examples from the training documents, fixed masks for validation."""
-    train_docs, val_docs = split_documents(text, data_cfg.val_fraction)
-    train, val, _ = mlm_batches(train_docs, val_docs, tok, data_cfg, train_cfg.batch_size, train_cfg.seed,
-                                train_cfg.eval_batches)
-    return train, val
 
 
 def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | None, train_cfg: TrainConfig,
@@ -92,11 +72,10 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
     if not resume:
         layers = parse_layers(cfg.layers, teacher_model.cfg.n_layers)
 
-    text = load_text(source)
-    if family == "gpt":
-        train_data, val, prompt = _gpt_data(text, tok, teacher_model.cfg.max_seq_len, train_cfg, data_cfg)
-    else:
-        train_data, val = _bert_data(text, tok, train_cfg, data_cfg)
+    fam = families.get(family)
+    train_data, val, val_ids = families.resolve(fam.batches)(load_text(source), tok, teacher_model.cfg, data_cfg,
+                                                             train_cfg.batch_size, train_cfg.seed,
+                                                             train_cfg.eval_batches)
 
     prepare_run_dir(run_dir, resume, overwrite)
     if not resume:
@@ -107,12 +86,11 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
 
     torch.manual_seed(train_cfg.seed)
     student = student_from_teacher(teacher_model, layers, "random" if resume else cfg.init)
-    if family == "bert":  # DistilBERT drops the sentence task: pooler and NSP head stay the teacher's
-        for head in (student.bert.pooler, student.nsp):
-            head.requires_grad_(False)
+    for head in student.sentence_heads() if hasattr(student, "sentence_heads") else ():
+        head.requires_grad_(False)  # DistilBERT drops the sentence task: its heads stay the teacher's
     device = resolve_device(train_cfg.device)
     teacher_model.to(device)
-    objective = DistillObjective(teacher_model, student, cfg, family)
+    objective = DistillObjective(teacher_model, student, cfg, fam.lm)
     teacher_loss = objective.teacher_loss(val, device)
     if not quiet:
         n_t, n_s = teacher_model.num_parameters(), student.num_parameters()
@@ -120,7 +98,7 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
               f"val_loss {teacher_loss:.4f} -> student {n_s / 1e6:.2f}M ({n_s / n_t:.0%}), {len(layers)} layers "
               f"{'from teacher layers ' + ','.join(map(str, layers)) if cfg.init == 'teacher' else '(random init)'}"
               f" | T {cfg.temperature:g}, alpha kl {cfg.alpha_kl:g} ce {cfg.alpha_ce:g} cos {cfg.alpha_cos:g}")
-    on_eval = samples_writer(run_dir, tok, prompt, train_cfg.seed) if family == "gpt" else None
+    on_eval = samples_writer(run_dir, tok, val_ids[:16].tolist(), train_cfg.seed) if fam.lm == "causal" else None
     trainer = Trainer(student, objective, train_data, train_cfg, run_dir, eval_data=val,
                       eval_objective=objective.evaluate, on_eval=on_eval, quiet=quiet)
     try:

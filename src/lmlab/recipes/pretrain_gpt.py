@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from lmlab.data.corpora import load_text
-from lmlab.data.lm import RandomWindows, eval_batches, split_tokens
+from lmlab.data.lm import causal_lm_batches
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.data.tokenizers import train_tokenizer
 from lmlab.errors import LmlabError
@@ -81,12 +81,8 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
     else:  # every process trains the same tokenizer (training is deterministic)
         tokenizer = train_tokenizer(data_cfg.tokenizer, text, data_cfg.bpe_vocab_size)
         model_cfg = dataclasses.replace(model_cfg, vocab_size=tokenizer.vocab_size)
-    ids = torch.tensor(tokenizer.encode(text), dtype=torch.int32)
-    train_ids, val_ids = split_tokens(ids, data_cfg.val_fraction)
-    T = model_cfg.max_seq_len
-    train_data = RandomWindows(train_ids, T, train_cfg.batch_size, train_cfg.seed, dist.rank, dist.world_size)
-    val = eval_batches(val_ids, T, train_cfg.batch_size, train_cfg.eval_batches, seed=0,
-                       rank=dist.rank, world_size=dist.world_size)
+    train_data, val, val_ids = causal_lm_batches(text, tokenizer, model_cfg, data_cfg, train_cfg.batch_size,
+                                                train_cfg.seed, train_cfg.eval_batches, dist.rank, dist.world_size)
 
     if dist.is_main:
         prepare_run_dir(run_dir, resume, overwrite)
@@ -101,7 +97,7 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
     apply_lora(model, lora, quiet=quiet or not dist.is_main, nf4=nf4)
     if dist.is_main and not quiet:
         print(f"GPT {model.num_parameters() / 1e6:.2f}M parameters | {tokenizer.kind} tokenizer, "
-              f"vocab {tokenizer.vocab_size} | {len(train_ids):,} train / {len(val_ids):,} val tokens | "
+              f"vocab {tokenizer.vocab_size} | {len(train_data.ids):,} train / {len(val_ids):,} val tokens | "
               f"device {device}" + (f" x {dist.world_size} processes" if dist.enabled else ""))
     objective = functools.partial(causal_lm, label_smoothing=train_cfg.label_smoothing,
                                   smoothing=train_cfg.smoothing)

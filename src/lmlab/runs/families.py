@@ -39,6 +39,9 @@ class Family:
     tokenizer: str = ""                     # what tokenizes its text, in words
     hf: tuple[str, ...] = ()                # Hugging Face model_types it converts to and from
     heads: Mapping[str, str] = field(default_factory=dict)   # task -> head class
+    lm: str = ""                            # the language-model objective it pretrains on: "causal" or "masked"
+    batches: str | None = None              # (text, tok, model_cfg, data_cfg, batch_size, seed, n_eval)
+                                            #   -> (train, val, val_ids): its pretraining batches from a corpus
     train: str | None = None                # the recipe behind `lmlab train NAME`
     train_options: tuple[str, ...] = ()     # optional flags of `lmlab train NAME`: config, init, tokenizer, lora, nf4
     commands: tuple[str, ...] = ()          # commands that take a run of this family
@@ -130,6 +133,7 @@ register(Family(
     count="lmlab.models.gpt.presets:count_parameters",
     tokenizer="char or byte-level BPE, trained on the corpus",
     hf=("gpt2", "llama"),
+    lm="causal", batches="lmlab.data.lm:causal_lm_batches",
     train="lmlab.recipes.pretrain_gpt:pretrain_gpt", train_options=("config", "init", "lora", "nf4"),
     commands=("train", "generate", "info", "hf", "lora", "quantize", "convert", "distill"),
     next_step='sample with: lmlab generate {out} --prompt "..."',
@@ -155,6 +159,7 @@ register(Family(
     count="lmlab.models.bert.presets:count_parameters",
     tokenizer="WordPiece, trained on the corpus or given (tokenizer.json or vocab.txt)",
     hf=("bert",),
+    lm="masked", batches="lmlab.data.bert_pretraining:masked_lm_batches",
     heads={"mlm": "lmlab.models.bert.model:BertForMaskedLM",
            "classify": "lmlab.models.bert.model:BertForSequenceClassification",
            "tokens": "lmlab.models.bert.model:BertForTokenClassification"},

@@ -188,6 +188,10 @@ class BertForPreTraining(nn.Module):
         hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
         return PreTrainingOutput(self.mlm(_select(hidden, mlm_mask)), self.nsp(pooled))
 
+    def sentence_heads(self) -> tuple[nn.Module, nn.Module]:
+        """The modules only the sentence task (NSP/SOP) trains: the pooler and its classifier."""
+        return self.bert.pooler, self.nsp
+
     num_parameters = BertModel.num_parameters
 
 
