@@ -33,7 +33,8 @@ os.umask(_UMASK)
 PREV = ".prev"   # the previous checkpoint's files while a new set replaces them
 
 # ---- fault injection (tests only): LMLAB_FAULT=kill:K ends the process at the K-th write point as a
-# `kill -9` would (no clean-up runs); LMLAB_FAULT=fail:K raises "no space left on device" there instead.
+# `kill -9` would (no clean-up runs); LMLAB_FAULT=fail:K raises "no space left on device" there instead;
+# LMLAB_FAULT=list prints every write point to stderr.
 _points = 0
 
 
@@ -45,6 +46,8 @@ def write_point(what: str) -> None:
         return
     _points += 1
     mode, _, at = fault.partition(":")
+    if mode == "list":
+        print(f"LMLAB_FAULT: write point {_points} ({what})", file=sys.stderr, flush=True)
     if str(_points) != at:
         return
     if mode == "kill":

@@ -39,7 +39,7 @@ def available_memory(device: torch.device) -> tuple[int, str]:
     """Bytes that training can still allocate on `device`, and where the figure comes from."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return free, f"free on {torch.cuda.get_device_name(device)}"
+        return free, f"free on {device}, {torch.cuda.get_device_name(device)}"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -122,8 +122,8 @@ def preflight(family: Family, model_cfg, train_cfg, device: torch.device, lora_r
     have, source = available_memory(device)
     if est.peak_bytes > have:
         raise LmlabError(f"one training step needs about {_bytes(est.peak_bytes)} ({what}; activations "
-                         f"{_bytes(est.activation_bytes)}; `lmlab memory` itemises it) but {device.type} has "
-                         f"{_bytes(have)} ({source}); lower --batch_size or --max_seq_len, or pick a smaller model")
+                         f"{_bytes(est.activation_bytes)}; `lmlab memory` itemises it) but {_bytes(have)} is "
+                         f"available ({source}); lower --batch_size or --max_seq_len, or pick a smaller model")
     if est.flops < SLOW_STEP * MIN_FLOPS:
         return None
     speed = matmul_flops(device)
