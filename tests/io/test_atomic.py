@@ -142,3 +142,11 @@ def test_a_read_only_folder(tmpfs, tmp_path):
     os.system(f"mount -o remount,ro {disk}")
     with pytest.raises(LmlabError, match="cannot write .*: Read-only file system"):
         atomic_write_text(disk / "x.txt", "x")
+
+
+def test_a_folder_that_is_not_empty_names_the_flag_not_the_argument(tmp_path):
+    from lmlab.io.atomic import write_json_and_tensors
+    (tmp_path / "x").write_text("x")
+    with pytest.raises(LmlabError) as e:
+        write_json_and_tensors(tmp_path, "config.json", {}, "model.safetensors", {"w": torch.zeros(1)})
+    assert "--overwrite" in str(e.value) and "overwrite=True" not in str(e.value)
