@@ -228,7 +228,7 @@ def test_a_step_that_cannot_fit_is_refused_first(tmp_path, cli_fails, flag, valu
 
 def test_a_step_of_minutes_is_announced_first(tmp_path, capsys):
     assert main(["train", "gpt", "--data", str(tmp_path / "absent.txt"), "--preset", "tiny", "--max_seq_len",
-                 "100000", "--out", str(tmp_path / "run")]) == 2
+                 "100000", "--device", "cpu", "--out", str(tmp_path / "run")]) == 2
     warning, error = capsys.readouterr().err.strip().splitlines()
     assert warning.startswith("warning: one training step (") and "FLOPs: at least" in warning, warning
     assert error.startswith("error:") and "absent.txt" in error

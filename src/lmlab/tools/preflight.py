@@ -130,6 +130,8 @@ def preflight(family: Family, model_cfg, train_cfg, device: torch.device, lora_r
     seconds = est.flops / speed
     if seconds < SLOW_STEP:
         return None
+    total = (f", {_duration(seconds * train_cfg.max_steps)} for {train_cfg.max_steps:,} steps"
+             if train_cfg.max_steps > 1 else "")
     return (f"one training step ({what}) is {est.flops:.3g} FLOPs: at least {_duration(seconds)} at this "
-            f"machine's measured {speed / 1e9:,.0f} GFLOP/s, {_duration(seconds * train_cfg.max_steps)} for "
-            f"{train_cfg.max_steps:,} steps; memory about {_bytes(est.peak_bytes)} of {_bytes(have)} available")
+            f"machine's measured {speed / 1e9:,.0f} GFLOP/s{total}; memory about {_bytes(est.peak_bytes)} of "
+            f"{_bytes(have)} available")
