@@ -48,3 +48,15 @@ def test_what_fits_passes_quietly_and_what_cannot_is_refused():
     assert preflight(gpt, preset("tiny"), TrainConfig(batch_size=2), CPU) is None
     with pytest.raises(LmlabError, match=r"needs about .* PiB .* is available"):
         preflight(gpt, preset("tiny", d_model=10_000_000), TrainConfig(), CPU)
+
+
+def test_a_family_it_cannot_estimate_passes_unchecked():
+    import dataclasses
+
+    from lmlab.runs.families import Family
+
+    @dataclasses.dataclass(frozen=True)
+    class ImageConfig:   # no d_model / max_seq_len / vocab_size
+        channels: int = 3
+    family = Family(name="images", summary="", configs={}, model="", count="builtins:len")
+    assert preflight(family, ImageConfig(), TrainConfig(), CPU) is None

@@ -66,10 +66,20 @@ def matmul_flops(device: torch.device, n: int = 1024, repeats: int = 3) -> float
     return 2 * n**3 / max(best, 1e-9)
 
 
+SHAPES = ("d_model", "max_seq_len", "vocab_size")   # what the estimate reads off a model config (DESIGN's names)
+
+
+def estimable(family: Family, model_cfg, train_cfg) -> bool:
+    """Whether the estimate applies: a parameter count registered, a sequence model's shapes, a batch size."""
+    return (family.count is not None and all(hasattr(model_cfg, k) for k in SHAPES)
+            and all(hasattr(train_cfg, k) for k in ("batch_size", "grad_accum", "dtype", "optimizer")))
+
+
 def estimate(family: Family, model_cfg, train_cfg, lora_rank: int | None = None, qlora: bool = False) -> StepEstimate:
     """The peak memory and FLOPs of one training step of `family`'s model `model_cfg` (nothing is built)."""
-    if family.count is None:
-        raise ValueError(f"the {family.name} family registers no parameter count")
+    if not estimable(family, model_cfg, train_cfg):
+        raise ValueError(f"no estimate for the {family.name} family: it needs a parameter count and "
+                         f"{', '.join(SHAPES)}")
     P = int(resolve(family.count)(model_cfg))
     B, T = train_cfg.batch_size, model_cfg.max_seq_len
     C, L, V = model_cfg.d_model, int(getattr(model_cfg, "n_layers", 1)), model_cfg.vocab_size
@@ -115,7 +125,10 @@ def _duration(s: float) -> str:
 def preflight(family: Family, model_cfg, train_cfg, device: torch.device, lora_rank: int | None = None,
               qlora: bool = False) -> str | None:
     """Refuse (LmlabError, with the figures) a training step that cannot fit in `device`'s memory; return a
-    warning when one step will take more than a minute, else None."""
+    warning when one step will take more than a minute, else None. Families the estimate does not know
+    (no parameter count, not a sequence model) pass unchecked."""
+    if not estimable(family, model_cfg, train_cfg):
+        return None
     est = estimate(family, model_cfg, train_cfg, lora_rank, qlora)
     what = (f"{_count(est.params)} parameters, {train_cfg.batch_size:,} × {model_cfg.max_seq_len:,} tokens a "
             f"batch" + (f" × {train_cfg.grad_accum} micro-batches" if train_cfg.grad_accum > 1 else ""))
