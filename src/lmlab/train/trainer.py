@@ -300,20 +300,23 @@ class Trainer:
             bar.update(1)
             if self.on_step_end:
                 self.on_step_end(self.step)
-            if self._stop_asked():
-                self.save_checkpoint()
-                D.barrier(self.dist)
-                self.stop_signal = self.stop_signal or "a signal to process 0"
-                return last_eval
+            stop = self._stop_asked()   # a signal during this step: no evaluation, a checkpoint, the end
             # stop early enough for the final evaluation to fit in the budget; until one is timed,
             # guess it from the step time (a forward pass costs about a third of a training step)
             step_time = (self.elapsed - start_elapsed) / (self.step - first_step)
             reserve = eval_cost or step_time * c.eval_batches / (3 * c.grad_accum)
             out_of_time = c.time_budget and self.elapsed + reserve >= c.time_budget
-            if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time:
+            if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time and not stop:
                 t0 = time.perf_counter()
                 last_eval = self._eval_and_save() or last_eval
                 eval_cost = time.perf_counter() - t0
+                stop = self._stop_asked()  # a signal during the evaluation: its checkpoint is just saved
+            if stop:
+                if self.saved_at != self.step:
+                    self.save_checkpoint()
+                D.barrier(self.dist)
+                self.stop_signal = self.stop_signal or "a signal to process 0"
+                return last_eval
             if out_of_time:
                 if not self.quiet:
                     tqdm.write(f"time budget of {c.time_budget:g} s spent at step {self.step}")
