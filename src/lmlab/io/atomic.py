@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from lmlab.errors import LmlabError
@@ -74,7 +75,8 @@ def write_error(e: BaseException, path: str | Path, free: int | None = None) -> 
     read-only filesystem), or None for anything else. `free`: bytes free measured right after the failure,
     which tells a full disk when the writer hides the errno (torch.save: "unexpected pos ...")."""
     code = getattr(e, "errno", None)
-    if code in _DISK_FULL or (isinstance(e, Exception) and free is not None and free < 2**20):
+    writer_failed = isinstance(e, (OSError, RuntimeError, SafetensorError))  # torch.save, safetensors, files
+    if code in _DISK_FULL or (writer_failed and free is not None and free < 2**20):
         return LmlabError(f"no space left on the device holding {path} ({free_text(path)} free); free some "
                           "space or write elsewhere")
     if code in _NO_WRITE:
