@@ -21,6 +21,7 @@ import torch
 from lmlab.errors import LmlabError
 from lmlab.runs.families import Family, resolve
 from lmlab.tools.memory import training_bill
+from lmlab.units import binary_bytes
 
 SLOW_STEP = 60.0          # seconds: a step slower than this is announced
 MIN_FLOPS = 1e9           # FLOP/s that any machine does: below SLOW_STEP · MIN_FLOPS no measurement is needed
@@ -98,13 +99,6 @@ def estimate(family: Family, model_cfg, train_cfg, lora_rank: int | None = None,
     return StepEstimate(P, N * train_cfg.grad_accum, peak, act, flops)
 
 
-def _bytes(n: float) -> str:
-    for unit, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n / 2**10:,.1f} KiB"
-
-
 def _count(n: float) -> str:
     for unit, scale in (("quadrillion", 1e15), ("trillion", 1e12), ("billion", 1e9), ("million", 1e6)):
         if n >= scale:
@@ -134,8 +128,8 @@ def preflight(family: Family, model_cfg, train_cfg, device: torch.device, lora_r
             f"batch" + (f" × {train_cfg.grad_accum} micro-batches" if train_cfg.grad_accum > 1 else ""))
     have, source = available_memory(device)
     if est.peak_bytes > have:
-        raise LmlabError(f"one training step needs about {_bytes(est.peak_bytes)} ({what}; activations "
-                         f"{_bytes(est.activation_bytes)}; `lmlab memory` itemises it) but {_bytes(have)} is "
+        raise LmlabError(f"one training step needs about {binary_bytes(est.peak_bytes)} ({what}; activations "
+                         f"{binary_bytes(est.activation_bytes)}; `lmlab memory` itemises it) but {binary_bytes(have)} is "
                          f"available ({source}); lower --batch_size or --max_seq_len, or pick a smaller model")
     if est.flops < SLOW_STEP * MIN_FLOPS:
         return None
@@ -146,5 +140,5 @@ def preflight(family: Family, model_cfg, train_cfg, device: torch.device, lora_r
     total = (f", {_duration(seconds * train_cfg.max_steps)} for {train_cfg.max_steps:,} steps"
              if train_cfg.max_steps > 1 else "")
     return (f"one training step ({what}) is {est.flops:.3g} FLOPs: at least {_duration(seconds)} at this "
-            f"machine's measured {speed / 1e9:,.0f} GFLOP/s{total}; memory about {_bytes(est.peak_bytes)} of "
-            f"{_bytes(have)} available")
+            f"machine's measured {speed / 1e9:,.0f} GFLOP/s{total}; memory about {binary_bytes(est.peak_bytes)} of "
+            f"{binary_bytes(have)} available")
