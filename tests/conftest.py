@@ -74,3 +74,56 @@ def pretrain_fortunes_bert():
                       folder / "run", quiet=True)
         return folder / "run"
     return pretrain
+
+
+@pytest.fixture
+def run_in_child():
+    """A function that runs `fn()` in a forked child process with the environment `env` added and returns its
+    exit status: the way to end a real lmlab process at a write point (LMLAB_FAULT=kill:K, lmlab.io.atomic)
+    without paying a fresh interpreter's start-up each time. The child uses one thread (a forked OpenMP
+    pool is not safe) and never returns into pytest."""
+    import os
+
+    def run(fn, env: dict[str, str]) -> int:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                import lmlab.io.atomic as atomic
+                torch.set_num_threads(1)
+                os.environ.update(env)
+                atomic._points = 0
+                result = fn()
+                code = result if isinstance(result, int) else 0
+            except BaseException:  # noqa: BLE001 - the child must end here, whatever happened
+                import traceback
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+    return run
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A function that mounts a tmpfs of `size` (e.g. "2m") in a new folder and returns it: a real full disk
+    for the tests. Needs root (skipped otherwise); unmounted after the test."""
+    import os
+    import subprocess
+    mounted = []
+
+    def mount(size: str) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("a full disk is simulated with a small tmpfs, which needs root to mount")
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

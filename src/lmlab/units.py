@@ -13,7 +13,7 @@ def human(n: float) -> str:
 
 def binary_bytes(n: float, width: int = 0) -> str:
     """Bytes in the largest binary unit that keeps the number ≥ 1: '1.5 MiB' (2^20 bytes to the MiB)."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    for unit, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= scale:
             return f"{n / scale:{width}.{2 if width else 1}f} {unit}"
     return f"{n:{width}.0f} B" + ("  " if width else "")

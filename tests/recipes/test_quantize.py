@@ -28,7 +28,8 @@ def test_quantize_writes_a_run_that_info_describes_and_generate_samples(capsys, 
     assert main(["quantize", "nf4", str(trained)]) == 0
     out = trained.with_name("run-nf4")
     assert "bits per weight" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.json", "config.json", "model.safetensors",
+                                                     "tokenizer.json"]
     q = json.loads((out / "config.json").read_text())["quantization"]
     assert q["double_quant"] and q["bits_per_weight"] == pytest.approx(4.127, abs=0.02)
     assert abs(q["val_loss_after"] - q["val_loss_before"]) < 0.1        # 4 bits cost little

@@ -3,6 +3,8 @@ that fails before its first checkpoint leaves --out exactly as it found it."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from lmlab.errors import LmlabError
@@ -85,3 +87,11 @@ def test_a_run_that_saved_a_checkpoint_keeps_it_when_it_fails_later(tmp_path):
         raise RuntimeError("crashed at step 900")
     assert (out / MODEL_FILE).read_bytes() == b"new weights"
     assert not (tmp_path / ".out.replaced").exists()
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, tmpfs):
+    disk = tmpfs("64k")
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    with pytest.raises(LmlabError, match=r"cannot write the run to .*new: it is on a read-only filesystem .*is not "
+                                         r"writable\); choose another --out"):
+        check_run_dir(disk / "new", resume=False, overwrite=False)

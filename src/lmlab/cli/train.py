@@ -111,6 +111,7 @@ def run(args, extra: list[str]) -> None:
         train_cfg = replace(defaults["train"], routed["train"])
         data_cfg = replace(defaults["data"], routed["data"])
         data = data_source(args.data)
+    _preflight(family, args, model_cfg, train_cfg)
     recipe = families.resolve(family.train)
     with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
         final = recipe(data, model_cfg, train_cfg, data_cfg, args.out, resume=args.resume, overwrite=args.overwrite,
@@ -120,6 +121,28 @@ def run(args, extra: list[str]) -> None:
                           if k.startswith("val_") and k != "val_ppl" and isinstance(v, float))
         hint = family.next_step.format(out=_quoted(args.out))
         print(f"run saved in {args.out}" + (f"; {shown}" if shown else "") + (f"; {hint}" if hint else ""))
+
+
+def _preflight(family: families.Family, args, model_cfg, train_cfg) -> None:
+    """Refuse a step that cannot fit in memory, announce one that takes minutes: before any data is read."""
+    import sys
+
+    from lmlab.runs.run import Run
+    from lmlab.tools.preflight import preflight
+    from lmlab.train.trainer import resolve_device
+
+    if args.resume:
+        run = Run.open(args.out, family=family.name)
+        model_cfg, lora, qlora = run.config("model"), run.lora, run.nf4 is not None
+    else:
+        if getattr(args, "init", None):  # the --init run's shape
+            model_cfg = Run.open(args.init, family=family.name).config("model")
+        lora = lora_config(args.lora) if "lora" in family.train_options else None
+        qlora = bool(getattr(args, "nf4", False))
+    warning = preflight(family, model_cfg, train_cfg, resolve_device(train_cfg.device),
+                        lora_rank=lora.r if lora else None, qlora=qlora)
+    if warning and os.environ.get("RANK", "0") == "0":
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def _quoted(path: str) -> str:

@@ -1,10 +1,13 @@
-"""A run directory's checkpoint: `model.safetensors` + `config.json` + `train_state.pt`.
+"""A run directory's checkpoint: `model.safetensors` + `train_state.pt`, named by `checkpoint.json`.
 
 Weights are never pickled: they go to safetensors, with the step in its metadata. The training
 state (optimizer, step, RNG and data-order states) is a plain dict of tensors and numbers,
-loaded with `weights_only=True`. Every file is written atomically, and both carry a SHA-256 of
-their contents, so a damaged file is refused on load instead of silently training or sampling
-from garbage (neither format checks its data section itself).
+loaded with `weights_only=True`. Both carry a SHA-256 of their contents, so a damaged file is
+refused on load instead of silently training or sampling from garbage (neither format checks its
+data section itself). The two are one unit (lmlab.io.atomic.write_set): `checkpoint.json` — the
+step, and each file's size and SHA-256 — is written last, the previous pair is kept as `*.prev`
+until it is, so a kill or a full disk at any moment leaves a complete checkpoint that loading finds.
+Readers keep the public paths; run folders from before checkpoint.json load as they are.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from torch import nn
 
 from lmlab.config import load_json
 from lmlab.errors import LmlabError
-from lmlab.io.atomic import atomic_write, atomic_write_text
+from lmlab.io.atomic import atomic_write_text, read_manifest, recover_set, resolve_set, write_set
 
 MODEL_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "train_state.pt"
+MANIFEST = "checkpoint.json"
 
 
 def unique_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -78,15 +82,67 @@ def state_digest(obj: Any, h: Any = None) -> str:
     return h.hexdigest()
 
 
-def save_weights(run_dir: Path, model: nn.Module, step: int) -> None:
+def saved_step(run_dir: str | Path) -> int | None:
+    """The step of the run's last complete checkpoint (checkpoint.json's, or the weights' own in a run from
+    before it), None when there is none."""
+    meta = read_manifest(run_dir, MANIFEST)
+    if meta is not None:
+        return int(meta.get("step", -1))
+    path = Path(run_dir) / MODEL_FILE
+    try:
+        with safe_open(str(path), "pt") as f:
+            return int((f.metadata() or {}).get("step", -1))
+    except (SafetensorError, OSError, ValueError):
+        return None
+
+
+def save_checkpoint(run_dir: str | Path, model: nn.Module, step: int, state: dict[str, Any] | None = None) -> None:
+    """Save the weights (and the training `state`, for --resume) as one checkpoint, atomically."""
+    run_dir = Path(run_dir)
     tensors = unique_state_dict(model)
-    metadata = {"step": str(step), "sha256": state_digest(tensors)}
-    atomic_write(run_dir / MODEL_FILE, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    writers = {MODEL_FILE: lambda tmp: save_file(tensors, tmp, metadata={"step": str(step),
+                                                                         "sha256": state_digest(tensors)})}
+    if state is not None:
+        state = {**state, "sha256": state_digest(state)}
+        writers[STATE_FILE] = lambda tmp: torch.save(state, tmp)
+    before = saved_step(run_dir)
+    try:
+        write_set(run_dir, writers, MANIFEST, {"step": step})
+    except LmlabError as e:
+        kept = (f"the step-{before} checkpoint is untouched" if before is not None else
+                "no earlier checkpoint exists")
+        raise LmlabError(f"cannot save the step-{step} checkpoint: {e}; {kept}") from None
+
+
+def save_weights(run_dir: Path, model: nn.Module, step: int) -> None:
+    """A checkpoint of the weights alone (a derived run: converted, merged, imported)."""
+    save_checkpoint(run_dir, model, step)
+
+
+def recover(run_dir: str | Path) -> None:
+    """Before training on: make the last complete checkpoint whole at its own names after a crash."""
+    recover_set(run_dir, MANIFEST)
+
+
+def _locate(run_dir: str | Path, name: str) -> tuple[Path, bool]:
+    """The file `name` of the last complete checkpoint (NAME.prev after a crash), and whether it fails
+    checkpoint.json's checksum."""
+    try:
+        paths, failed = resolve_set(run_dir, MANIFEST, (name,))
+    except PermissionError as e:
+        raise LmlabError(f"cannot read {e.filename}: {e.strerror}; check its permissions") from None
+    return paths[name], bool(failed)
+
+
+def _not_the_saved(path: Path) -> LmlabError:
+    return LmlabError(f"{path} is not the file {MANIFEST} names (its size or SHA-256 differ: replaced or damaged "
+                      f"since it was saved); restore it from a copy or retrain (or, if you replaced it on purpose, "
+                      f"delete {MANIFEST})")
 
 
 def load_weights(run_dir: str | Path, model: nn.Module) -> int:
     """Load weights into `model` (tied tensors restored by the model itself); returns the saved step."""
-    path = Path(run_dir) / MODEL_FILE
+    path, unsaved = _locate(run_dir, MODEL_FILE)
     if not path.is_file():
         raise LmlabError(f"{run_dir} has no {MODEL_FILE}; the run never reached its first checkpoint")
     try:
@@ -94,7 +150,11 @@ def load_weights(run_dir: str | Path, model: nn.Module) -> int:
         with safe_open(str(path), "pt") as f:
             metadata = f.metadata() or {}
         step = int(metadata.get("step", -1))
+    except PermissionError as e:
+        raise LmlabError(f"cannot read {path}: {e.strerror}; check its permissions") from None
     except (SafetensorError, OSError, ValueError) as e:
+        if "Permission denied" in str(e):
+            raise LmlabError(f"cannot read {path}: Permission denied; check its permissions") from None
         raise LmlabError(f"{path} is corrupt ({e}); restore it from a copy or retrain") from None
     if "sha256" in metadata and state_digest(tensors) != metadata["sha256"]:
         raise LmlabError(f"{path} is corrupt (its weights fail their checksum); restore it from a copy or retrain")
@@ -110,25 +170,26 @@ def load_weights(run_dir: str | Path, model: nn.Module) -> int:
             f"shape {', '.join(wrong[:3])}" if wrong else ""]))
         raise LmlabError(f"{path} does not match the model in {CONFIG_FILE} ({detail}); the files come from "
                          "different runs: restore the run's own files or retrain")
+    if unsaved:
+        raise _not_the_saved(path)
     model.load_state_dict(tensors, strict=False)
     return step
 
 
-def save_train_state(run_dir: Path, state: dict[str, Any]) -> None:
-    state = {**state, "sha256": state_digest(state)}
-    atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
-
-
 def load_train_state(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / STATE_FILE
+    path, unsaved = _locate(run_dir, STATE_FILE)
     if not path.is_file():
         raise LmlabError(f"{run_dir} has no {STATE_FILE}; cannot resume (start over with --overwrite)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as e:
+        raise LmlabError(f"cannot read {path}: {e.strerror}; check its permissions") from None
     except Exception as e:  # torch raises several kinds for a damaged pickle/zip
         raise LmlabError(f"{path} is corrupt ({type(e).__name__}); cannot resume (start over with "
                          "--overwrite)") from None
     digest = state.pop("sha256", None) if isinstance(state, dict) else "not a dict"
     if digest is not None and digest != state_digest(state):
         raise LmlabError(f"{path} is corrupt (it fails its checksum); cannot resume (start over with --overwrite)")
+    if unsaved:
+        raise _not_the_saved(path)
     return state

@@ -11,12 +11,22 @@ from pathlib import Path
 
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write
-from lmlab.io.checkpoint import CONFIG_FILE, MODEL_FILE, STATE_FILE
+from lmlab.io.checkpoint import CONFIG_FILE, MANIFEST, MODEL_FILE, STATE_FILE
 from lmlab.io.peft_adapters import RUN_ADAPTER_DIR
 
 
 def _holds_files(path: Path) -> bool:
     return any(path.iterdir()) if path.is_dir() else path.exists()
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, a folder (or the nearest existing folder above it) that cannot be written."""
+    folder = path if path.is_dir() else next((p for p in path.parents if p.is_dir()), Path("."))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        why = ("it is on a read-only filesystem" if os.statvfs(folder).f_flag & os.ST_RDONLY
+               else "permission denied")
+        where = "" if folder == path else f" ({folder} is not writable)"
+        raise LmlabError(f"cannot write the run to {path}: {why}{where}; choose another --out")
 
 
 def check_run_dir(out: str | Path, resume: bool, overwrite: bool) -> bool:
@@ -27,8 +37,10 @@ def check_run_dir(out: str | Path, resume: bool, overwrite: bool) -> bool:
     if resume:
         if not (path / CONFIG_FILE).is_file():
             raise LmlabError(f"cannot resume: {path} is not an lmlab run directory (no {CONFIG_FILE})")
+        check_writable(path)
         return False
     if not _holds_files(path):
+        check_writable(path)
         return False
     if not overwrite:
         raise LmlabError(f"{path} already exists and is not empty; continue it with --resume, "
@@ -36,6 +48,8 @@ def check_run_dir(out: str | Path, resume: bool, overwrite: bool) -> bool:
     if not (path / CONFIG_FILE).is_file():
         raise LmlabError(f"refusing to --overwrite {path}: it is not an lmlab run directory "
                          f"(no {CONFIG_FILE}); choose another --out")
+    check_writable(path.parent if path.parent.exists() else path)
+    check_writable(path)
     return True
 
 
@@ -95,4 +109,4 @@ def restore_on_failure(out: str | Path, resume: bool, overwrite: bool) -> Iterat
 
 
 ADAPTER_DIR = RUN_ADAPTER_DIR  # a LoRA run's adapters in peft's layout
-NOT_COPIED = {CONFIG_FILE, MODEL_FILE, STATE_FILE, ADAPTER_DIR}  # what a derived run (merge, import) writes anew
+NOT_COPIED = {CONFIG_FILE, MODEL_FILE, STATE_FILE, MANIFEST, ADAPTER_DIR}  # what a derived run (merge, import) writes anew

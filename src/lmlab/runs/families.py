@@ -35,6 +35,7 @@ class Family:
     presets: str | None = None              # "module:PRESETS" ({name: settings}); the module has preset(name)
     default_preset: str | None = None
     count: str | None = None                # parameter count of a model config, without building the model
+    memory: str | None = None               # the memory bill of a training step (cfg, batch=, seq_len=, …) -> Bill
     defaults: Mapping[str, str] = field(default_factory=dict)  # section -> a default instance other than Class()
     tokenizer: str = ""                     # what tokenizes its text, in words
     hf: tuple[str, ...] = ()                # Hugging Face model_types it converts to and from
@@ -130,7 +131,7 @@ register(Family(
     configs={"model": "lmlab.models.gpt.config:GPTConfig", "train": TRAIN, "data": "lmlab.data.lm_config:LMDataConfig"},
     model="lmlab.models.gpt.model:GPT",
     presets="lmlab.models.gpt.presets:PRESETS", default_preset="nano",
-    count="lmlab.models.gpt.presets:count_parameters",
+    count="lmlab.models.gpt.presets:count_parameters", memory="lmlab.tools.memory.bill:training_bill",
     tokenizer="char or byte-level BPE, trained on the corpus",
     hf=("gpt2", "llama"),
     lm="causal", batches="lmlab.data.lm:causal_lm_batches",

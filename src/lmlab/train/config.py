@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +43,10 @@ class TrainConfig:
     compile: bool = False           # torch.compile the model
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # nan passes every comparison below, inf makes the first step diverge
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         for name in ("max_steps", "batch_size", "grad_accum", "eval_every", "eval_batches", "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -5,6 +5,8 @@ TrainConfig, and does the rest: an optimizer by name (torch's fused AdamW by def
 lmlab's own AdamW, Adam, SGD, … compute the same steps; weight decay on matrices only), a learning-rate schedule by name (linear warm-up + cosine by default), gradient
 accumulation, global-norm clipping, autocast (bf16; fp16 + GradScaler on CUDA),
 DDP under torchrun, periodic evaluation, NaN/inf detection, atomic checkpoints and exact resume.
+Ctrl-C and SIGTERM (what schedulers send before they kill) are honoured at the end of the current step:
+a checkpoint is saved, then training stops; a second Ctrl-C stops at once, keeping the last checkpoint.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +27,7 @@ from tqdm.auto import tqdm
 
 from lmlab.errors import LmlabError
 from lmlab.io import checkpoint
+from lmlab.io.atomic import write_error
 from lmlab.optim.clipping import clip_grad_norm_
 from lmlab.optim.param_groups import decay_groups
 from lmlab.optim.registry import build_optimizer
@@ -66,6 +71,8 @@ class Trainer:
         self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
             if self.dist.enabled else net
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        self.saved_at: int | None = None   # the step of the last complete checkpoint
+        self.stop_signal: str | None = None
         torch.manual_seed(cfg.seed + self.dist.rank)
 
     # ---- pieces of a step -------------------------------------------------------------
@@ -111,9 +118,11 @@ class Trainer:
         grad_norm = clip_grad_norm_(self.model.parameters(), max_norm)
         loss_value = D.all_mean(total, self.dist).item()
         if not math.isfinite(loss_value):
+            kept = (f"the step-{self.saved_at} checkpoint is untouched" if self.saved_at is not None else
+                    "no checkpoint was saved")
             raise LmlabError(f"training diverged: loss is {loss_value} at step {self.step} "
                              f"(grad norm {grad_norm.item():.3g}); lower --lr, keep --grad_clip on, or "
-                             "use --dtype fp32; the last good checkpoint is untouched")
+                             f"use --dtype fp32; {kept}")
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -142,8 +151,12 @@ class Trainer:
     # ---- files ---------------------------------------------------------------------------
     def _log(self, row: dict) -> None:
         if self.run_dir and self.dist.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            path = self.run_dir / "metrics.jsonl"
+            try:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+            except OSError as e:
+                raise (write_error(e, path) or e) from None
 
     def save_checkpoint(self) -> None:
         if not (self.run_dir and self.dist.is_main):
@@ -156,14 +169,17 @@ class Trainer:
                     **({"cuda": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})},
             **({"scaler": self.scaler.state_dict()} if self.scaler else {}),
         }
-        checkpoint.save_weights(self.run_dir, self.model, self.step)
-        checkpoint.save_train_state(self.run_dir, state)
+        checkpoint.save_checkpoint(self.run_dir, self.model, self.step, state)
+        self.saved_at = self.step
         if (self.run_dir / "metrics.jsonl").exists():
             plot_loss(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png", title=self.run_dir.name)
 
     def resume(self) -> None:
         """Continue from the run directory's checkpoint: weights, optimizer, step, RNG, data order."""
         assert self.run_dir is not None
+        if self.dist.is_main:
+            checkpoint.recover(self.run_dir)  # after a crash mid-save: the last complete checkpoint, whole
+        D.barrier(self.dist)
         state = checkpoint.load_train_state(self.run_dir)
         saved_step = checkpoint.load_weights(self.run_dir, self.model)
         if saved_step != state["step"]:
@@ -180,10 +196,38 @@ class Trainer:
         if self.scaler and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        self.saved_at = self.step
         # drop metrics logged after the checkpoint: they will be produced again
         if self.dist.is_main and (self.run_dir / "metrics.jsonl").exists():
             kept = [r for r in read_metrics(self.run_dir / "metrics.jsonl") if r["step"] <= self.step]
             (self.run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    # ---- stopping on a signal ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _signals(self):
+        """While training: SIGINT (Ctrl-C) and SIGTERM ask for a stop at the end of the current step; a second
+        SIGINT raises KeyboardInterrupt at once. Outside the main thread signals cannot be caught: no-op."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def ask(signum, frame):
+            if self.stop_signal == "SIGINT" and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.stop_signal = signal.Signals(signum).name
+            if not self.quiet:
+                tqdm.write(f"{self.stop_signal}: stopping after step {self.step + 1} with a checkpoint "
+                           "(Ctrl-C again to stop now, keeping the last checkpoint)")
+        previous = {s: signal.signal(s, ask) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _stop_asked(self) -> bool:
+        """Whether a signal asked to stop (process 0's answer, so that every process stops at the same step)."""
+        return bool(D.from_main([float(self.stop_signal is not None)], self.dist)[0])
 
     # ---- the loop ----------------------------------------------------------------------------
     def _eval_and_save(self) -> dict[str, float]:
@@ -203,53 +247,78 @@ class Trainer:
             self.resume()
             if not self.quiet:
                 print(f"resuming {self.run_dir} at step {self.step}")
-        c = self.cfg
         self.net.train()
         start = time.perf_counter() - self.elapsed
-        bar = tqdm(total=c.max_steps, initial=self.step, disable=self.quiet, dynamic_ncols=True,
+        bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=self.quiet, dynamic_ncols=True,
                    desc="train", unit="step")
-        last_eval: dict[str, float] = {}
-        eval_cost = 0.0
-        first_step, start_elapsed = self.step, self.elapsed
-        tokens_at, time_at = self.tokens, time.perf_counter()
+        self.stop_signal = None
         try:
-            while self.step < c.max_steps:
-                row = self.train_step()
-                self.elapsed = time.perf_counter() - start
-                if c.time_budget:  # the clock steers lr and stopping: every process must read process 0's
-                    self.elapsed, eval_cost = D.from_main([self.elapsed, eval_cost], self.dist)
-                if self.step % c.log_every == 0 or self.step == 1:
-                    now = time.perf_counter()
-                    tps = (self.tokens - tokens_at) / max(now - time_at, 1e-9)
-                    tokens_at, time_at = self.tokens, now
-                    self._log({"step": self.step, **row, "tokens": self.tokens,
-                               "time": round(self.elapsed, 3), "tok_per_s": round(tps, 1)})
-                    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", tok_s=f"{tps:,.0f}",
-                                    **({"val": f"{last_eval['val_loss']:.4f}"} if last_eval else {}))
-                bar.update(1)
-                if self.on_step_end:
-                    self.on_step_end(self.step)
-                # stop early enough for the final evaluation to fit in the budget; until one is timed,
-                # guess it from the step time (a forward pass costs about a third of a training step)
-                step_time = (self.elapsed - start_elapsed) / (self.step - first_step)
-                reserve = eval_cost or step_time * c.eval_batches / (3 * c.grad_accum)
-                out_of_time = c.time_budget and self.elapsed + reserve >= c.time_budget
-                if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time:
-                    t0 = time.perf_counter()
-                    last_eval = self._eval_and_save() or last_eval
-                    eval_cost = time.perf_counter() - t0
-                if out_of_time:
-                    if not self.quiet:
-                        tqdm.write(f"time budget of {c.time_budget:g} s spent at step {self.step}")
-                    break
+            with self._signals():
+                last_eval = self._loop(bar, start)
         except KeyboardInterrupt:
             bar.close()
-            self.save_checkpoint()
+            if self.stop_signal == "SIGINT":  # the second Ctrl-C, perhaps mid-step: nothing consistent to save
+                kept = f"the step-{self.saved_at} checkpoint" if self.saved_at is not None else "no checkpoint"
+                raise LmlabError(f"interrupted twice during step {self.step + 1}; not saved, {kept} is the "
+                                 "last (continue from it with --resume)") from None
+            self.save_checkpoint()  # raised between steps (by an on_step_end callback)
             raise LmlabError(f"interrupted at step {self.step}; checkpoint saved, continue with --resume") \
                 from None
         bar.close()
+        if self.stop_signal is not None:
+            if self.saved_at != self.step:  # the signal came after the last step's check
+                self.save_checkpoint()
+            raise LmlabError(f"stopped by {self.stop_signal} at step {self.step}; checkpoint saved, continue "
+                             "with --resume")
         last_eval = self._eval_and_save() or last_eval
         if not self.quiet and last_eval:
             tqdm.write(f"step {self.step}: val_loss {last_eval['val_loss']:.4f} (ppl {last_eval['val_ppl']:.2f}); "
                        f"{time.perf_counter() - start:.1f} s including the final evaluation")
+        return last_eval
+
+    def _loop(self, bar, start: float) -> dict[str, float]:
+        """Steps until max_steps, the time budget, or a signal (then a checkpoint, without evaluating);
+        returns the last validation metrics."""
+        c = self.cfg
+        last_eval: dict[str, float] = {}
+        eval_cost = 0.0
+        first_step, start_elapsed = self.step, self.elapsed
+        tokens_at, time_at = self.tokens, time.perf_counter()
+        while self.step < c.max_steps:
+            row = self.train_step()
+            self.elapsed = time.perf_counter() - start
+            if c.time_budget:  # the clock steers lr and stopping: every process must read process 0's
+                self.elapsed, eval_cost = D.from_main([self.elapsed, eval_cost], self.dist)
+            if self.step % c.log_every == 0 or self.step == 1:
+                now = time.perf_counter()
+                tps = (self.tokens - tokens_at) / max(now - time_at, 1e-9)
+                tokens_at, time_at = self.tokens, now
+                self._log({"step": self.step, **row, "tokens": self.tokens,
+                           "time": round(self.elapsed, 3), "tok_per_s": round(tps, 1)})
+                bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", tok_s=f"{tps:,.0f}",
+                                **({"val": f"{last_eval['val_loss']:.4f}"} if last_eval else {}))
+            bar.update(1)
+            if self.on_step_end:
+                self.on_step_end(self.step)
+            stop = self._stop_asked()   # a signal during this step: no evaluation, a checkpoint, the end
+            # stop early enough for the final evaluation to fit in the budget; until one is timed,
+            # guess it from the step time (a forward pass costs about a third of a training step)
+            step_time = (self.elapsed - start_elapsed) / (self.step - first_step)
+            reserve = eval_cost or step_time * c.eval_batches / (3 * c.grad_accum)
+            out_of_time = c.time_budget and self.elapsed + reserve >= c.time_budget
+            if self.step % c.eval_every == 0 and self.step < c.max_steps and not out_of_time and not stop:
+                t0 = time.perf_counter()
+                last_eval = self._eval_and_save() or last_eval
+                eval_cost = time.perf_counter() - t0
+                stop = self._stop_asked()  # a signal during the evaluation: its checkpoint is just saved
+            if stop:
+                if self.saved_at != self.step:
+                    self.save_checkpoint()
+                D.barrier(self.dist)
+                self.stop_signal = self.stop_signal or "a signal to process 0"
+                return last_eval
+            if out_of_time:
+                if not self.quiet:
+                    tqdm.write(f"time budget of {c.time_budget:g} s spent at step {self.step}")
+                break
         return last_eval
