@@ -136,6 +136,17 @@ NF4_HELP = ("QLoRA (Dettmers et al. 2023): with --lora, store the frozen base's 
             "(To quantise a trained run for sampling: `lmlab quantize nf4 RUN`.)")
 
 
+SKIP_BAD_HELP = ("skip the data's bad rows and report how many, instead of stopping at the first with its "
+                 "FILE:LINE. A row is bad when it cannot be read (not JSON, not an object, the wrong number of "
+                 "fields, not UTF-8) or when a text or label it needs is missing, null, empty or not a string "
+                 "(a number or a list is never taken as text)")
+
+
+def skip_bad_flag(p: argparse.ArgumentParser) -> None:
+    """--skip-bad, the one switch of lmlab.data.rows' rule, on every command that reads data."""
+    p.add_argument("--skip-bad", action="store_true", help=SKIP_BAD_HELP)
+
+
 def nf4_config(flag: bool, lora):
     """--nf4 -> NF4Config (QLoRA's defaults), only together with --lora."""
     if not flag:

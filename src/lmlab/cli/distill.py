@@ -11,6 +11,7 @@ from lmlab.cli._common import (
     parse_overrides,
     route,
     run_flags,
+    skip_bad_flag,
 )
 from lmlab.errors import LmlabError
 
@@ -66,7 +67,7 @@ def cmd_distill(args, extra: list[str]) -> None:
     data = data_source(args.data) if args.data else None
     with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
         final = distill(teacher, args.out, cfg, train_cfg, data=data, resume=args.resume,
-                        overwrite=args.overwrite, quiet=args.quiet)
+                        overwrite=args.overwrite, quiet=args.quiet, skip_bad=args.skip_bad)
     print(f"run saved in {args.out}; val_loss {final['val_loss']:.4f} (teacher {final['teacher_val_loss']:.4f}), "
           f"val_kl {final['val_kl']:.4f}, val_cos {final['val_cos']:.4f}")
 
@@ -107,6 +108,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                                    "`lmlab hf import`); it must suit the teacher's tokenizer")
     run_flags(di, resume_help="continue the run in --out (its teacher, corpus and settings come from its "
                                "config.json)")
+    skip_bad_flag(di)
 
 
 def run(args, extra: list[str]) -> None:

@@ -12,6 +12,7 @@ from lmlab.cli._common import (
     nf4_config,
     parse_overrides,
     route,
+    skip_bad_flag,
 )
 from lmlab.errors import LmlabError
 
@@ -58,7 +59,8 @@ def cmd_finetune(args, extra: list[str]) -> None:
     nf4 = nf4_config(args.nf4, lora)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
         res = finetune_classify(args.model, args.data, cfgs["data"], cfgs["train"], cfgs["finetune"], args.out,
-                                overwrite=args.overwrite, quiet=args.quiet, lora=lora, nf4=nf4)
+                                overwrite=args.overwrite, quiet=args.quiet, lora=lora, nf4=nf4,
+                                skip_bad=args.skip_bad)
     print(f"run saved in {args.out}; test accuracy {res['test_accuracy']:.4f}, macro-F1 "
           f"{res['test_macro_f1']:.4f} on {res['n_test']} texts (majority class {res['majority_accuracy']:.4f}); "
           f"results.json and confusion.png written")
@@ -102,6 +104,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     fc.add_argument("--lora", metavar="SPEC", help=LORA_HELP + " (the classifier always trains in full)")
     fc.add_argument("--nf4", action="store_true", help=NF4_HELP)
     fc.add_argument("--quiet", action="store_true", help="no progress bar")
+    skip_bad_flag(fc)
     fc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

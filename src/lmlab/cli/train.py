@@ -15,6 +15,7 @@ from lmlab.cli._common import (
     resumed_train_config,
     run_flags,
     settings,
+    skip_bad_flag,
 )
 from lmlab.errors import LmlabError
 from lmlab.runs import families
@@ -63,6 +64,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                                         "(flat, or in model/train/data sections); --key value flags override it")
         p.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
         run_flags(p)
+        skip_bad_flag(p)
         for option in family.train_options:
             if option in OPTIONS:
                 flag, kw = OPTIONS[option]
@@ -71,7 +73,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
 
 def _options(family: families.Family, args) -> dict:
     """The family's optional settings from the flags: LoRA and QLoRA, an init run, a given tokenizer."""
-    kw: dict = {}
+    kw: dict = {"skip_bad": args.skip_bad}
     if "lora" in family.train_options:
         kw["lora"] = lora_config(args.lora)
         kw["nf4"] = nf4_config(args.nf4, kw["lora"])

@@ -68,11 +68,12 @@ def _bert_data(text: str, tok: TextTokenizer, train_cfg: TrainConfig, data_cfg: 
 
 def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | None, train_cfg: TrainConfig,
             data: str | None = None, resume: bool = False, overwrite: bool = False,
-            quiet: bool = False) -> dict[str, float]:
+            quiet: bool = False, skip_bad: bool = False) -> dict[str, float]:
     """Train a student of `teacher` into run directory `out`; returns the final evaluation (val_loss is the
     student's hard-label loss; val_kl, val_ce, val_cos, val_distill_loss the parts) and teacher_val_loss.
     `data`: a corpus instead of the teacher's own. On resume the run's teacher, corpus, data and
-    distillation settings are used (`teacher`, `cfg`, `data` are ignored); only `train_cfg` may differ."""
+    distillation settings are used (`teacher`, `cfg`, `data` are ignored); only `train_cfg` may differ.
+    `skip_bad`: leave out the corpus's lines that are not UTF-8 (lmlab.data.rows) instead of refusing them."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise LmlabError("lmlab distill runs in one process; start it without torchrun")
     run_dir = Path(out)
@@ -92,7 +93,7 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
     if not resume:
         layers = parse_layers(cfg.layers, teacher_model.cfg.n_layers)
 
-    text = load_text(source)
+    text = load_text(source, skip_bad)
     if family == "gpt":
         train_data, val, prompt = _gpt_data(text, tok, teacher_model.cfg.max_seq_len, train_cfg, data_cfg)
     else:
