@@ -95,7 +95,7 @@ def test_jsonl_lines_that_are_not_objects(tmp_path):
 
 def test_text_lines_that_are_not_utf8(tmp_path, capsys):
     path = tmp_path / "mixed.txt"
-    path.write_bytes("good line\n".encode() + "caf\xe9\n".encode("latin-1") + "also good\n".encode())
+    path.write_bytes(b"good line\n" + "caf\xe9\n".encode("latin-1") + b"also good\n")
     with pytest.raises(LmlabError, match=r"mixed.txt:2: not UTF-8 text \(bad byte 0xe9 at byte 13, line 2\)"):
         load_text(str(path))
     assert load_text(str(path), skip_bad=True) == "good line\nalso good\n"
