@@ -68,14 +68,18 @@ def route(values: dict, classes: dict) -> dict[str, dict]:
     return routed
 
 
-def keys_help(classes: dict) -> str:
-    lines = ["config keys (set with --key value, or in a JSON --config file):"]
-    for section, cls in classes.items():
-        hints = typing.get_type_hints(cls)
+def keys_help(configs: dict, title: str = "config keys (set with --key value, or in a JSON --config file):") -> str:
+    """Every key of the config sections {section: config instance (its values are the defaults shown) or
+    class}, with its default and, for a key of fixed choices (a Literal type), the choices."""
+    lines = [title]
+    for section, cfg in configs.items():
+        hints = typing.get_type_hints(cfg if isinstance(cfg, type) else type(cfg))
         lines.append(f"  [{section}]")
-        for f in dataclasses.fields(cls):
-            typ = getattr(hints[f.name], "__name__", str(hints[f.name]).replace("typing.", ""))
-            lines.append(f"    --{f.name:<16} {typ:<12} default {f.default!r}")
+        for f in dataclasses.fields(cfg):
+            default = f"default {getattr(cfg, f.name, f.default)!r}"
+            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else ()
+            line = f"    --{f.name:<18} {default}"
+            lines.append(f"{line:<50} one of: {', '.join(choices)}" if choices else line)
     return "\n".join(lines)
 
 

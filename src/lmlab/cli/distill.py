@@ -28,9 +28,8 @@ examples:
 
 def _distill_keys_help() -> str:
     from lmlab.train.config import TrainConfig
-    return keys_help({"train": TrainConfig}).replace(
-        "config keys (set with --key value, or in a JSON --config file):",
-        "training keys (--key value; each defaults to the teacher run's own setting, else to the value below):")
+    return keys_help({"train": TrainConfig()}, "training keys (--key value; each defaults to the teacher run's own "
+                                               "setting, else to the value below):")
 
 
 def cmd_distill(args, extra: list[str]) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from lmlab.cli._common import (
     LORA_HELP,
     NF4_HELP,
+    keys_help,
     lora_config,
     nf4_config,
     parse_overrides,
@@ -34,11 +34,7 @@ examples:
 def _finetune_keys_help() -> str:
     """Like keys_help, with the fine-tuning defaults (lr 1e-4, warmup_linear, …) instead of the classes'."""
     from lmlab.recipes.finetune_classify import default_configs
-    lines = ["config keys (set with --key value; defaults are fine-tuning's):"]
-    for section, cfg in default_configs().items():
-        lines.append(f"  [{section}]")
-        lines += [f"    --{f.name:<18} default {getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)]
-    return "\n".join(lines)
+    return keys_help(default_configs(), "config keys (set with --key value; defaults are fine-tuning's):")
 
 
 def cmd_finetune(args, extra: list[str]) -> None:

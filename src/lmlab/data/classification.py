@@ -28,6 +28,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -44,7 +45,7 @@ class ClassificationDataConfig:
     pair_column: str = ""            # a second text column for sentence-pair tasks ("": none)
     labels: str = ""                 # keep only these labels, comma-separated ("": all)
     max_len: int = 128               # tokens per sequence, [CLS] and [SEP] included
-    truncation: str = "head"         # head | tail | head+tail | sliding-window
+    truncation: Literal["head", "tail", "head+tail", "sliding-window"] = "head"
     stride: int = 0                  # sliding-window step in tokens (0: half a window)
     val_fraction: float = 0.1        # per label, seeded
     test_fraction: float = 0.1
