@@ -114,3 +114,14 @@ def test_a_folder_names_the_files_it_skips(tmp_path, capsys):
     assert "read 1 text file(s)" in err and "skipped 2 other file(s): notes.csv, photo.jpg" in err
     load_text(str(tmp_path / "texts" / "a.txt"))
     assert capsys.readouterr().err == ""
+
+
+def test_rows_after_a_line_that_is_not_utf8_keep_their_numbers(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"text": "a", "label": 1}\n' + '{"text": "caf\xe9", "label": 2}\n'.encode("latin-1")
+                     + b'{"text": "b", "label": null}\n')
+    with pytest.raises(LmlabError, match="x.jsonl:2: not UTF-8"):
+        read_examples(path)
+    rows = Rows(path, skip_bad=True)
+    assert [n for n, _ in rows] == [1, 3]  # line 3 is still line 3
+    assert rows.label(3, dict(rows)[3], "label") is None and rows.bad.count == 2

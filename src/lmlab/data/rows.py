@@ -45,8 +45,9 @@ class BadRows:
                   f"the first: {self.first}", file=sys.stderr)
 
 
-def _decode(path: Path, raw: bytes, bad: BadRows) -> str:
-    """The text of `raw`; lines that are not UTF-8 are bad rows (with --skip-bad, dropped)."""
+def _decode(path: Path, raw: bytes, bad: BadRows, keep_lines: bool = False) -> str:
+    """The text of `raw`; lines that are not UTF-8 are bad rows (with --skip-bad, dropped, or with keep_lines
+    left empty so that the lines after them keep their numbers)."""
     try:
         return raw.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError:
@@ -58,19 +59,22 @@ def _decode(path: Path, raw: bytes, bad: BadRows) -> str:
         except UnicodeDecodeError as e:
             bad.reject(n, f"not UTF-8 text (bad byte 0x{line[e.start]:02x} at byte {offset + e.start}, line {n}); "
                           "convert the file, e.g. `iconv -f latin1 -t utf-8`")
+            if keep_lines:
+                kept.append("")
         offset += len(line) + 1
     return "\n".join(kept).lstrip("\ufeff")
 
 
-def read_text(path: str | Path, skip_bad: bool = False) -> tuple[str, BadRows]:
-    """The text of a UTF-8 file; with skip_bad, lines that are not UTF-8 are left out (and counted)."""
+def read_text(path: str | Path, skip_bad: bool = False, keep_lines: bool = False) -> tuple[str, BadRows]:
+    """The text of a UTF-8 file; with skip_bad, lines that are not UTF-8 are left out (and counted), or with
+    keep_lines left empty."""
     path = Path(path)
     bad = BadRows(path, skip_bad)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise LmlabError(f"cannot read {path}: {e.strerror}") from None
-    return _decode(path, raw, bad), bad
+    return _decode(path, raw, bad, keep_lines), bad
 
 
 class Rows:
@@ -88,7 +92,7 @@ class Rows:
         if jsonl is None and self.suffix not in formats:
             raise LmlabError(f"{self.path}: unknown format '{self.suffix}'; give a "
                              f"{', '.join(formats[:-1])} or {formats[-1]} file")
-        text, self.bad = read_text(self.path, skip_bad)
+        text, self.bad = read_text(self.path, skip_bad, keep_lines=True)
         lines = text.splitlines()
         self.columns: list[str] = []
         self.records = list(self._jsonl(lines) if self.jsonl else self._table(lines))
