@@ -31,6 +31,7 @@ def cli_fails(capsys):
     from lmlab.cli import main
 
     def check(argv: list[str], *needles: str) -> str:
+        capsys.readouterr()  # what earlier commands of the test printed (a warning, a note) is theirs
         code = main(argv)
         err = capsys.readouterr().err
         lines = [line for line in err.splitlines() if line.strip()]

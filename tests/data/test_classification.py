@@ -59,7 +59,7 @@ def test_reading_errors(tmp_path):
     with pytest.raises(LmlabError, match="does not exist"):
         read_examples(tmp_path / "nope.csv")
     (tmp_path / "a.txt").write_text("x")
-    with pytest.raises(LmlabError, match="give a .csv, .tsv or .jsonl"):
+    with pytest.raises(LmlabError, match="give a .csv, .tsv, .jsonl or .json file"):
         read_examples(tmp_path / "a.txt")
     (tmp_path / "empty.csv").write_text("text,label\n")
     with pytest.raises(LmlabError, match="holds no rows"):
@@ -68,10 +68,12 @@ def test_reading_errors(tmp_path):
     with pytest.raises(LmlabError, match="no column 'text', 'label'.*columns: review, stars"):
         read_examples(tmp_path / "b.csv")
     (tmp_path / "c.csv").write_text("text,label\n ,5\nx,\n")
-    with pytest.raises(LmlabError, match="no row has both"):
+    with pytest.raises(LmlabError, match="c.csv:2: 'text' is empty; .*--skip-bad"):
         read_examples(tmp_path / "c.csv")
+    with pytest.raises(LmlabError, match="no row has both"):
+        read_examples(tmp_path / "c.csv", skip_bad=True)
     (tmp_path / "d.jsonl").write_text('{"text": "a", "label": 1}\n[1, 2]\n')
-    with pytest.raises(LmlabError, match="d.jsonl:2 is not a JSON object"):
+    with pytest.raises(LmlabError, match="d.jsonl:2: not a JSON object"):
         read_examples(tmp_path / "d.jsonl")
 
 

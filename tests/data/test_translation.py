@@ -41,11 +41,11 @@ def test_reads_jsonl(tmp_path):
 
 
 @pytest.mark.parametrize("text,name,needle", [
-    ("en\tzh\nhello\t你好\nbroken line\n", "x.tsv", "x.tsv:3 has 1 tab-separated field"),
-    ("en\tzh\nhello\t \na\tb\nc\td\n", "x.tsv", "x.tsv:2 has an empty 'zh' text"),
-    ('{"en": "a", "zh": "b"}\n[1, 2]\n', "x.jsonl", "x.jsonl:2 is not a JSON object"),
-    ('{"en": "a", "zh": "b"}\n{"en": "a"\n', "x.jsonl", "x.jsonl:2 is not a JSON object"),
-    ('{"en": "a", "zh": "b"}\n{"en": "c"}\n{"en": "a", "zh": "b"}\n', "x.jsonl", "x.jsonl:2 lacks a text"),
+    ("en\tzh\nhello\t你好\nbroken line\n", "x.tsv", "x.tsv:3: has 1 tab-separated field"),
+    ("en\tzh\nhello\t \na\tb\nc\td\n", "x.tsv", "x.tsv:2: 'zh' is empty"),
+    ('{"en": "a", "zh": "b"}\n[1, 2]\n', "x.jsonl", "x.jsonl:2: not a JSON object"),
+    ('{"en": "a", "zh": "b"}\n{"en": "a"\n', "x.jsonl", "x.jsonl:2: not a JSON object"),
+    ('{"en": "a", "zh": "b"}\n{"en": "c"}\n{"en": "a", "zh": "b"}\n', "x.jsonl", "x.jsonl:2: has no 'zh'"),
     ("en\tzh\na\tb\n", "x.tsv", "holds 1 pair"),
     ("a,b\n", "x.csv", "unknown format '.csv'"),
 ])

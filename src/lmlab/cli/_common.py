@@ -69,14 +69,18 @@ def route(values: dict, classes: dict) -> dict[str, dict]:
     return routed
 
 
-def keys_help(classes: dict) -> str:
-    lines = ["config keys (set with --key value, or in a JSON --config file):"]
-    for section, cls in classes.items():
-        hints = typing.get_type_hints(cls)
+def keys_help(configs: dict, title: str = "config keys (set with --key value, or in a JSON --config file):") -> str:
+    """Every key of the config sections {section: config instance (its values are the defaults shown) or
+    class}, with its default and, for a key of fixed choices (a Literal type), the choices."""
+    lines = [title]
+    for section, cfg in configs.items():
+        hints = typing.get_type_hints(cfg if isinstance(cfg, type) else type(cfg))
         lines.append(f"  [{section}]")
-        for f in dataclasses.fields(cls):
-            typ = getattr(hints[f.name], "__name__", str(hints[f.name]).replace("typing.", ""))
-            lines.append(f"    --{f.name:<16} {typ:<12} default {f.default!r}")
+        for f in dataclasses.fields(cfg):
+            default = f"default {getattr(cfg, f.name, f.default)!r}"
+            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else ()
+            line = f"    --{f.name:<18} {default}"
+            lines.append(f"{line:<50} one of: {', '.join(choices)}" if choices else line)
     return "\n".join(lines)
 
 
@@ -135,6 +139,17 @@ NF4_HELP = ("QLoRA (Dettmers et al. 2023): with --lora, store the frozen base's 
             "chunk at a time in forward and backward; only the adapters are in full precision. The checkpoint "
             "keeps the NF4 codes, not the float weights. Example: --lora r=8,alpha=16,targets=all-linear --nf4. "
             "(To quantise a trained run for sampling: `lmlab quantize nf4 RUN`.)")
+
+
+SKIP_BAD_HELP = ("skip the data's bad rows and report how many, instead of stopping at the first with its "
+                 "FILE:LINE. A row is bad when it cannot be read (not JSON, not an object, the wrong number of "
+                 "fields, not UTF-8) or when a text or label it needs is missing, null, empty or not a string "
+                 "(a number or a list is never taken as text)")
+
+
+def skip_bad_flag(p: argparse.ArgumentParser) -> None:
+    """--skip-bad, the one switch of lmlab.data.rows' rule, on every command that reads data."""
+    p.add_argument("--skip-bad", action="store_true", help=SKIP_BAD_HELP)
 
 
 def nf4_config(flag: bool, lora):

@@ -11,6 +11,7 @@ from lmlab.cli._common import (
     parse_overrides,
     route,
     run_flags,
+    skip_bad_flag,
 )
 from lmlab.errors import LmlabError
 
@@ -27,9 +28,8 @@ examples:
 
 def _distill_keys_help() -> str:
     from lmlab.train.config import TrainConfig
-    return keys_help({"train": TrainConfig}).replace(
-        "config keys (set with --key value, or in a JSON --config file):",
-        "training keys (--key value; each defaults to the teacher run's own setting, else to the value below):")
+    return keys_help({"train": TrainConfig()}, "training keys (--key value; each defaults to the teacher run's own "
+                                               "setting, else to the value below):")
 
 
 def cmd_distill(args, extra: list[str]) -> None:
@@ -66,7 +66,7 @@ def cmd_distill(args, extra: list[str]) -> None:
     data = data_source(args.data) if args.data else None
     with restore_on_failure(args.out, resume=args.resume, overwrite=args.overwrite):
         final = distill(teacher, args.out, cfg, train_cfg, data=data, resume=args.resume,
-                        overwrite=args.overwrite, quiet=args.quiet)
+                        overwrite=args.overwrite, quiet=args.quiet, skip_bad=args.skip_bad)
     print(f"run saved in {args.out}; val_loss {final['val_loss']:.4f} (teacher {final['teacher_val_loss']:.4f}), "
           f"val_kl {final['val_kl']:.4f}, val_cos {final['val_cos']:.4f}")
 
@@ -107,6 +107,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                                    "`lmlab hf import`); it must suit the teacher's tokenizer")
     run_flags(di, resume_help="continue the run in --out (its teacher, corpus and settings come from its "
                                "config.json)")
+    skip_bad_flag(di)
 
 
 def run(args, extra: list[str]) -> None:

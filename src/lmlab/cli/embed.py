@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lmlab.cli._common import skip_bad_flag
 from lmlab.errors import LmlabError
 
 
@@ -11,7 +12,7 @@ def cmd_embed(args) -> None:
     texts = list(args.text)
     if args.input is not None:
         from lmlab.recipes.embed import read_texts
-        texts += read_texts(args.input)
+        texts += read_texts(args.input, args.skip_bad)
     if not texts:
         raise LmlabError("no texts to embed: give them as arguments or with --input FILE (one per line)")
     for flag, value in (("--max-len", args.max_len), ("--batch-size", args.batch_size)):
@@ -51,6 +52,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     em.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     em.add_argument("--out", metavar="FILE", help="write FILE.npy (float32 array (N, C)) or FILE.json instead "
                                                   "of printing JSON")
+    skip_bad_flag(em)
     em.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from lmlab.cli._common import (
     LORA_HELP,
     NF4_HELP,
+    keys_help,
     lora_config,
     nf4_config,
     parse_overrides,
     route,
+    skip_bad_flag,
 )
 from lmlab.errors import LmlabError
 
@@ -33,11 +34,7 @@ examples:
 def _finetune_keys_help() -> str:
     """Like keys_help, with the fine-tuning defaults (lr 1e-4, warmup_linear, …) instead of the classes'."""
     from lmlab.recipes.finetune_classify import default_configs
-    lines = ["config keys (set with --key value; defaults are fine-tuning's):"]
-    for section, cfg in default_configs().items():
-        lines.append(f"  [{section}]")
-        lines += [f"    --{f.name:<18} default {getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)]
-    return "\n".join(lines)
+    return keys_help(default_configs(), "config keys (set with --key value; defaults are fine-tuning's):")
 
 
 def cmd_finetune(args, extra: list[str]) -> None:
@@ -58,7 +55,8 @@ def cmd_finetune(args, extra: list[str]) -> None:
     nf4 = nf4_config(args.nf4, lora)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
         res = finetune_classify(args.model, args.data, cfgs["data"], cfgs["train"], cfgs["finetune"], args.out,
-                                overwrite=args.overwrite, quiet=args.quiet, lora=lora, nf4=nf4)
+                                overwrite=args.overwrite, quiet=args.quiet, lora=lora, nf4=nf4,
+                                skip_bad=args.skip_bad)
     print(f"run saved in {args.out}; test accuracy {res['test_accuracy']:.4f}, macro-F1 "
           f"{res['test_macro_f1']:.4f} on {res['n_test']} texts (majority class {res['majority_accuracy']:.4f}); "
           f"results.json and confusion.png written")
@@ -102,6 +100,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     fc.add_argument("--lora", metavar="SPEC", help=LORA_HELP + " (the classifier always trains in full)")
     fc.add_argument("--nf4", action="store_true", help=NF4_HELP)
     fc.add_argument("--quiet", action="store_true", help="no progress bar")
+    skip_bad_flag(fc)
     fc.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

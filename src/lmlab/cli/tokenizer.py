@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lmlab.cli._common import skip_bad_flag
 from lmlab.errors import LmlabError
 
 
@@ -17,7 +18,7 @@ def cmd_tokenizer(args) -> None:
             raise LmlabError(f"{out} exists; pass --overwrite to replace it")
         if args.vocab_size <= 0:
             raise LmlabError(f"--vocab-size must be positive, got {args.vocab_size}")
-        tok = train_tokenizer(args.kind, load_text(args.data), args.vocab_size, lowercase=not args.cased)
+        tok = train_tokenizer(args.kind, load_text(args.data, args.skip_bad), args.vocab_size, lowercase=not args.cased)
         out.parent.mkdir(parents=True, exist_ok=True)
         tok.save(out)
         specials = ", ".join(f"{name} {i}" for name, i in tok.special_ids.items())
@@ -65,6 +66,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     help="wordpiece: keep case and accents (default: lowercase)")
     tt.add_argument("--out", required=True, help="the tokenizer.json to write")
     tt.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    skip_bad_flag(tt)
     te = tksub.add_parser(
         "encode", formatter_class=fmt, help="show the tokens, ids and segment ids of a text or a pair",
         description="Encode TEXT (and PAIR) with a tokenizer.json or a BERT vocab.txt. A wordpiece\n"

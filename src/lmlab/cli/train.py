@@ -10,11 +10,13 @@ from lmlab.cli._common import (
     LORA_HELP,
     NF4_HELP,
     data_source,
+    keys_help,
     lora_config,
     nf4_config,
     resumed_train_config,
     run_flags,
     settings,
+    skip_bad_flag,
 )
 from lmlab.errors import LmlabError
 from lmlab.runs import families
@@ -30,20 +32,15 @@ OPTIONS = {  # the optional flags a family may take (Family.train_options), with
 }
 
 
-def keys_help(family: families.Family) -> str:
+def family_keys_help(family: families.Family) -> str:
     """Every config key of the family with its effective default (the default preset's model, the family's
     training defaults)."""
-    import dataclasses
     defaults = family.default_configs()
     if family.default_preset:
         defaults["model"] = family.preset(family.default_preset)
-    lines = [f"presets: {', '.join(family.preset_names())}", "",
-             f"config keys (set with --key value, or in a JSON --config file; model keys default to the "
-             f"{family.default_preset} preset's):"]
-    for section, cfg in defaults.items():
-        lines.append(f"  [{section}]")
-        lines += [f"    --{f.name:<18} default {getattr(cfg, f.name)!r}" for f in dataclasses.fields(cfg)]
-    return "\n".join(lines)
+    return f"presets: {', '.join(family.preset_names())}\n\n" + keys_help(
+        defaults, "config keys (set with --key value, or in a JSON --config file; model keys default to the "
+                  f"{family.default_preset} preset's):")
 
 
 def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
@@ -55,7 +52,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     for family in families.trainable():
         p = tsub.add_parser(family.name, formatter_class=fmt, help=family.summary,
                             description=family.about + " Any config key below can be set with --key value.",
-                            epilog=lambda f=family: keys_help(f) + "\n\n" + f.examples)
+                            epilog=lambda f=family: family_keys_help(f) + "\n\n" + f.examples)
         p.add_argument("--data", help=family.data_help)
         p.add_argument("--preset", help=f"model size (default: {family.default_preset}; the presets are listed "
                                         "below)")
@@ -63,6 +60,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                                         "(flat, or in model/train/data sections); --key value flags override it")
         p.add_argument("--out", required=True, help="run directory to create (or continue with --resume)")
         run_flags(p)
+        skip_bad_flag(p)
         for option in family.train_options:
             if option in OPTIONS:
                 flag, kw = OPTIONS[option]
@@ -71,7 +69,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
 
 def _options(family: families.Family, args) -> dict:
     """The family's optional settings from the flags: LoRA and QLoRA, an init run, a given tokenizer."""
-    kw: dict = {}
+    kw: dict = {"skip_bad": args.skip_bad}
     if "lora" in family.train_options:
         kw["lora"] = lora_config(args.lora)
         kw["nf4"] = nf4_config(args.nf4, kw["lora"])

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lmlab.cli._common import skip_bad_flag
 from lmlab.errors import LmlabError
 from lmlab.ops.backends import BACKENDS
 
@@ -17,7 +18,7 @@ def cmd_translate(args) -> None:
     texts = list(args.text)
     if args.input is not None:
         from lmlab.recipes.embed import read_texts
-        texts += read_texts(args.input)
+        texts += read_texts(args.input, args.skip_bad)
     for flag, value in (("--num-beams", args.num_beams), ("--batch-size", args.batch_size),
                         ("--max-new-tokens", args.max_new_tokens)):
         if value is not None and value <= 0:
@@ -67,6 +68,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     tr.add_argument("--backend", choices=BACKENDS, default=None,
                     help="attention kernel for this call (default: the model's, normally sdpa)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    skip_bad_flag(tr)
     tr.add_argument("--attention-map", metavar="PNG", help="draw the cross-attention of the first text")
     tr.add_argument("--head", type=int, help="with --attention-map: one head instead of the mean over heads")
     tr.add_argument("--layer", type=int, default=-1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -25,10 +26,10 @@ class BertDataConfig:
     tokenizer_vocab_size: int = 2000  # WordPiece vocabulary trained on the corpus (sets the model's vocab_size)
     lowercase: bool = True
     max_len: int = 64               # tokens per example, [CLS] and [SEP]s included
-    masking: str = "token"          # token | whole_word | span
+    masking: Literal["token", "whole_word", "span"] = "token"
     mask_prob: float = 0.15
     dynamic: bool = True            # a new mask each time an example is drawn (RoBERTa); False: fixed (BERT)
-    sentence_task: str = "nsp"      # nsp | sop | none
+    sentence_task: Literal["nsp", "sop", "none"] = "nsp"
     val_fraction: float = 0.1       # the last documents are held out
 
     def __post_init__(self):

@@ -25,14 +25,14 @@ A text that fits is never cut, whatever the strategy. Sentence pairs are cut the
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from lmlab.data.jsonl import read_jsonl
+from lmlab.data.rows import Rows
 from lmlab.errors import LmlabError
 
 STRATEGIES = ("head", "tail", "head+tail", "sliding-window")
@@ -45,7 +45,7 @@ class ClassificationDataConfig:
     pair_column: str = ""            # a second text column for sentence-pair tasks ("": none)
     labels: str = ""                 # keep only these labels, comma-separated ("": all)
     max_len: int = 128               # tokens per sequence, [CLS] and [SEP] included
-    truncation: str = "head"         # head | tail | head+tail | sliding-window
+    truncation: Literal["head", "tail", "head+tail", "sliding-window"] = "head"
     stride: int = 0                  # sliding-window step in tokens (0: half a window)
     val_fraction: float = 0.1        # per label, seeded
     test_fraction: float = 0.1
@@ -66,37 +66,28 @@ class ClassificationDataConfig:
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def _rows(path: Path) -> list[dict]:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        return [row for _, row in read_jsonl(path)]
-    if suffix in (".csv", ".tsv"):
-        with open(path, encoding="utf-8", newline="") as f:
-            return list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
-    raise LmlabError(f"{path}: unknown format '{suffix}'; give a .csv, .tsv or .jsonl file")
-
-
 def read_examples(path: str | Path, text_column: str = "text", label_column: str = "label",
-                  pair_column: str = "") -> list[dict]:
-    """[{"text", "pair" (or None), "label" (a string)}, …] from a CSV (header row), TSV or JSONL file."""
-    path = Path(path)
-    if not path.is_file():
-        raise LmlabError(f"data file {path} does not exist")
-    rows = _rows(path)
+                  pair_column: str = "", skip_bad: bool = False) -> list[dict]:
+    """[{"text", "pair" (or None), "label" (a string)}, …] from a CSV (header row), TSV or JSONL file.
+    A row without a text or a label (missing, null, empty, not a string) is a bad row (lmlab.data.rows):
+    refused naming FILE:LINE, or with skip_bad skipped and counted."""
+    rows = Rows(path, skip_bad, formats=(".csv", ".tsv", ".jsonl", ".json"))
     if not rows:
         raise LmlabError(f"{path} holds no rows")
     wanted = [c for c in (text_column, label_column, pair_column) if c]
-    missing = [c for c in wanted if not any(c in row for row in rows)]
+    missing = [c for c in wanted if not any(c in row for _, row in rows)]
     if missing:
         raise LmlabError(f"{path} has no column {', '.join(repr(c) for c in missing)} (columns: "
-                         f"{', '.join(map(str, rows[0]))}); choose with --text-column / --label-column")
+                         f"{', '.join(map(str, rows.columns))}); choose with --text-column / --label-column")
     out = []
-    for row in rows:
-        text, label = row.get(text_column), row.get(label_column)
-        if text is None or label is None or not str(text).strip() or str(label) == "":
-            continue  # a row without text or label teaches nothing
-        pair = str(row.get(pair_column) or "") if pair_column else None
-        out.append({"text": str(text), "pair": pair, "label": str(label)})
+    for n, row in rows:
+        text = rows.text(n, row, text_column)
+        label = rows.label(n, row, label_column) if text is not None else None
+        pair = rows.text(n, row, pair_column) if pair_column and label is not None else None
+        if text is None or label is None or (pair_column and pair is None):
+            continue
+        out.append({"text": text, "pair": pair, "label": label})
+    rows.report(len(out), "examples")
     if not out:
         raise LmlabError(f"{path}: no row has both a text in '{text_column}' and a label in '{label_column}'")
     return out

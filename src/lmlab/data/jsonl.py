@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from lmlab.errors import LmlabError
+from lmlab.data.rows import Rows
 
 
-def read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    """[(line number, object), …]; a line that is not a JSON object is named in the error."""
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise LmlabError(f"{path}:{n} is not a JSON object ({e}); JSONL wants one object per line") from None
-        if not isinstance(row, dict):
-            raise LmlabError(f"{path}:{n} is not a JSON object; JSONL wants one object per line")
-        rows.append((n, row))
-    return rows
+def read_jsonl(path: Path, skip_bad: bool = False) -> list[tuple[int, dict]]:
+    """[(line number, object), …]; a line that is not a JSON object is a bad row (lmlab.data.rows):
+    refused naming FILE:LINE, or with skip_bad left out and counted."""
+    rows = Rows(path, skip_bad, jsonl=True)
+    rows.report(len(rows))
+    return list(rows)

@@ -2,7 +2,7 @@
 
 Reading: a TSV with a header row (`en<TAB>zh<TAB>source`, one pair a line; fields are split at tabs,
 quotes are text) or JSONL (`{"en": …, "zh": …}` a line). The source and target columns are named
-by the config (default: the first two columns). A malformed line is an error naming the line.
+by the config (default: the first two columns). A malformed line is a bad row (lmlab.data.rows).
 
 Splitting: pairs are grouped by source sentence, so a sentence that occurs twice never sits in both
 the training and the test split; the groups are shuffled with a fixed seed and the first `test_size`
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from lmlab.data.jsonl import read_jsonl
+from lmlab.data.rows import Rows
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
 
@@ -65,58 +65,31 @@ class Pair:
 
 
 # ---- reading ----------------------------------------------------------------------------------------
-def _tsv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines:
-        raise LmlabError(f"{path} is empty")
-    header = lines[0].split("\t")
-    rows = []
-    for n, line in enumerate(lines[1:], 2):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise LmlabError(f"{path}:{n} has {len(fields)} tab-separated field(s), the header has {len(header)} "
-                             f"({', '.join(header)}); a TSV pair is one line with a tab between the fields")
-        rows.append((n, fields))
-    return header, rows
-
-
-def _jsonl_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
-    rows = read_jsonl(path)
-    if not rows:
-        raise LmlabError(f"{path} holds no pairs")
-    return list(rows[0][1]), rows
-
-
-def read_parallel(path: str | Path, source: str = "", target: str = "") -> tuple[list[Pair], str, str]:
-    """The pairs of a .tsv (header row) or .jsonl file, and the source and target column names."""
-    path = Path(path)
-    if not path.is_file():
-        raise LmlabError(f"data file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix not in (".tsv", ".jsonl"):
-        raise LmlabError(f"{path}: unknown format '{suffix}'; give a .tsv (with a header row) or .jsonl file")
-    columns, rows = _tsv_rows(path) if suffix == ".tsv" else _jsonl_rows(path)
+def read_parallel(path: str | Path, source: str = "", target: str = "",
+                  skip_bad: bool = False) -> tuple[list[Pair], str, str]:
+    """The pairs of a .tsv (header row) or .jsonl file, and the source and target column names. A line
+    without both texts (missing, null, empty, not a string, the wrong number of fields) is a bad row
+    (lmlab.data.rows): refused naming FILE:LINE, or with skip_bad skipped and counted."""
+    rows = Rows(path, skip_bad, formats=(".tsv", ".jsonl"))
+    path, columns = rows.path, rows.columns
+    if not columns:
+        raise LmlabError(f"{path} is empty" if rows.suffix == ".tsv" else f"{path} holds no pairs")
     if len(columns) < 2 and not (source and target):
         raise LmlabError(f"{path} needs two columns (source and target), it has {', '.join(columns)}")
     source, target = source or columns[0], target or columns[1]
     if source == target:
         raise LmlabError(f"source and target are the same column '{source}'")
     for name in (source, target):
-        if suffix == ".tsv" and name not in columns:
+        if rows.suffix == ".tsv" and name not in columns:
             raise LmlabError(f"{path} has no column '{name}' (columns: {', '.join(columns)}); choose with "
                              "--source / --target")
     pairs = []
     for n, row in rows:
-        get = (lambda k, row=row: row[columns.index(k)]) if suffix == ".tsv" else row.get
-        src, tgt = get(source), get(target)
-        if not isinstance(src, str) or not isinstance(tgt, str):
-            raise LmlabError(f"{path}:{n} lacks a text for '{source}' or '{target}'")
-        if not src.strip() or not tgt.strip():
-            raise LmlabError(f"{path}:{n} has an empty '{source if not src.strip() else target}' text; "
-                             "remove the line or fill it in")
-        pairs.append(Pair(src, tgt))
+        src = rows.text(n, row, source)
+        tgt = rows.text(n, row, target) if src is not None else None
+        if src is not None and tgt is not None:
+            pairs.append(Pair(src, tgt))
+    rows.report(len(pairs), "pairs")
     if len(pairs) < 3:
         raise LmlabError(f"{path} holds {len(pairs)} pair(s); training needs train, validation and test pairs")
     return pairs, source, target

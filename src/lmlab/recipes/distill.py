@@ -48,11 +48,12 @@ def teacher_train_config(run: str | Path) -> TrainConfig:
 
 def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | None, train_cfg: TrainConfig,
             data: str | None = None, resume: bool = False, overwrite: bool = False,
-            quiet: bool = False) -> dict[str, float]:
+            quiet: bool = False, skip_bad: bool = False) -> dict[str, float]:
     """Train a student of `teacher` into run directory `out`; returns the final evaluation (val_loss is the
     student's hard-label loss; val_kl, val_ce, val_cos, val_distill_loss the parts) and teacher_val_loss.
     `data`: a corpus instead of the teacher's own. On resume the run's teacher, corpus, data and
-    distillation settings are used (`teacher`, `cfg`, `data` are ignored); only `train_cfg` may differ."""
+    distillation settings are used (`teacher`, `cfg`, `data` are ignored); only `train_cfg` may differ.
+    `skip_bad`: leave out the corpus's lines that are not UTF-8 (lmlab.data.rows) instead of refusing them."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise LmlabError("lmlab distill runs in one process; start it without torchrun")
     run_dir = Path(out)
@@ -73,9 +74,9 @@ def distill(teacher: str | Path | None, out: str | Path, cfg: DistillConfig | No
         layers = parse_layers(cfg.layers, teacher_model.cfg.n_layers)
 
     fam = families.get(family)
-    train_data, val, val_ids = families.resolve(fam.batches)(load_text(source), tok, teacher_model.cfg, data_cfg,
-                                                             train_cfg.batch_size, train_cfg.seed,
-                                                             train_cfg.eval_batches)
+    batches = families.resolve(fam.batches)
+    train_data, val, val_ids = batches(load_text(source, skip_bad), tok, teacher_model.cfg, data_cfg,
+                                       train_cfg.batch_size, train_cfg.seed, train_cfg.eval_batches)
 
     prepare_run_dir(run_dir, resume, overwrite)
     if not resume:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lmlab.data.rows import read_text
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
@@ -25,16 +26,16 @@ from lmlab.runs.hf import load_bert_encoder
 from lmlab.train.trainer import resolve_device
 
 
-def read_texts(path: str | Path) -> list[str]:
-    """The texts of a UTF-8 file, one per line; blank lines are skipped."""
+def read_texts(path: str | Path, skip_bad: bool = False) -> list[str]:
+    """The texts of a UTF-8 file, one per line; blank lines are skipped, lines that are not UTF-8 are bad rows
+    (lmlab.data.rows: refused naming FILE:LINE, or with skip_bad skipped and counted)."""
     path = Path(path)
     if not path.is_file():
         raise LmlabError(f"input file {path} not found")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise LmlabError(f"{path} is not UTF-8 ({e.reason} at byte {e.start}); convert it, e.g. with iconv") from None
-    return [line for line in lines if line.strip()]
+    text, bad = read_text(path, skip_bad)
+    texts = [line for line in text.splitlines() if line.strip()]
+    bad.report(len(texts), "texts")
+    return texts
 
 
 @torch.inference_mode()

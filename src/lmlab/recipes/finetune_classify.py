@@ -102,15 +102,16 @@ def predict(model, batches: list[dict], device: torch.device) -> tuple[list[int]
 def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: ClassificationDataConfig,
                       train_cfg: TrainConfig, ft_cfg: FinetuneConfig, out: str | Path,
                       overwrite: bool = False, quiet: bool = False, lora: LoRAConfig | None = None,
-                      nf4: NF4Config | None = None) -> dict:
+                      nf4: NF4Config | None = None, skip_bad: bool = False) -> dict:
     """Fine-tune the encoder of `model_path` on the labelled texts of `data` into run directory `out`;
     returns results.json's contents (test accuracy, macro-F1, confusion matrix, majority baseline).
     With `lora`, the encoder is frozen and LoRA adapters train with the classifier (always in
     modules_to_save: it is new); the adapters also go to RUN/adapter/ in peft's layout. With `nf4` as well
-    (QLoRA) the frozen encoder's linear layers are stored in 4-bit NF4, in memory and in model.safetensors."""
+    (QLoRA) the frozen encoder's linear layers are stored in 4-bit NF4, in memory and in model.safetensors.
+    `skip_bad`: skip the data's bad rows (lmlab.data.rows) and report how many, instead of refusing the first."""
     check_qlora(lora, nf4)
     examples = keep_labels(read_examples(data, data_cfg.text_column, data_cfg.label_column,
-                                         data_cfg.pair_column), data_cfg.labels)
+                                         data_cfg.pair_column, skip_bad), data_cfg.labels)
     vocab = label_vocab(examples)
     train_ex, val_ex, test_ex = split_examples(examples, data_cfg.val_fraction, data_cfg.test_fraction,
                                                data_cfg.split_seed)

@@ -32,7 +32,8 @@ from lmlab.train.trainer import Trainer
 def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: TrainConfig,
                   data_cfg: BertDataConfig | None, out: str | Path, resume: bool = False, overwrite: bool = False,
                   quiet: bool = False, lora: LoRAConfig | None = None,
-                  tokenizer: str | Path | None = None, nf4: NF4Config | None = None) -> dict[str, float]:
+                  tokenizer: str | Path | None = None, nf4: NF4Config | None = None,
+                  skip_bad: bool = False) -> dict[str, float]:
     """Train a BertForPreTraining into run directory `out`; returns the final evaluation. With `lora`, only
     LoRA adapters train (lmlab.peft), on a frozen base; `nf4` too: QLoRA, that base stored in 4-bit NF4. On
     resume the run's own corpus, model, data, LoRA and NF4 settings are used (`data`, `model_cfg`, `data_cfg`,
@@ -41,7 +42,8 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
     corpus must still be where config.json's "source" says. `tokenizer`: a WordPiece tokenizer.json or
     BERT vocab.txt to use instead of training one (e.g. bert-base-uncased's); it sets the vocabulary size.
     (Hugging Face's WordPiece trainer breaks ties between equally frequent merges in hash order, so two
-    trainings on the same text can differ in a few tokens; give the same file to get the same ids.)"""
+    trainings on the same text can differ in a few tokens; give the same file to get the same ids.)
+    `skip_bad`: leave out the corpus's lines that are not UTF-8 (lmlab.data.rows) instead of refusing them."""
     run_dir = Path(out)
     if resume:
         run = Run.open(run_dir, family="bert")
@@ -49,7 +51,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
         model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], run.corpus()
         lora, nf4 = run.lora, run.nf4
     check_qlora(lora, nf4)
-    train_docs, val_docs = split_documents(load_text(data), data_cfg.val_fraction, data)
+    train_docs, val_docs = split_documents(load_text(data, skip_bad), data_cfg.val_fraction, data)
     if resume:
         tok = run.tokenizer()
     else:

@@ -47,12 +47,14 @@ def _hf_source(run_dir: Path) -> str | None:
 def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: TrainConfig,
                  data_cfg: LMDataConfig | None, out: str | Path, resume: bool = False, overwrite: bool = False,
                  quiet: bool = False, on_step_end=None, init: str | Path | None = None,
-                 lora: LoRAConfig | None = None, nf4: NF4Config | None = None) -> dict[str, float]:
+                 lora: LoRAConfig | None = None, nf4: NF4Config | None = None,
+                 skip_bad: bool = False) -> dict[str, float]:
     """Train a GPT into run directory `out`. On resume the run's own data, model, data, LoRA and NF4 settings
     are used (`data`, `model_cfg`, `data_cfg`, `init`, `lora`, `nf4` are ignored); only `train_cfg` may differ,
     e.g. more steps. `init`: start from the weights and tokenizer of this GPT run (model_cfg is then ignored);
     `lora`: train LoRA adapters only (lmlab.peft), everything else frozen; `nf4` (with `lora`): QLoRA, the
-    frozen base's linear layers stored in 4-bit NF4 (lmlab.peft.qlora), in memory and in the checkpoint."""
+    frozen base's linear layers stored in 4-bit NF4 (lmlab.peft.qlora), in memory and in the checkpoint;
+    `skip_bad`: leave out the corpus's lines that are not UTF-8 (lmlab.data.rows) instead of refusing them."""
     device = resolve_device(train_cfg.device)
     dist = D.setup(device)
     if dist.enabled and device.type == "cuda":
@@ -70,7 +72,7 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
         lora, nf4, init = run.lora, run.nf4, None
     check_qlora(lora, nf4)
     # Read, tokenize and split the data before touching the run folder, so bad data costs nothing.
-    text = load_text(data)
+    text = load_text(data, skip_bad)
     init_model = None
     if resume:
         tokenizer = run.tokenizer()

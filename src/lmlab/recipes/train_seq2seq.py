@@ -70,9 +70,10 @@ def sized_config(model_cfg: Seq2SeqConfig, src_tok: TextTokenizer, tgt_tok: Text
         raise LmlabError(f"invalid Seq2SeqConfig: {e}") from None
 
 
-def run_splits(data: str, data_cfg: TranslationDataConfig) -> tuple[list[Pair], list[Pair], list[Pair], str, str]:
+def run_splits(data: str, data_cfg: TranslationDataConfig,
+               skip_bad: bool = False) -> tuple[list[Pair], list[Pair], list[Pair], str, str]:
     """(train, val, test, source column, target column): the split a run with these settings uses."""
-    pairs, src_col, tgt_col = read_parallel(data, data_cfg.source, data_cfg.target)
+    pairs, src_col, tgt_col = read_parallel(data, data_cfg.source, data_cfg.target, skip_bad)
     return (*split_pairs(pairs, data_cfg.val_size, data_cfg.test_size, data_cfg.split_seed), src_col, tgt_col)
 
 
@@ -93,9 +94,11 @@ def bleu_on_eval(run_dir: Path, pairs: list[Pair], src_tok, tgt_tok, tokenize: s
 
 def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: TrainConfig,
                   data_cfg: TranslationDataConfig | None, out: str | Path, resume: bool = False,
-                  overwrite: bool = False, quiet: bool = False, on_step_end=None) -> dict[str, float]:
+                  overwrite: bool = False, quiet: bool = False, on_step_end=None,
+                  skip_bad: bool = False) -> dict[str, float]:
     """Train a translation model into run directory `out`. On resume the run's own data, model and data
-    settings are used (`data`, `model_cfg`, `data_cfg` are ignored); only `train_cfg` may differ."""
+    settings are used (`data`, `model_cfg`, `data_cfg` are ignored); only `train_cfg` may differ. `skip_bad`:
+    skip the corpus's bad lines (lmlab.data.rows) and report how many, instead of refusing the first."""
     device = resolve_device(train_cfg.device)
     dist = D.setup(device)
     if dist.enabled and device.type == "cuda":
@@ -108,7 +111,7 @@ def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: 
         model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], run.corpus()
 
     # Read, split and tokenize before touching the run folder, so bad data costs nothing.
-    train, val, _test, src_col, tgt_col = run_splits(data, data_cfg)
+    train, val, _test, src_col, tgt_col = run_splits(data, data_cfg, skip_bad)
     if resume:
         src_tok, tgt_tok = load_tokenizers(run_dir, model_cfg, data_cfg.joint_vocab)
     else:  # every process trains the same tokenizers (training is deterministic)

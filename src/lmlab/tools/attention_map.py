@@ -9,15 +9,12 @@ positions; columns: source positions; each row sums to 1.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
 
 from lmlab.io.atomic import atomic_write
-
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-             "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "AR PL UMing CN")
+from lmlab.train.fonts import font_families, missing_glyphs, quiet_glyphs
 
 
 @torch.no_grad()
@@ -53,33 +50,31 @@ def attention_weights(attn, run) -> torch.Tensor:
 def plot_attention(weights: torch.Tensor, src_tokens: list[str], tgt_tokens: list[str], out: str | Path,
                    title: str = "") -> bool:
     """Draw weights (T, S) as a heat map, target tokens down, source tokens across; write a PNG.
-    Returns False when no font with Chinese/Japanese/Korean glyphs was found (those characters are then
-    labelled by code point, U+4F60, instead of as empty boxes)."""
+    Returns False when the tokens have Chinese/Japanese/Korean characters and no installed font has their
+    glyphs (they are then labelled by code point, U+4F60, instead of as empty boxes); True otherwise."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [f for f in CJK_FONTS if f in installed]
-    if not cjk:  # DejaVu has no CJK glyphs: show code points rather than empty boxes
+    tokens = [*src_tokens, *tgt_tokens]
+    families, missing = font_families(tokens), missing_glyphs(tokens)
+    if missing:  # DejaVu has no CJK glyphs: show code points rather than empty boxes
         shown = lambda t: "".join(f"U+{ord(c):04X}" if ord(c) >= 0x2E80 else c for c in t)
         src_tokens, tgt_tokens = [shown(t) for t in src_tokens], [shown(t) for t in tgt_tokens]
     T, S = weights.shape
     fig, ax = plt.subplots(figsize=(max(5.5, 0.45 * S + 2.5), max(3.0, 0.4 * T + 1.5)))
     im = ax.imshow(weights.float().cpu().numpy(), cmap="viridis", vmin=0.0, aspect="auto")
-    ax.set_xticks(range(S), src_tokens, rotation=90, fontfamily=[*cjk, "DejaVu Sans"])
-    ax.set_yticks(range(T), tgt_tokens, fontfamily=[*cjk, "DejaVu Sans"])
+    ax.set_xticks(range(S), src_tokens, rotation=90, fontfamily=families)
+    ax.set_yticks(range(T), tgt_tokens, fontfamily=families)
     ax.set_xlabel("source token (keys, values)")
     ax.set_ylabel("target token (queries)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, fontfamily=font_families([title]))
     fig.colorbar(im, ax=ax, fraction=0.04)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing")
+    with quiet_glyphs():  # a title's CJK characters without a font: boxes, without a warning per glyph
         fig.tight_layout()
         atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
-    return bool(cjk)
+    return not missing
 
 
 def token_labels(tokenizer, ids: list[int]) -> list[str]:

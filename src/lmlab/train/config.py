@@ -10,6 +10,9 @@ from typing import Literal
 from lmlab.optim.registry import OPTIMIZERS
 from lmlab.optim.schedules import SCHEDULES
 
+Optimizer = Literal[tuple(OPTIMIZERS)]   # the names of lmlab.optim.registry (listed by --help, checked here)
+Schedule = Literal[tuple(SCHEDULES)]     # the names of lmlab.optim.schedules
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -19,9 +22,9 @@ class TrainConfig:
     lr: float = 1e-3                # peak learning rate, reached after warm-up
     min_lr: float = 1e-4            # floor of the cosine decay
     warmup_steps: int = 100
-    optimizer: str = "torch-adamw"  # torch-adamw (fused kernel, fastest) | adamw | adam | sgd | momentum |
+    optimizer: Optimizer = "torch-adamw"  # torch-adamw (fused kernel, fastest) | adamw | adam | sgd | momentum |
                                     # nesterov | adagrad | rmsprop | ftrl  (all but the first: lmlab's own)
-    schedule: str = "warmup_cosine" # warmup_cosine | warmup_linear | inverse_sqrt | constant | step_decay
+    schedule: Schedule = "warmup_cosine"  # warmup_cosine | warmup_linear | inverse_sqrt | constant | step_decay
     step_size: int = 0              # step_decay: multiply the rate by gamma every step_size steps (0: max_steps // 3)
     gamma: float = 0.1              # step_decay's factor
     weight_decay: float = 0.1       # decoupled for adamw, L2 for the others; matrices only
@@ -30,7 +33,7 @@ class TrainConfig:
     momentum: float = 0.9           # momentum / nesterov
     eps: float = 1e-8               # Adam/AdamW/AdaGrad/RMSProp denominator guard
     label_smoothing: float = 0.0    # ε of the training loss (evaluation reports the plain cross-entropy)
-    smoothing: str = "uniform"      # uniform: ε spread over all V classes (PyTorch); others: over the V-1 wrong ones
+    smoothing: Literal["uniform", "others"] = "uniform"  # uniform: ε spread over all V classes (PyTorch); others: over the V-1 wrong ones
     grad_clip: float = 1.0          # max global gradient norm; 0 disables clipping
     eval_every: int = 250           # steps between evaluations (and checkpoints)
     eval_batches: int = 20          # validation batches per evaluation
@@ -65,6 +68,15 @@ class TrainConfig:
             raise ValueError(f"need step_size ≥ 0 and 0 < gamma ≤ 1, got {self.step_size}, {self.gamma}")
         if self.dtype not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"dtype must be fp32, bf16 or fp16, got '{self.dtype}'")
+
+    def warmup_warning(self) -> str | None:
+        """What is wrong when the warm-up does not end before max_steps: the rate never reaches its peak and
+        never decays (a translation model trained so outputs empty strings), or None."""
+        if self.schedule == "step_decay" or self.warmup_steps < self.max_steps:
+            return None
+        return (f"warmup_steps {self.warmup_steps} ≥ max_steps {self.max_steps}: the learning rate rises for the "
+                f"whole run and never reaches lr {self.lr:g} nor decays; lower --warmup_steps (e.g. to "
+                f"{max(1, self.max_steps // 10)}) or raise --max_steps")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from lmlab.io.atomic import atomic_write
+from lmlab.train.fonts import font_families, missing_glyphs, note_once, quiet_glyphs
 
 
 def read_metrics(path: str | Path) -> list[dict]:
@@ -33,9 +34,13 @@ def plot_loss(metrics_path: str | Path, out_path: str | Path, title: str = "") -
         ax.plot(*zip(*val), "o-", label="validation", ms=3)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats/token)")
-    ax.set_title(title)
+    ax.set_title(title, fontfamily=font_families([title]))
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    if missing_glyphs([title]):
+        note_once("loss-title", f"note: no font with Chinese/Japanese/Korean glyphs is installed, so the title "
+                                f"'{title}' of loss.png shows boxes; install one (e.g. fonts-noto-cjk) to see it")
+    with quiet_glyphs():
+        fig.tight_layout()
+        atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)

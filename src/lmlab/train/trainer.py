@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -243,10 +244,16 @@ class Trainer:
     def fit(self, resume: bool = False) -> dict[str, float]:
         """Train to max_steps (or the time budget); returns the last validation metrics. With resume,
         first continue from the run directory's checkpoint (see `resume`)."""
+        c = self.cfg
         if resume:
             self.resume()
+            if self.step >= c.max_steps:  # the loop would not run: say so rather than "finish" silently
+                raise LmlabError(f"{self.run_dir} is already at step {self.step}, and max_steps is {c.max_steps}: "
+                                 f"nothing to train; give --max_steps above {self.step} to continue it")
             if not self.quiet:
                 print(f"resuming {self.run_dir} at step {self.step}")
+        if self.dist.is_main and c.warmup_warning():
+            print(f"warning: {c.warmup_warning()}", file=sys.stderr)
         self.net.train()
         start = time.perf_counter() - self.elapsed
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=self.quiet, dynamic_ncols=True,
