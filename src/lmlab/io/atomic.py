@@ -63,6 +63,8 @@ def write_json_and_tensors(path: str | Path, config_name: str, config: dict[str,
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; the folder gets the usual permissions
         save_file(tensors, str(tmp / weights_name), metadata={"format": "pt"})
         (tmp / config_name).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        for name in (weights_name, config_name):  # safetensors writes 0600
+            os.chmod(tmp / name, 0o666 & ~_UMASK)
         if path.is_dir():
             for name in (weights_name, config_name):
                 os.replace(tmp / name, path / name)

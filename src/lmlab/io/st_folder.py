@@ -26,6 +26,17 @@ LEGACY_FLAGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "c
                 "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
 
 
+def _read_modules(folder: Path) -> list[dict[str, Any]]:
+    path = folder / MODULES
+    try:
+        modules = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LmlabError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise LmlabError(f"{path} must hold a list of modules ({{\"path\": ..., \"type\": ...}} each)")
+    return modules
+
+
 def _kind(module: dict[str, Any]) -> str:
     return str(module.get("type", "")).rsplit(".", 1)[-1]
 
@@ -47,8 +58,8 @@ def read_st_settings(folder: str | Path) -> dict[str, Any] | None:
     folder = Path(folder)
     if not (folder / MODULES).is_file():
         return None
-    modules = load_json(folder / MODULES)
-    kinds = [_kind(m) for m in modules] if isinstance(modules, list) else []
+    modules = _read_modules(folder)
+    kinds = [_kind(m) for m in modules]
     if not kinds or kinds[0] != "Transformer" or "Pooling" not in kinds:
         raise LmlabError(f"{folder / MODULES} lists {', '.join(kinds) or 'no modules'}; lmlab embed reads a "
                          "Transformer followed by Pooling (and Normalize)")
@@ -66,7 +77,7 @@ def copy_st_settings(src: str | Path, dst: str | Path, max_len: int | None) -> N
     """Copy what `read_st_settings` reads from one folder to another (a run imported from it); the
     sequence length sentence-transformers used (`max_len`) is written down in sentence_bert_config.json."""
     src, dst = Path(src), Path(dst)
-    modules = load_json(src / MODULES)
+    modules = _read_modules(src)
     shutil.copyfile(src / MODULES, dst / MODULES)
     for module in modules:
         if _kind(module) == "Pooling":
