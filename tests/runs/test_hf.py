@@ -21,11 +21,18 @@ transformers = pytest.importorskip("transformers")
 
 
 # ---- GPT-2 ---------------------------------------------------------------------------------------------
-def test_gpt2_export_then_import_round_trip(shakespeare_small, tmp_path, capsys):
-    from transformers import GPT2LMHeadModel
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def char_run(shakespeare_small, tmp_path_factory):
+    """A char-level GPT (tiny preset) trained 2 steps: sharp enough logits for greedy decoding to be decided."""
+    run = tmp_path_factory.mktemp("char") / "run"
     assert main(["train", "gpt", "--data", str(shakespeare_small), "--preset", "tiny", "--max_steps", "2",
                  "--eval_every", "2", "--eval_batches", "1", "--batch_size", "2", "--out", str(run), "--quiet"]) == 0
+    return run
+
+
+def test_gpt2_export_then_import_round_trip(char_run, tmp_path, capsys):
+    from transformers import GPT2LMHeadModel
+    run = char_run
     assert main(["hf", "export", str(run), "--out", str(tmp_path / "hf")]) == 0
     assert (tmp_path / "hf" / "tokenizer.json").is_file()
     hf = GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
@@ -175,14 +182,6 @@ def _same_in_transformers(folder, tok, texts, with_specials: bool = False) -> No
         assert with_specials or tok.decode(ids) == text
 
 
-@pytest.fixture(scope="module")
-def char_run(shakespeare_small, tmp_path_factory):
-    run = tmp_path_factory.mktemp("char") / "run"
-    assert main(["train", "gpt", "--data", str(shakespeare_small), "--preset", "tiny", "--max_steps", "2",
-                 "--eval_every", "2", "--eval_batches", "1", "--batch_size", "2", "--out", str(run), "--quiet"]) == 0
-    return run
-
-
 def test_exported_char_gpt_keeps_spaces_in_autotokenizer_and_pipeline(char_run, tmp_path, capsys):
     """Without tokenizer_config.json transformers took GPT2Tokenizer, which dropped every space and newline."""
     assert main(["hf", "export", str(char_run), "--out", str(tmp_path / "hf")]) == 0
@@ -197,11 +196,20 @@ def test_exported_char_gpt_keeps_spaces_in_autotokenizer_and_pipeline(char_run, 
     assert ours == theirs + "\n" and len(theirs) == len(prompt) + 40
 
 
-def test_exported_bpe_gpt_round_trips_and_stops_at_its_eos(shakespeare_small, tmp_path):
+def test_exported_bpe_gpt_round_trips_and_names_its_eos(shakespeare_small, tmp_path):
+    """A random-weight GPT run with a byte-level BPE tokenizer (its <|endoftext|> is the eos of config.json)."""
+    from lmlab.data.tokenizers import train_tokenizer
+    from lmlab.io.checkpoint import save_weights
+    from lmlab.models.gpt.model import GPT
+    from lmlab.models.gpt.presets import preset
+    from lmlab.runs.run import write_run_config
+    tok = train_tokenizer("bpe", shakespeare_small.read_text(encoding="utf-8")[:5_000], vocab_size=300)
+    model = GPT(preset("tiny", vocab_size=tok.vocab_size))
     run = tmp_path / "run"
-    assert main(["train", "gpt", "--data", str(shakespeare_small), "--preset", "tiny", "--tokenizer", "bpe",
-                 "--bpe_vocab_size", "300", "--max_steps", "1", "--eval_every", "1", "--eval_batches", "1",
-                 "--batch_size", "2", "--out", str(run), "--quiet"]) == 0
+    run.mkdir()
+    write_run_config(run, "gpt", {"model": model.cfg})
+    save_weights(run, model, step=0)
+    tok.save(run / "tokenizer.json")
     assert main(["hf", "export", str(run), "--out", str(tmp_path / "hf")]) == 0
     tok = Run.open(run).tokenizer()
     _same_in_transformers(tmp_path / "hf", tok, TEXTS + ["an end<|endoftext|>and café 床"])
