@@ -146,6 +146,7 @@ def test_cli_import_and_embed_give_sentence_transformers_vectors(st_folder, tmp_
     texts = SENTENCES + ["[MASK] and CAPITALS, café"]
     theirs = model.encode(texts, batch_size=4, convert_to_tensor=True).cpu()
     assert main(["hf", "import", str(path), "--out", str(tmp_path / "run")]) == 0
+    assert f"mean pooling, normalised, at most {MAX_LEN} tokens" in capsys.readouterr().out
     for source in (path, tmp_path / "run"):
         out = tmp_path / f"{source.name}.json"
         assert main(["embed", str(source), *texts, "--batch-size", "4", "--out", str(out)]) == 0

@@ -15,6 +15,10 @@ def cmd_hf(args) -> None:
         bert = load_config(out, required=("family",))["family"] == "bert"
         hint = f"lmlab embed {out} \"...\"" if bert else f"lmlab generate {out} --prompt \"...\""
         print(f"imported {args.path} into {out}; try: {hint}")
+        from lmlab.io.st_folder import read_st_settings
+        if (st := read_st_settings(out)) is not None:
+            print(f"note: sentence-transformers settings kept as `lmlab embed`'s defaults: {st['pooling']} pooling"
+                  f"{', normalised' if st['normalize'] else ''}, at most {st['max_len']} tokens")
     elif args.hf_command == "export":
         from lmlab.io.hf import read_hf_config
         out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
