@@ -100,6 +100,39 @@ def test_truncation_longest_first_and_padding(wordpiece_tok):
         wordpiece_tok.encode_pair("a", "b", max_len=2)
 
 
+def test_a_files_own_padding_and_truncation_are_switched_off(tmp_path, wordpiece_tok):
+    """Published tokenizer.json files often pad to a fixed length (and truncate): lmlab pads where it asks."""
+    text = "to be or not to be that is the question"
+    wordpiece_tok.tok.enable_padding(pad_id=0, pad_token="[PAD]", length=64)
+    wordpiece_tok.tok.enable_truncation(5)
+    try:
+        wordpiece_tok.tok.save(str(tmp_path / "tokenizer.json"))
+    finally:
+        wordpiece_tok.tok.no_padding()
+        wordpiece_tok.tok.no_truncation()
+    tok = TextTokenizer.load(tmp_path / "tokenizer.json")
+    assert tok.encode(text) == wordpiece_tok.encode(text) and len(tok.encode(text)) > 5
+    assert tok.encode_pair(text) == wordpiece_tok.encode_pair(text)
+    assert 0 not in tok.encode_pair(text)["attention_mask"]
+
+
+def test_encode_batch_pads_to_the_longest(wordpiece_tok):
+    batch = wordpiece_tok.encode_batch(["to be", "or not to be that"], max_len=6)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    assert len(ids[0]) == len(ids[1]) == 6
+    assert ids[1] == wordpiece_tok.encode_pair("or not to be that", max_len=6)["input_ids"]
+    n = len(wordpiece_tok.encode_pair("to be")["input_ids"])
+    assert mask[0] == [1] * n + [0] * (6 - n) and mask[1] == [1] * 6
+    assert ids[0][n:] == [wordpiece_tok.special_ids["pad"]] * (6 - n)
+
+
+def test_a_mask_written_in_the_text_is_the_mask_token(tmp_path, wordpiece_tok):
+    """As in transformers: "[MASK]" in a text is one token, also for a tokenizer read from vocab.txt."""
+    wordpiece_tok.save_vocab_txt(tmp_path / "vocab.txt")
+    for tok in (wordpiece_tok, TextTokenizer.load(tmp_path / "vocab.txt")):
+        assert tok.special_ids["mask"] in tok.encode("to [MASK] or not")
+
+
 def test_word_boundaries(wordpiece_tok):
     out = wordpiece_tok.encode_pair("Unbelievably cold", "speak")
     ids = out["input_ids"]

@@ -112,3 +112,65 @@ def test_an_lmlab_run_gives_the_vectors_of_its_hugging_face_export(tmp_path):
     theirs = model.encode(SENTENCES, batch_size=4, convert_to_tensor=True)
     ours = embed(tmp_path / "run", SENTENCES, "mean", max_len=MAX_LEN, batch_size=4)
     torch.testing.assert_close(ours, theirs.cpu(), rtol=0, atol=TOL)
+
+
+# ---- a published-style checkpoint: its tokenizer.json pads to a fixed length, modules.json pools ----------
+@pytest.fixture(scope="module")
+def st_folder(tmp_path_factory):
+    """A SentenceTransformer (BERT + mean pooling + Normalize) saved by sentence-transformers itself, from a
+    random-weight BERT folder whose tokenizer.json pads to 64 and truncates (as all-MiniLM-L6-v2's does)."""
+    src = tmp_path_factory.mktemp("src")
+    tok = train_tokenizer("wordpiece", load_text("tinyshakespeare")[:50_000], 600)
+    tok.tok.enable_padding(pad_id=tok.special_ids["pad"], pad_token="[PAD]", length=64)
+    tok.tok.enable_truncation(64)
+    tok.tok.save(str(src / "tokenizer.json"))
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(hidden_size=D_MODEL, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                                  vocab_size=tok.vocab_size, max_position_embeddings=64, initializer_range=0.2)
+    transformers.BertModel(cfg).save_pretrained(src)
+    (src / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": MAX_LEN, **SPECIALS}))
+    from sentence_transformers import SentenceTransformer, models
+    model = SentenceTransformer(modules=[models.Transformer(str(src)), models.Pooling(D_MODEL, pooling_mode="mean"),
+                                         models.Normalize()], device="cpu")
+    path = tmp_path_factory.mktemp("st") / "model"
+    model.save(str(path))
+    return path, SentenceTransformer(str(path), device="cpu")  # the reference: the saved folder, reloaded
+
+
+def test_cli_import_and_embed_give_sentence_transformers_vectors(st_folder, tmp_path, capsys):
+    """`lmlab hf import` + `lmlab embed` with no flags: the folder's own pooling, normalisation and length;
+    cosine ≥ 0.9999 to model.encode (and within TOL), on the folder itself and on the imported run."""
+    from lmlab.cli import main
+    path, model = st_folder
+    texts = SENTENCES + ["[MASK] and CAPITALS, café"]
+    theirs = model.encode(texts, batch_size=4, convert_to_tensor=True).cpu()
+    assert main(["hf", "import", str(path), "--out", str(tmp_path / "run")]) == 0
+    assert f"mean pooling, normalised, at most {MAX_LEN} tokens" in capsys.readouterr().out
+    for source in (path, tmp_path / "run"):
+        out = tmp_path / f"{source.name}.json"
+        assert main(["embed", str(source), *texts, "--batch-size", "4", "--out", str(out)]) == 0
+        ours = torch.tensor([row["embedding"] for row in json.loads(out.read_text())])
+        cos = torch.nn.functional.cosine_similarity(ours, theirs)
+        assert cos.min() >= 0.9999, cos
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=TOL)
+    assert tokenizer_ids(tmp_path / "run", texts) == [model.tokenize([t])["input_ids"][0].tolist() for t in texts]
+
+
+def tokenizer_ids(run, texts):
+    _, tok = load_bert_encoder(run)
+    return [tok.encode_pair(t, max_len=MAX_LEN)["input_ids"] for t in texts]
+
+
+def test_settings_lmlab_does_not_compute_are_refused(st_folder, tmp_path, cli_fails):
+    import shutil
+    path, _ = st_folder
+    bad = tmp_path / "bad"
+    shutil.copytree(path, bad)
+    (bad / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
+    cli_fails(["embed", str(bad), "hi"], "1_Pooling", "max")
+    modules = json.loads((path / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (bad / "modules.json").write_text(json.dumps(modules))
+    cli_fails(["hf", "import", str(bad), "--out", str(tmp_path / "run")], "modules.json", "Dense")
+    assert not (tmp_path / "run").exists()

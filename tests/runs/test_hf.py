@@ -3,6 +3,7 @@ comes back with the same logits (fp32, ≤ 1e-5); an HF BERT folder becomes a "b
 embedding take; `load_bert_encoder` reads an encoder from either kind of folder."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,11 +21,18 @@ transformers = pytest.importorskip("transformers")
 
 
 # ---- GPT-2 ---------------------------------------------------------------------------------------------
-def test_gpt2_export_then_import_round_trip(shakespeare_small, tmp_path, capsys):
-    from transformers import GPT2LMHeadModel
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def char_run(shakespeare_small, tmp_path_factory):
+    """A char-level GPT (tiny preset) trained 2 steps: sharp enough logits for greedy decoding to be decided."""
+    run = tmp_path_factory.mktemp("char") / "run"
     assert main(["train", "gpt", "--data", str(shakespeare_small), "--preset", "tiny", "--max_steps", "2",
                  "--eval_every", "2", "--eval_batches", "1", "--batch_size", "2", "--out", str(run), "--quiet"]) == 0
+    return run
+
+
+def test_gpt2_export_then_import_round_trip(char_run, tmp_path, capsys):
+    from transformers import GPT2LMHeadModel
+    run = char_run
     assert main(["hf", "export", str(run), "--out", str(tmp_path / "hf")]) == 0
     assert (tmp_path / "hf" / "tokenizer.json").is_file()
     hf = GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
@@ -119,6 +127,16 @@ def test_export_a_trained_bert_run_and_back(tmp_path, capsys):
     text = "To be, or not to be"
     ids = torch.tensor([tok.encode_pair(text)["input_ids"]])
     assert hf_tok(text)["input_ids"] == ids[0].tolist()
+    auto = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")   # what pipelines load
+    for a, b in [(text, None), ("the [MASK] is", "a question"), ("Café 床 IS", None)]:
+        enc = tok.encode_pair(a, b)
+        assert {k: auto(a, b)[k] for k in enc} == enc
+        assert auto.decode(enc["input_ids"]) == tok.decode(enc["input_ids"])
+    best = transformers.pipeline("fill-mask", model=str(tmp_path / "hf"), device="cpu")("to be or [MASK] to be", top_k=1)
+    masked = tok.encode_pair("to be or [MASK] to be")["input_ids"]
+    with torch.no_grad():
+        logits = ours(torch.tensor([masked])).mlm_logits[0, masked.index(tok.special_ids["mask"])]
+    assert best[0]["token"] == logits.argmax().item()
     with torch.no_grad():
         torch.testing.assert_close(ours(ids).mlm_logits, hf(ids).prediction_logits, atol=1e-5, rtol=0)
     assert (tmp_path / "hf" / "vocab.txt").read_text().splitlines()[:5] == VOCAB[:5]
@@ -148,3 +166,128 @@ def test_load_bert_encoder_from_a_run_and_from_an_hf_folder(shakespeare_small, t
     assert enc2.cfg.d_model == 32
     with pytest.raises(LmlabError, match="neither an lmlab BERT run"):
         load_bert_encoder(shakespeare_small.parent)
+
+
+# ---- exported tokenizers read back by AutoTokenizer and pipeline as lmlab has them -------------------------
+TEXTS = ["ROMEO: hi\nJULIET: yes", "  two  spaces,\n\nand a blank line.", "First Citizen:\nSpeak, speak."]
+
+
+def _same_in_transformers(folder, tok, texts, with_specials: bool = False) -> None:
+    """AutoTokenizer on the exported folder: lmlab's ids for each text, and lmlab's text back from them."""
+    hf_tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+    for text in texts:
+        ids = tok.encode(text)
+        assert hf_tok(text, add_special_tokens=with_specials)["input_ids"] == ids, text
+        assert hf_tok.decode(ids) == tok.decode(ids)
+        assert with_specials or tok.decode(ids) == text
+
+
+def test_exported_char_gpt_keeps_spaces_in_autotokenizer_and_pipeline(char_run, tmp_path, capsys):
+    """Without tokenizer_config.json transformers took GPT2Tokenizer, which dropped every space and newline."""
+    assert main(["hf", "export", str(char_run), "--out", str(tmp_path / "hf")]) == 0
+    tok = Run.open(char_run).tokenizer()
+    _same_in_transformers(tmp_path / "hf", tok, TEXTS)
+    prompt = "ROMEO: hi\nJULIET:"
+    capsys.readouterr()
+    assert main(["generate", str(char_run), "--prompt", prompt, "--temperature", "0", "--max-new-tokens", "40"]) == 0
+    ours = capsys.readouterr().out
+    generator = transformers.pipeline("text-generation", model=str(tmp_path / "hf"), device="cpu")
+    theirs = generator(prompt, max_new_tokens=40, do_sample=False)[0]["generated_text"]
+    assert ours == theirs + "\n" and len(theirs) == len(prompt) + 40
+
+
+def test_exported_bpe_gpt_round_trips_and_names_its_eos(shakespeare_small, tmp_path):
+    """A random-weight GPT run with a byte-level BPE tokenizer (its <|endoftext|> is the eos of config.json)."""
+    from lmlab.data.tokenizers import train_tokenizer
+    from lmlab.io.checkpoint import save_weights
+    from lmlab.models.gpt.model import GPT
+    from lmlab.models.gpt.presets import preset
+    from lmlab.runs.run import write_run_config
+    tok = train_tokenizer("bpe", shakespeare_small.read_text(encoding="utf-8")[:5_000], vocab_size=300)
+    model = GPT(preset("tiny", vocab_size=tok.vocab_size))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(run, "gpt", {"model": model.cfg})
+    save_weights(run, model, step=0)
+    tok.save(run / "tokenizer.json")
+    assert main(["hf", "export", str(run), "--out", str(tmp_path / "hf")]) == 0
+    tok = Run.open(run).tokenizer()
+    _same_in_transformers(tmp_path / "hf", tok, TEXTS + ["an end<|endoftext|>and café 床"])
+    hf_cfg = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert hf_cfg["eos_token_id"] == tok.eos_id == transformers.AutoTokenizer.from_pretrained(tmp_path / "hf").eos_token_id
+
+
+def _llama_tokenizer():
+    """A Llama-2-style tokenizer.json: BPE over "▁"-marked words with byte fallback, "<s>" before every text."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, processors, trainers
+
+    from lmlab.data.corpora import load_text
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.train_from_iterator([load_text("tinyshakespeare")[:20_000]], trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return tok
+
+
+def test_llama_style_tokenizer_in_and_out(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    tok = _llama_tokenizer()
+    cfg = LlamaConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                      vocab_size=tok.get_vocab_size(), max_position_embeddings=64)
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf" / "tokenizer.json"))
+    (tmp_path / "hf" / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
+    assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "run")]) == 0
+    assert main(["hf", "export", str(tmp_path / "run"), "--out", str(tmp_path / "back")]) == 0
+    ours = Run.open(tmp_path / "run").tokenizer()
+    texts = TEXTS + ["naïve 🙂 床"]   # unseen characters: byte fallback
+    for folder in (tmp_path / "hf", tmp_path / "back"):
+        _same_in_transformers(folder, ours, texts, with_specials=True)
+    assert ours.encode("hi")[0] == tok.token_to_id("<s>")
+
+
+# ---- classifiers, other families, permissions ------------------------------------------------------------
+def test_export_a_bert_classifier_as_bert_for_sequence_classification(pretrain_fortunes_bert, tmp_path, capsys):
+    from lmlab.data.classification import ClassificationDataConfig
+    from lmlab.recipes.finetune_classify import finetune_classify
+    from lmlab.train.config import FinetuneConfig
+    bert = pretrain_fortunes_bert(tmp_path, steps=2, vocab=400, max_len=32, batch=8, lr=1e-3)
+    finetune_classify(bert, Path(__file__).parents[1] / "data" / "fortunes_3topics.jsonl", ClassificationDataConfig(max_len=32),
+                      TrainConfig(max_steps=2, batch_size=8, eval_every=2, eval_batches=1, warmup_steps=1),
+                      FinetuneConfig(), tmp_path / "cls", quiet=True)
+    capsys.readouterr()
+    assert main(["hf", "export", str(tmp_path / "cls"), "--out", str(tmp_path / "hf")]) == 0
+    assert "BertForSequenceClassification" in capsys.readouterr().out
+    hf = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "hf").eval()
+    assert type(hf).__name__ == "BertForSequenceClassification"
+    assert hf.config.id2label == {0: "computers", 1: "food", 2: "law"}
+    hf_tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    ours, tok = Run.open(tmp_path / "cls").model().eval(), Run.open(tmp_path / "cls").tokenizer()
+    enc = tok.encode_pair("a program crashed", "in the kitchen")
+    assert {k: hf_tok("a program crashed", "in the kitchen")[k] for k in enc} == enc
+    batch = {k: torch.tensor([v]) for k, v in enc.items()}
+    with torch.no_grad():
+        theirs = hf(**batch).logits
+        mine = ours(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+    torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=0)
+
+
+def test_export_names_the_real_family_and_uses_the_umask(char_run, tmp_path, cli_fails):
+    import os
+
+    from lmlab.models.seq2seq.config import Seq2SeqConfig
+    from lmlab.runs.run import write_run_config
+    (tmp_path / "s2s").mkdir()
+    write_run_config(tmp_path / "s2s", "seq2seq", {"model": Seq2SeqConfig()})
+    cli_fails(["hf", "export", str(tmp_path / "s2s"), "--out", str(tmp_path / "x")], "'seq2seq'")
+    assert main(["hf", "export", str(char_run), "--out", str(tmp_path / "hf")]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "hf").stat().st_mode & 0o777 == 0o777 & ~umask
+    for f in (tmp_path / "hf").iterdir():
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f.name

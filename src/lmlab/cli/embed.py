@@ -24,8 +24,7 @@ def cmd_embed(args) -> None:
     if args.out is None:
         print(to_json(texts, vectors))
     else:
-        print(f"wrote {len(texts)} embeddings of {vectors.shape[1]} dimensions ({args.pooling} pooling"
-              f"{', L2-normalised' if args.normalize else ''}) to {args.out}")
+        print(f"wrote {len(texts)} embeddings of {vectors.shape[1]} dimensions to {args.out}")
 
 
 def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
@@ -36,18 +35,25 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     "encoder, then the mean of the token vectors over the attention mask ([CLS] and [SEP]\n"
                     "included, padding not) or the [CLS] vector, optionally scaled to unit length (then a\n"
                     "dot product is the cosine similarity). Without --out, JSON goes to stdout:\n"
-                    '[{"text": ..., "embedding": [...]}, ...].',
+                    '[{"text": ..., "embedding": [...]}, ...]. A sentence-transformers folder (modules.json),\n'
+                    "or a run imported from one, gives its own pooling and normalisation as the defaults.",
         epilog="examples:\n  lmlab embed runs/bert \"To be, or not to be.\" \"All the world's a stage.\"\n"
-               "  lmlab embed path/to/hf-bert --input sentences.txt --pooling cls --normalize --out emb.npy")
+               "  lmlab embed path/to/hf-bert --input sentences.txt --pooling cls --normalize --out emb.npy\n"
+               "  lmlab embed path/to/all-MiniLM-L6-v2 \"a sentence\"     # its mean pooling + normalisation\n"
+               "  lmlab hf import path/to/all-MiniLM-L6-v2 --out runs/minilm && lmlab embed runs/minilm \"a sentence\"")
     em.add_argument("model", help="an lmlab BERT run (`lmlab train bert`) or a Hugging Face BERT folder")
     em.add_argument("text", nargs="*", help="texts to embed (or use --input)")
     em.add_argument("--input", metavar="FILE", help="a UTF-8 file of texts, one per line (blank lines skipped); "
                                                     "added after the texts given as arguments")
-    em.add_argument("--pooling", choices=("mean", "cls"), default="mean",
-                    help="mean over real tokens, or the [CLS] vector (default: mean)")
-    em.add_argument("--normalize", action="store_true", help="L2-normalise each embedding to length 1")
+    em.add_argument("--pooling", choices=("mean", "cls"),
+                    help="mean over real tokens, or the [CLS] vector (default: a sentence-transformers folder's "
+                         "own, else mean)")
+    em.add_argument("--normalize", action=argparse.BooleanOptionalAction,
+                    help="L2-normalise each embedding to length 1 (default: a sentence-transformers folder's "
+                         "own, else not)")
     em.add_argument("--max-len", type=int, help="truncate texts to this many tokens, [CLS] and [SEP] included "
-                                                "(default: the model's max_seq_len)")
+                                                "(default: a sentence-transformers folder's max_seq_length, else "
+                                                "the tokenizer's model_max_length or the model's max_seq_len)")
     em.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default: 32)")
     em.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     em.add_argument("--out", metavar="FILE", help="write FILE.npy (float32 array (N, C)) or FILE.json instead "

@@ -15,10 +15,16 @@ def cmd_hf(args) -> None:
         bert = load_config(out, required=("family",))["family"] == "bert"
         hint = f"lmlab embed {out} \"...\"" if bert else f"lmlab generate {out} --prompt \"...\""
         print(f"imported {args.path} into {out}; try: {hint}")
+        from lmlab.io.st_folder import read_st_settings
+        if (st := read_st_settings(out)) is not None:
+            print(f"note: sentence-transformers settings kept as `lmlab embed`'s defaults: {st['pooling']} pooling"
+                  f"{', normalised' if st['normalize'] else ''}, at most {st['max_len']} tokens")
     elif args.hf_command == "export":
+        from lmlab.io.hf import read_hf_config
         out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
-        cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "bert": "BertForPreTraining"}[model_type]
-        print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\")")
+        cls = read_hf_config(out)["architectures"][0]
+        print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\") "
+              f"and AutoTokenizer.from_pretrained(\"{out}\")")
         if "lora" in load_config(args.run, required=()):
             print(f"note: its LoRA adapters are merged into the weights; the adapter alone, for peft on the base "
                   f"model, is {args.run}/adapter/")
@@ -38,13 +44,17 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                                      "become BERT runs holding BertForPreTraining (`lmlab finetune classify "
                                      "--model`, `lmlab embed`); heads the folder lacks start from BERT's init.")
     hi.add_argument("path", help="folder with config.json (model_type gpt2, llama or bert) and model.safetensors "
-                                 "(tokenizer.json is copied if present; a BERT vocab.txt is converted)")
+                                 "(its tokenizer becomes the run's tokenizer.json as transformers' AutoTokenizer "
+                                 "reads it: tokenizer_config.json honoured, the file's own padding and truncation "
+                                 "off; a sentence-transformers folder's pooling becomes `lmlab embed`'s default)")
     hi.add_argument("--out", required=True, help="run directory to create")
     he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2, Llama or BERT folder",
                          description="Write a run as the Hugging Face architecture that computes the same "
                                      "model: GPT-2 (learned positions, LayerNorm, GELU/ReLU, biases) or "
                                      "Llama (rotary positions, RMSNorm, SwiGLU, no biases) for a GPT run, "
-                                     "BertForPreTraining (+ tokenizer.json and vocab.txt) for a BERT run.")
+                                     "BertForPreTraining (+ vocab.txt) for a BERT run, BertForSequenceClassification "
+                                     "for a classifier (`lmlab finetune classify`), with tokenizer.json and "
+                                     "tokenizer_config.json that AutoTokenizer reads as lmlab tokenizes.")
     he.add_argument("run", help="lmlab run directory")
     he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel, "
                                                  "LlamaForCausalLM or BertForPreTraining.from_pretrained")

@@ -41,6 +41,10 @@ class TextTokenizer:
     """A thin wrapper: encode/decode, vocab size, save/load, and clear errors for unseen characters."""
 
     def __init__(self, tok: Tokenizer, kind: str):
+        # a file may carry its own padding and truncation (many published ones pad to a fixed length);
+        # lmlab pads and cuts where it asks to, as transformers does per call, so they are switched off
+        tok.no_padding()
+        tok.no_truncation()
         self.tok, self.kind = tok, kind
         vocab = tok.get_vocab()
         named = {**BERT_SPECIALS, "eos": EOS}
@@ -82,47 +86,43 @@ class TextTokenizer:
     # ---- BERT inputs -------------------------------------------------------------------------------
     def encode_pair(self, a: str, b: str | None = None, max_len: int | None = None,
                     pad: bool = False) -> dict[str, list[int]]:
-        """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]` as BERT reads it.
+        """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]` as BERT reads it (the file's own template of special
+        tokens and segments, so an imported tokenizer adds what transformers adds).
 
         Returns input_ids, token_type_ids (segment: 0 up to and including the first [SEP], 1 after) and
         attention_mask (1 = real token, 0 = padding). With `max_len`, A and B lose tokens from their ends,
-        the longer first, until everything fits (Hugging Face's "longest_first", see
-        `truncate_longest_first`); with `pad` too, [PAD] fills up to `max_len`.
+        the longer first, until everything fits (Hugging Face's "longest_first"); with `pad` too, [PAD]
+        fills up to `max_len`.
         """
         if "cls" not in self.special_ids or "sep" not in self.special_ids:
             raise LmlabError(f"a {self.kind} tokenizer has no [CLS]/[SEP] tokens; BERT inputs need a "
                              "wordpiece tokenizer (`lmlab tokenizer train --kind wordpiece`)")
-        cls, sep = self.special_ids["cls"], self.special_ids["sep"]
-        n_special = 3 if b is not None else 2
+        n_special = self.tok.post_processor.num_special_tokens_to_add(b is not None) if self.tok.post_processor else 0
         if max_len is not None and max_len < n_special:
             raise LmlabError(f"max_len {max_len} leaves no room: [CLS] and [SEP] alone take {n_special}")
-        if max_len is not None and b is not None:
-            # the library's own longest-first cut (its rule has changed between tokenizers releases,
-            # so asking it keeps lmlab equal to Hugging Face's tokenizers whatever the version)
-            self.tok.enable_truncation(max_len - n_special, strategy="longest_first")
-            try:
-                enc = self.tok.encode(a, b, add_special_tokens=False)
-            finally:
-                self.tok.no_truncation()
-            ids_a = [i for i, s in zip(enc.ids, enc.sequence_ids) if s == 0]
-            ids_b = [i for i, s in zip(enc.ids, enc.sequence_ids) if s == 1]
-        else:
-            ids_a = self.encode(a)
-            ids_b = self.encode(b) if b is not None else None
-            if max_len is not None:
-                ids_a, ids_b = truncate_longest_first(ids_a, ids_b, max_len - n_special)
-        input_ids = [cls, *ids_a, sep]
-        token_type_ids = [0] * len(input_ids)
-        if ids_b is not None:
-            input_ids += [*ids_b, sep]
-            token_type_ids += [1] * (len(ids_b) + 1)
-        attention_mask = [1] * len(input_ids)
+        # the library's own cut and template (its longest-first rule has changed between tokenizers
+        # releases, so asking it keeps lmlab equal to Hugging Face's whatever the version)
+        if max_len is not None:
+            self.tok.enable_truncation(max_len, strategy="longest_first")
+        try:
+            enc = self.tok.encode(a, b, add_special_tokens=True)
+        finally:
+            self.tok.no_truncation()
+        out = {"input_ids": enc.ids, "token_type_ids": enc.type_ids, "attention_mask": enc.attention_mask}
         if pad and max_len is not None:
-            n_pad = max_len - len(input_ids)
-            input_ids += [self.special_ids["pad"]] * n_pad
-            token_type_ids += [0] * n_pad
-            attention_mask += [0] * n_pad
-        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+            n_pad = max_len - len(out["input_ids"])
+            out = {"input_ids": out["input_ids"] + [self.special_ids.get("pad", 0)] * n_pad,
+                   "token_type_ids": out["token_type_ids"] + [0] * n_pad,
+                   "attention_mask": out["attention_mask"] + [0] * n_pad}
+        return out
+
+    def encode_batch(self, texts: list[str], max_len: int | None = None) -> dict[str, list[list[int]]]:
+        """`encode_pair` of each text, padded on the right with [PAD] to the longest of the batch (as
+        transformers' `tokenizer(texts, padding=True)`); the attention mask is 0 on padding."""
+        rows = [self.encode_pair(t, max_len=max_len) for t in texts]
+        T = max(len(r["input_ids"]) for r in rows)
+        fill = {"input_ids": self.special_ids.get("pad", 0), "token_type_ids": 0, "attention_mask": 0}
+        return {k: [r[k] + [v] * (T - len(r[k])) for r in rows] for k, v in fill.items()}
 
     # ---- word boundaries (whole-word masking) ------------------------------------------------------
     def is_continuation(self, token_id: int) -> bool:
@@ -224,15 +224,19 @@ def truncate_longest_first(a: list[int], b: list[int] | None,
     return a[:keep_short], b[:room - keep_short]
 
 
-def _bert_pipeline(tok: Tokenizer, lowercase: bool) -> Tokenizer:
-    """BERT's steps around the WordPiece model: normalize, pre-tokenize, add [CLS]/[SEP], decode."""
+def _bert_pipeline(tok: Tokenizer, lowercase: bool, chinese: bool = True,
+                   strip_accents: bool | None = None) -> Tokenizer:
+    """BERT's steps around the WordPiece model: normalize, pre-tokenize, add [CLS]/[SEP], decode; the
+    flags are BertTokenizer's (do_lower_case, tokenize_chinese_chars, strip_accents)."""
     # clean_text drops control characters; handle_chinese_chars puts spaces around each CJK character
-    # (so Chinese is tokenized character by character); strip_accents follows lowercase, as in BERT
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                strip_accents=None, lowercase=lowercase)
+    # (so Chinese is tokenized character by character); strip_accents None follows lowercase, as in BERT
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=chinese,
+                                                strip_accents=strip_accents, lowercase=lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # split on whitespace and punctuation
     tok.decoder = decoders.WordPiece(prefix=CONTINUATION)  # glue "##" pieces back onto their word
     vocab = tok.get_vocab()
+    # "[MASK]" written in a text is the mask token, not "[", "mask", "]" (as in transformers)
+    tok.add_special_tokens([t for t in BERT_SPECIALS.values() if t in vocab])
     if "[CLS]" in vocab and "[SEP]" in vocab:
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -240,13 +244,28 @@ def _bert_pipeline(tok: Tokenizer, lowercase: bool) -> Tokenizer:
     return tok
 
 
-def _load_vocab_txt(path: Path, lowercase: bool) -> Tokenizer:
+def bert_tokenizer(vocab: dict[str, int], lowercase: bool = True, chinese: bool = True,
+                   strip_accents: bool | None = None) -> TextTokenizer:
+    """BERT's WordPiece tokenizer of a vocabulary, built as transformers' BertTokenizer builds it."""
+    if "[UNK]" not in vocab:
+        raise LmlabError("a BERT vocabulary needs an [UNK] token")
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    return TextTokenizer(_bert_pipeline(tok, lowercase, chinese, strip_accents), "wordpiece")
+
+
+def read_vocab_txt(path: str | Path) -> dict[str, int]:
+    """BERT's vocab.txt as {token: id}: one token per line, the line number is the id."""
+    path = Path(path)
     tokens = path.read_text(encoding="utf-8").splitlines()
     vocab = {t: i for i, t in enumerate(tokens)}  # a repeated line keeps its last id, as transformers does
     if "[UNK]" not in vocab:
         raise LmlabError(f"{path} has no [UNK] line; a BERT vocab.txt lists [PAD] [UNK] [CLS] [SEP] [MASK] "
                          "and one token per line")
-    return _bert_pipeline(Tokenizer(models.WordPiece(vocab, unk_token="[UNK]")), lowercase)
+    return vocab
+
+
+def _load_vocab_txt(path: Path, lowercase: bool) -> Tokenizer:
+    return _bert_pipeline(Tokenizer(models.WordPiece(read_vocab_txt(path), unk_token="[UNK]")), lowercase)
 
 
 def train_char(text: str) -> TextTokenizer:

@@ -318,8 +318,11 @@ def write_json_and_tensors(path: str | Path, config_name: str, config: dict[str,
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; the folder gets the usual permissions
         save_file(tensors, str(tmp / weights_name), metadata={"format": "pt"})
         (tmp / config_name).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        for name in (weights_name, config_name):  # safetensors writes 0600
+            os.chmod(tmp / name, 0o666 & ~_UMASK)
         if path.is_dir():
             for name in (weights_name, config_name):
                 os.replace(tmp / name, path / name)

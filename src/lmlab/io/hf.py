@@ -31,22 +31,24 @@ def load_hf(path: str | Path) -> nn.Module:
     return loaders[model_type](path)
 
 
-def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False) -> str:
+def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False, *, eos_id: int | None = None,
+            labels: list[str] | None = None) -> str:
     """Write `model` as the Hugging Face architecture that computes the same function; returns its
     model_type ("gpt2", "llama" or "bert"). A GPT that neither GPT-2 nor Llama can express is refused,
-    with the reasons; a BERT (BertModel or a head) is written as HF BERT."""
+    with the reasons; a BERT (BertModel or a head) is written as HF BERT. eos_id: a GPT's end-of-text
+    token (where generation stops); labels: a classifier's class names."""
     if any(type(model) is cls for cls, _, _ in HEADS.values()):
-        save_hf_bert(model, path, overwrite=overwrite)
+        save_hf_bert(model, path, overwrite=overwrite, labels=labels)
         return "bert"
     if not isinstance(model, GPT):
         raise LmlabError(f"cannot export a {type(model).__name__} as a Hugging Face model (GPT or BERT only)")
 
     not_gpt2, not_llama = unsupported_by_gpt2(model.cfg), unsupported_by_llama(model.cfg)
     if not not_gpt2:
-        save_hf_gpt2(model, path, overwrite=overwrite)
+        save_hf_gpt2(model, path, overwrite=overwrite, eos_id=eos_id)
         return "gpt2"
     if not not_llama:
-        save_hf_llama(model, path, overwrite=overwrite)
+        save_hf_llama(model, path, overwrite=overwrite, eos_id=eos_id)
         return "llama"
     raise LmlabError("cannot export as a Hugging Face model: neither GPT-2 nor Llama computes this GPT "
                      f"(not GPT-2: {'; '.join(not_gpt2)}. not Llama: {'; '.join(not_llama)})")

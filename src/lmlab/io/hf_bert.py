@@ -125,9 +125,10 @@ def bert_config_from_hf(hf: dict[str, Any]) -> BertConfig:
         raise LmlabError(f"config.json describes an invalid BERT: {e}") from None
 
 
-def hf_config_from_bert(cfg: BertConfig, architecture: str = "BertForPreTraining",
-                        n_classes: int | None = None) -> dict[str, Any]:
-    """lmlab BertConfig -> a BertConfig dict for config.json; refuses variants HF BERT cannot express."""
+def hf_config_from_bert(cfg: BertConfig, architecture: str = "BertForPreTraining", n_classes: int | None = None,
+                        labels: list[str] | None = None) -> dict[str, Any]:
+    """lmlab BertConfig -> a BertConfig dict for config.json; refuses variants HF BERT cannot express.
+    A classifier's classes are named by `labels` (LABEL_0, LABEL_1 … without)."""
     if cfg.norm_first:
         raise LmlabError("cannot export as Hugging Face BERT: norm_first=True (Pre-LN; HF BERT is Post-LN)")
     out = {
@@ -151,8 +152,10 @@ def hf_config_from_bert(cfg: BertConfig, architecture: str = "BertForPreTraining
         "tie_word_embeddings": True,
     }
     if n_classes is not None:
-        out["id2label"] = {str(i): f"LABEL_{i}" for i in range(n_classes)}
-        out["label2id"] = {f"LABEL_{i}": i for i in range(n_classes)}
+        names = ([str(x) for x in labels] if labels and len(labels) == n_classes
+                 else [f"LABEL_{i}" for i in range(n_classes)])
+        out["id2label"] = {str(i): name for i, name in enumerate(names)}
+        out["label2id"] = {name: i for i, name in enumerate(names)}
     return out
 
 
@@ -271,7 +274,7 @@ def load_hf_bert(path: str | Path, head: str = "auto") -> nn.Module:
     return load_strict(model, sd, path, optional=fresh | {TIED})
 
 
-def save_hf_bert(model: nn.Module, path: str | Path, overwrite: bool = False) -> None:
+def save_hf_bert(model: nn.Module, path: str | Path, overwrite: bool = False, labels: list[str] | None = None) -> None:
     """Write an lmlab BERT (BertModel or a head) as a Hugging Face BERT folder that the matching
     transformers class (`BertModel`, `BertForPreTraining` …, named in config.json's architectures) loads.
 
@@ -286,5 +289,5 @@ def save_hf_bert(model: nn.Module, path: str | Path, overwrite: bool = False) ->
                          "BertForSequenceClassification reads the pooled [CLS]")
     cfg = model.cfg
     n_classes = model.classifier.out_features if isinstance(model, CLASSIFIERS) else None
-    hf_cfg = hf_config_from_bert(cfg, arch, n_classes)  # refuse before anything is written
+    hf_cfg = hf_config_from_bert(cfg, arch, n_classes, labels)  # refuse before anything is written
     write_hf_folder(path, hf_cfg, _to_hf_state_dict(model), overwrite=overwrite)

@@ -107,11 +107,12 @@ def unsupported_by_gpt2(cfg: GPTConfig) -> list[str]:
     return [why for bad, why in checks if bad]
 
 
-def hf_config_from_gpt(cfg: GPTConfig) -> dict[str, Any]:
-    """GPTConfig -> a GPT2Config dict for config.json; refuses GPT variants GPT-2 cannot express."""
+def hf_config_from_gpt(cfg: GPTConfig, eos_id: int | None = None) -> dict[str, Any]:
+    """GPTConfig -> a GPT2Config dict for config.json; refuses GPT variants GPT-2 cannot express.
+    eos_id: the tokenizer's end-of-text id (generation stops there), by default GPT-2's own."""
     if problems := unsupported_by_gpt2(cfg):
         raise LmlabError(f"cannot export as Hugging Face GPT-2: {'; '.join(problems)}")
-    eot = 50256 if cfg.vocab_size == 50257 else None  # <|endoftext|> of GPT-2's own tokenizer
+    eot = eos_id if eos_id is not None else 50256 if cfg.vocab_size == 50257 else None  # GPT-2's <|endoftext|>
     return {
         "model_type": "gpt2",
         "architectures": ["GPT2LMHeadModel"],
@@ -209,11 +210,11 @@ def load_hf_gpt2(path: str | Path) -> GPT:
     return load_strict(GPT(cfg), sd, path)
 
 
-def save_hf_gpt2(model: GPT, path: str | Path, overwrite: bool = False) -> None:
+def save_hf_gpt2(model: GPT, path: str | Path, overwrite: bool = False, eos_id: int | None = None) -> None:
     """Write `model` as a Hugging Face GPT-2 folder that `GPT2LMHeadModel.from_pretrained` loads.
 
     A new folder appears in one rename; with overwrite=True config.json and model.safetensors of an
     existing folder are replaced, and other files there (e.g. tokenizer.json) are left alone.
     """
-    hf_cfg = hf_config_from_gpt(model.cfg)        # refuse before anything is written
+    hf_cfg = hf_config_from_gpt(model.cfg, eos_id)  # refuse before anything is written
     write_hf_folder(path, hf_cfg, _to_hf_state_dict(model), overwrite=overwrite)

@@ -122,7 +122,7 @@ def unsupported_by_llama(cfg: GPTConfig) -> list[str]:
     return [why for bad, why in checks if bad]
 
 
-def hf_config_from_llama(cfg: GPTConfig) -> dict[str, Any]:
+def hf_config_from_llama(cfg: GPTConfig, eos_id: int | None = None) -> dict[str, Any]:
     """GPTConfig -> a LlamaConfig dict for config.json; refuses GPT variants Llama cannot express.
 
     lmlab has one dropout rate; Llama has attention dropout only, so `dropout` becomes attention_dropout
@@ -150,8 +150,8 @@ def hf_config_from_llama(cfg: GPTConfig) -> dict[str, Any]:
         "mlp_bias": False,
         "attention_dropout": cfg.dropout,
         "tie_word_embeddings": cfg.tie_embeddings,
-        "bos_token_id": None,  # lmlab's config does not know its tokenizer's special tokens
-        "eos_token_id": None,
+        "bos_token_id": eos_id,  # the tokenizer's end-of-text id, if the exporter knows it
+        "eos_token_id": eos_id,
     }
 
 
@@ -215,11 +215,11 @@ def load_hf_llama(path: str | Path) -> GPT:
     return load_strict(GPT(cfg), sd, path)
 
 
-def save_hf_llama(model: GPT, path: str | Path, overwrite: bool = False) -> None:
+def save_hf_llama(model: GPT, path: str | Path, overwrite: bool = False, eos_id: int | None = None) -> None:
     """Write `model` as a Hugging Face Llama folder that `LlamaForCausalLM.from_pretrained` loads.
 
     A new folder appears in one rename; with overwrite=True config.json and model.safetensors of an
     existing folder are replaced, and other files there (e.g. tokenizer.json) are left alone.
     """
-    hf_cfg = hf_config_from_llama(model.cfg)      # refuse before anything is written
+    hf_cfg = hf_config_from_llama(model.cfg, eos_id)  # refuse before anything is written
     write_hf_folder(path, hf_cfg, _to_hf_state_dict(model), overwrite=overwrite)

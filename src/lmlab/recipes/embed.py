@@ -4,7 +4,8 @@ Each text becomes `[CLS] text [SEP]` (cut to `max_len` tokens, [SEP] kept); text
 encoder in batches, padded on the right to the longest text of the batch, with an attention mask
 so that padding changes nothing; the token vectors are pooled (mean over real tokens, or [CLS],
 see `lmlab.nn.pooling`) and optionally scaled to unit length. The model is an lmlab BERT run or a
-Hugging Face BERT folder (`load_bert_encoder`). Output: a float32 array (N, C), saved as `.npy`
+Hugging Face BERT folder (`load_bert_encoder`); a sentence-transformers folder (or a run imported from
+one) brings its own pooling, normalisation and max_seq_length as the defaults. Output: a float32 array (N, C), saved as `.npy`
 or as JSON (a list of {text, embedding}).
 """
 
@@ -22,7 +23,7 @@ from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
 from lmlab.models.bert.model import BertModel
 from lmlab.nn.pooling import POOLINGS, l2_normalize, pool
-from lmlab.runs.hf import load_bert_encoder
+from lmlab.runs.hf import embedding_defaults, load_bert_encoder
 from lmlab.train.trainer import resolve_device
 
 
@@ -100,13 +101,15 @@ def to_json(texts: list[str], vectors: torch.Tensor) -> str:
     return json.dumps([{"text": t, "embedding": v.tolist()} for t, v in zip(texts, vectors)], ensure_ascii=False)
 
 
-def embed(model: str | Path, texts: list[str], pooling: str = "mean", normalize: bool = False,
+def embed(model: str | Path, texts: list[str], pooling: str | None = None, normalize: bool | None = None,
           max_len: int | None = None, batch_size: int = 32, device: str = "cpu",
           out: str | Path | None = None) -> torch.Tensor:
-    """Load the model, embed `texts`, write them to `out` if given; returns the (N, C) vectors."""
+    """Load the model, embed `texts`, write them to `out` if given; returns the (N, C) vectors. Settings left
+    None are the folder's own (a sentence-transformers folder's pooling, normalisation and max_seq_length;
+    else mean pooling, no normalisation, the model's max_seq_len)."""
     if not texts:
         raise LmlabError("no texts to embed; give some text (or a non-empty --input file)")
-    if pooling not in POOLINGS:  # checked before the (slow) load too
+    if pooling is not None and pooling not in POOLINGS:  # checked before the (slow) load too
         raise LmlabError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
     if not Path(model).is_dir():
         raise LmlabError(f"model {model} not found: give an lmlab BERT run directory or a Hugging Face "
@@ -118,7 +121,12 @@ def embed(model: str | Path, texts: list[str], pooling: str = "mean", normalize:
     except RuntimeError:  # torch's own message for a name like "gpu"
         raise LmlabError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
     encoder, tok = load_bert_encoder(model)
-    vectors = embed_texts(encoder.to(target), tok, texts, pooling, normalize, max_len, batch_size)
+    own = embedding_defaults(model, encoder.cfg.max_seq_len)
+    pooling = own["pooling"] if pooling is None else pooling
+    normalize = own["normalize"] if normalize is None else normalize
+    inputs = [t.lower() for t in texts] if own["lowercase"] else texts  # sentence-transformers' do_lower_case
+    vectors = embed_texts(encoder.to(target), tok, inputs, pooling, normalize,
+                          own["max_len"] if max_len is None else max_len, batch_size)
     if out is not None:
         save_embeddings(texts, vectors, out)
     return vectors

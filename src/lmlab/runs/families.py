@@ -191,7 +191,8 @@ register(Family(
     presets="lmlab.models.bert.presets:PRESETS",
     count="lmlab.models.bert.presets:count_parameters",
     tokenizer="the encoder's WordPiece",
-    commands=("info", "lora"),
+    hf=("bert",),  # exported as BertForSequenceClassification; a BERT folder imports as "bert" (registered first)
+    commands=("info", "lora", "hf"),
 ))
 
 register(Family(

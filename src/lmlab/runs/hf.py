@@ -2,22 +2,24 @@
 
 A GPT-2 or Llama folder becomes a "gpt" run (a Llama is an lmlab GPT with other switches); a BERT
 folder becomes a "bert" run holding a BertForPreTraining, as `lmlab train bert` makes, so that
-`lmlab finetune classify` and `lmlab embed` take either. A BERT's tokenizer may be a vocab.txt: the
-run gets the equivalent tokenizer.json, and an exported BERT gets both files.
+`lmlab finetune classify` and `lmlab embed` take either. The run's tokenizer.json is the tokenizer
+transformers' AutoTokenizer makes of the folder (`lmlab.io.hf_tokenizer`), and a sentence-transformers
+folder's pooling settings come along for `lmlab embed`. An export writes the tokenizer so that
+AutoTokenizer reads it back as lmlab has it, and a BERT sequence classifier as BertForSequenceClassification.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
-from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_weights
 from lmlab.io.hf import load_hf, read_hf_config, save_hf
 from lmlab.io.hf_bert import load_hf_bert
+from lmlab.io.hf_tokenizer import load_hf_tokenizer, read_tokenizer_config, save_hf_tokenizer
+from lmlab.io.st_folder import copy_st_settings, read_st_settings
 from lmlab.runs import families
 from lmlab.runs.directory import prepare_run_dir
 from lmlab.runs.run import TOKENIZER, Run, write_run_config
@@ -33,69 +35,57 @@ def family_of(model_type: str) -> str:
 
 
 def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
-    """A run directory (config.json, model.safetensors, tokenizer.json if the folder has one) from an HF folder."""
+    """A run directory (config.json, model.safetensors, tokenizer.json if the folder has a tokenizer) from an HF
+    folder; a BERT becomes a "bert" run (BertForPreTraining: heads the folder lacks start fresh, with a note)."""
     hf_dir = Path(hf_dir)
     if not hf_dir.is_dir():
-        raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2 or Llama folder "
+        raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2, Llama or BERT folder "
                          "(config.json + model.safetensors)")
-    if read_hf_config(hf_dir).get("model_type") == "bert":
-        return _import_hf_bert(hf_dir, out, overwrite)
-    model = load_hf(hf_dir)
-    run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    write_run_config(run_dir, family_of(read_hf_config(hf_dir)["model_type"]), {"model": model.cfg},
-                     source=f"hf:{hf_dir}")
-    save_weights(run_dir, model, step=0)
-    if (hf_dir / TOKENIZER).is_file():
-        shutil.copyfile(hf_dir / TOKENIZER, run_dir / TOKENIZER)
-    return run_dir
-
-
-def _hf_lowercase(hf_dir: Path) -> bool:
-    """do_lower_case from tokenizer_config.json (an uncased BERT when absent, as bert-base-uncased)."""
-    try:
-        return bool(json.loads((hf_dir / "tokenizer_config.json").read_text(encoding="utf-8")).get("do_lower_case", True))
-    except (OSError, ValueError):
-        return True
-
-
-def _import_hf_bert(hf_dir: Path, out: str | Path, overwrite: bool) -> Path:
-    """A "bert" run (BertForPreTraining: heads the folder lacks start fresh, with a warning) and its tokenizer."""
+    model_type = read_hf_config(hf_dir).get("model_type")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = load_hf_bert(hf_dir, head="pretraining")
-    fresh = [str(w.message) for w in caught]
-    tokenizer = None
-    for name in (TOKENIZER, "vocab.txt"):
-        if (hf_dir / name).is_file():
-            tokenizer = TextTokenizer.load(hf_dir / name, model_vocab_size=model.cfg.vocab_size,
-                                           lowercase=_hf_lowercase(hf_dir))
-            break
+        model = load_hf_bert(hf_dir, head="pretraining") if model_type == "bert" else load_hf(hf_dir)
+    tokenizer = load_hf_tokenizer(hf_dir, model_type, model_vocab_size=model.cfg.vocab_size)
+    st = read_st_settings(hf_dir)  # checked before the run is created
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    write_run_config(run_dir, family_of("bert"), {"model": model.cfg}, source=f"hf:{hf_dir}")
+    write_run_config(run_dir, family_of(model_type), {"model": model.cfg}, source=f"hf:{hf_dir}")
     save_weights(run_dir, model, step=0)
     if tokenizer is not None:
         tokenizer.save(run_dir / TOKENIZER)
-    for message in fresh:
-        print(f"note: {message}")
+    if st is not None:
+        copy_st_settings(hf_dir, run_dir, embedding_defaults(hf_dir, model.cfg.max_seq_len)["max_len"])
+    for w in caught:
+        print(f"note: {w.message}")
     return run_dir
 
 
 def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tuple[Path, str]:
-    """An HF GPT-2, Llama or BERT folder (config.json, model.safetensors, tokenizer.json if the run has one)
-    from an lmlab run; returns the folder and the model_type written ("gpt2", "llama" or "bert"). A LoRA or
-    QLoRA run is exported merged (its NF4 base dequantised): the plain model that computes what the run does."""
+    """An HF GPT-2, Llama or BERT folder (config.json, model.safetensors, and the tokenizer as AutoTokenizer
+    reads it back) from an lmlab run; returns the folder and the model_type written ("gpt2", "llama" or
+    "bert"). A BERT sequence classifier is written as BertForSequenceClassification, with its labels. A LoRA
+    or QLoRA run is exported merged (its NF4 base dequantised): the plain model that computes what the run does."""
     run = Run.open(run)
     if not run.family.hf:
         able = [f.name for f in families.FAMILIES.values() if f.hf]
         raise LmlabError(f"{run.path} holds a '{run.name}' run, which has no Hugging Face counterpart lmlab "
-                         f"writes; `lmlab hf export` takes {' and '.join(able)} runs")
-    model_type = save_hf(run.model(), out, overwrite=overwrite)
-    if (run.path / TOKENIZER).is_file():
-        shutil.copyfile(run.path / TOKENIZER, Path(out) / TOKENIZER)
-        tok = TextTokenizer.load(run.path / TOKENIZER)
-        if tok.kind == "wordpiece":  # BertTokenizer reads vocab.txt
-            tok.save_vocab_txt(Path(out) / "vocab.txt")
+                         f"writes; `lmlab hf export` takes {', '.join(able)} runs")
+    tok = run.tokenizer() if (run.path / TOKENIZER).is_file() else None
+    model = run.model()
+    model_type = save_hf(model, out, overwrite=overwrite, eos_id=tok.eos_id if tok else None,
+                         labels=run.meta.get("labels"))
+    if tok is not None:
+        save_hf_tokenizer(tok, out, model_max_length=model.cfg.max_seq_len, causal=model_type != "bert")
     return Path(out), model_type
+
+
+def embedding_defaults(source: str | Path, max_seq_len: int) -> dict[str, Any]:
+    """How sentence-transformers would embed with the folder: pooling and normalisation (mean, off for a
+    plain BERT), the longest input (its max_seq_length, else the tokenizer's model_max_length, at most the
+    model's max_seq_len) and whether texts are lower-cased first."""
+    st = read_st_settings(source) or {}
+    limit = st.get("max_len") or read_tokenizer_config(source).get("model_max_length")
+    return {"pooling": st.get("pooling", "mean"), "normalize": st.get("normalize", False),
+            "max_len": min(int(limit), max_seq_len) if limit else max_seq_len, "lowercase": st.get("lowercase", False)}
 
 
 def load_bert_encoder(source: str | Path):
@@ -104,13 +94,16 @@ def load_bert_encoder(source: str | Path):
     source = Path(source)
     meta = load_config(source, required=()) if (source / CONFIG_FILE).is_file() else None
     if meta is not None and meta.get("family") == "bert":
-        encoder = Run(source, meta).model().bert
+        run = Run(source, meta)
+        encoder = run.model().bert
+        files = [name for name in (TOKENIZER, "vocab.txt") if (source / name).is_file()]
+        tok = run.tokenizer(files[0]) if files else None
     elif meta is not None and meta.get("model_type") == "bert":
         encoder = load_hf_bert(source, head="base")
+        tok = load_hf_tokenizer(source, "bert", model_vocab_size=encoder.cfg.vocab_size)
     else:
         raise LmlabError(f"{source} is neither an lmlab BERT run (`lmlab train bert`) nor a Hugging Face "
                          "BERT folder (config.json with model_type 'bert')")
-    for name in (TOKENIZER, "vocab.txt"):
-        if (source / name).is_file():
-            return encoder, TextTokenizer.load(source / name, model_vocab_size=encoder.cfg.vocab_size)
-    raise LmlabError(f"{source} has no tokenizer.json or vocab.txt")
+    if tok is None:
+        raise LmlabError(f"{source} has no tokenizer.json or vocab.txt")
+    return encoder, tok
