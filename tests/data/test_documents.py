@@ -22,6 +22,10 @@ def test_bundled_corpus_and_text_file(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("x y\n\nz\n", encoding="utf-8")
     assert read_documents(str(path))[:2] == (["x y", "z"], [f"{path}:1", f"{path}:3"])
+    (tmp_path / "b.md").write_text("w\n", encoding="utf-8")
+    (tmp_path / "c.txt").write_text(" \n", encoding="utf-8")
+    assert read_documents(str(tmp_path))[:2] == (["x y", "z", "w"], [f"{path}:1", f"{path}:3",
+                                                                      f"{tmp_path / 'b.md'}:1"])
 
 
 def test_jsonl_rows_without_text_are_named_or_skipped(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmlab.data.corpora import BUNDLED, load_text
+from lmlab.data.corpora import BUNDLED, TEXT_SUFFIXES, load_text
 from lmlab.data.jsonl import read_jsonl
 from lmlab.errors import LmlabError
 
@@ -56,5 +56,11 @@ def read_documents(spec: str, per: str = "paragraph", text_column: str = "text",
         if not docs:
             raise LmlabError(f"{path} holds no documents" + (f" ({skipped} bad rows skipped)" if skipped else ""))
         return docs, where, skipped
+    if spec not in BUNDLED and path.is_dir():    # each file on its own, so that file:line names the right file
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        if not files:
+            raise LmlabError(f"folder {path} holds no text files ({', '.join(TEXT_SUFFIXES)})")
+        parts = [split_text(load_text(str(f)) if f.read_bytes().strip() else "", str(f), per) for f in files]
+        return [d for p, _ in parts for d in p], [w for _, ws in parts for w in ws], 0
     docs, where = split_text(load_text(spec), spec, per)
     return docs, where, 0
