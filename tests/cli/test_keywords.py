@@ -41,7 +41,17 @@ def test_bad_input_is_one_error_line(cli_fails, extra, needle):
     cli_fails(["keywords", str(FORTUNES), *extra], needle)
 
 
+def test_skip_bad_reports_the_count(tmp_path, capsys):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "red apples"}\n{"label": "x"}\n{"text": "green apples"}\n', encoding="utf-8")
+    assert main(["keywords", str(path), "--skip-bad"]) == 0
+    assert capsys.readouterr().out.startswith("2 documents (1 bad rows skipped), 3 terms")
+
+
 def test_empty_corpus_is_one_error_line(cli_fails, tmp_path):
+    cli_fails(["keywords", str(tmp_path / "missing.txt")], "neither a bundled corpus", "missing.txt")
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
+    cli_fails(["keywords", str(tmp_path / "empty.jsonl")], "empty.jsonl holds no documents")
     path = tmp_path / "empty.txt"
     path.write_text("\n\n", encoding="utf-8")
     cli_fails(["keywords", str(path)], "is empty")

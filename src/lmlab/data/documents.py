@@ -40,6 +40,8 @@ def read_documents(spec: str, per: str = "paragraph", text_column: str = "text",
     """(documents, where each came from, rows skipped). A .jsonl row without a non-empty string in
     `text_column` is refused naming file:line, or skipped and counted with `skip_bad`."""
     path = Path(spec)
+    if spec not in BUNDLED and not path.exists():
+        raise LmlabError(f"'{spec}' is neither a bundled corpus ({', '.join(BUNDLED)}) nor an existing file or folder")
     if spec not in BUNDLED and path.suffix.lower() in (".jsonl", ".json") and path.is_file():
         docs, where, skipped = [], [], 0
         for n, row in read_jsonl(path):
