@@ -39,6 +39,7 @@ TOPICS: dict[str, Topic] = {
     "symmetry": Topic("symmetry", "hidden units that start equal stay equal; random init breaks it"),
     "masking": Topic("masking", "BERT's 15 % / 80-10-10 masking on Tiny Shakespeare, counted"),
     "schedule": Topic("schedule", "every learning-rate schedule of lmlab.optim.schedules, plotted"),
+    "tf-idf": Topic("tf_idf", "one-hot, counts and TF-IDF by hand; the notes' idf goes negative"),
 }
 
 
