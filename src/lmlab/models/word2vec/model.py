@@ -1,0 +1,124 @@
+"""The word2vec model and its update, written out by hand (Mikolov et al. 2013a/b; the C tool's SGD).
+
+Two matrices: `in_emb` (V, C), the word vectors everyone keeps, and `out_emb` (N, C), the output side:
+one row per word for negative sampling (N = V), one per inner node of the Huffman tree for
+hierarchical softmax (N = V - 1). A training example is an input vector h (C,) — a context word's
+vector (skip-gram) or the mean of the context words' vectors (CBOW) — and S output rows with 0/1
+labels: the word and `negative` noise words drawn from unigram^0.75 (labels 1, 0, …, 0), or the
+inner nodes on the word's Huffman path (label 1 - code bit). The loss of one row is
+-log sigmoid(±v·h); its gradient is (label - sigmoid(v·h)) times the other vector. A batch is B
+examples at once: gather the rows (B, S, C), score them with one bmm, and add the lr-scaled
+gradients back with index_add_ (rows that repeat in a batch get the sum of their updates, as
+Hogwild threads would). Autograd and an optimizer would only add overhead to this plain SGD.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from lmlab.models.word2vec.config import Word2VecConfig
+from lmlab.models.word2vec.huffman import huffman_codes, padded
+
+
+def noise_distribution(counts, exponent: float = 0.75) -> np.ndarray:
+    """P(noise word = i) ∝ count_i ** exponent (gensim's cum_table, as probabilities)."""
+    weights = np.asarray(counts, dtype=np.float64) ** exponent
+    return weights / weights.sum()
+
+
+def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias method (Vose's construction): draw i uniformly, keep it with probability accept[i],
+    else take alias[i]. Exact for any distribution, O(1) a draw (a binary search per draw is slower)."""
+    n = len(probs)
+    scaled = probs * n
+    accept, alias = np.ones(n), np.arange(n)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        accept[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    return accept, alias
+
+
+REPEATS = 8  # a row met more often in one batch gets its summed step scaled down to REPEATS steps' worth
+
+
+def damping(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """(R,) divisors for the steps of `rows`: 1, or (times the row occurs in this batch) / REPEATS.
+
+    Sequential SGD (the C tool) moves a row a little, re-scores, and so takes smaller steps as it learns;
+    a batch adds all of a row's steps at once. For rows met hundreds of times per batch (the root of the
+    Huffman tree is on every path) that sum overshoots and diverges; capping it keeps the batch stable.
+    """
+    counts = torch.bincount(rows, minlength=n)[rows].float()
+    return (counts / REPEATS).clamp_(min=1.0)
+
+
+class Word2Vec(nn.Module):
+    def __init__(self, cfg: Word2VecConfig):
+        super().__init__()
+        self.cfg = cfg
+        v, c = max(cfg.vocab_size, 1), cfg.dim
+        # the C tool's start: input vectors uniform in ±0.5/C, output rows zero
+        self.in_emb = nn.Parameter((torch.rand(v, c) - 0.5) / c, requires_grad=False)
+        self.out_emb = nn.Parameter(torch.zeros(cfg.n_out if cfg.vocab_size else 1, c), requires_grad=False)
+
+    def set_counts(self, counts) -> None:
+        """What training needs beyond the weights: the noise distribution, or the Huffman paths."""
+        if self.cfg.loss == "neg":
+            accept, alias = alias_table(noise_distribution(counts, self.cfg.ns_exponent))
+            self.accept, self.alias = torch.from_numpy(accept).float(), torch.from_numpy(alias)
+        else:
+            pts, cds, mask = padded(*huffman_codes(counts))
+            self.points, self.labels, self.mask = (torch.from_numpy(pts), 1.0 - torch.from_numpy(cds),
+                                                   torch.from_numpy(mask))
+
+    def targets(self, words: torch.Tensor, gen: torch.Generator | None = None):
+        """Output rows, labels and weights (B, S) that predict `words` (B,): the word and its noise words,
+        or its Huffman path (padded to the deepest path; padding weighs 0)."""
+        if self.cfg.loss == "hs":
+            return self.points[words], self.labels[words], self.mask[words]
+        b, k = words.shape[0], self.cfg.negative
+        draw = torch.randint(0, len(self.accept), (b, k), generator=gen)
+        noise = torch.where(torch.rand(b, k, generator=gen) < self.accept[draw], draw, self.alias[draw])
+        rows = torch.cat([words[:, None], noise], dim=1)                           # (B, 1+K)
+        labels = torch.zeros(b, 1 + k)
+        labels[:, 0] = 1.0
+        weight = torch.ones(b, 1 + k)
+        weight[:, 1:] = (noise != words[:, None]).float()  # a noise word equal to the word is skipped
+        return rows, labels, weight
+
+    def update_output(self, h: torch.Tensor, rows, labels, weight, lr: float) -> tuple[torch.Tensor, float]:
+        """One SGD step on the output rows for inputs h (B, C); returns dL/dh scaled by -lr, and the loss."""
+        v = F.embedding(rows, self.out_emb)                                          # (B, S, C)
+        score = torch.einsum("bsc,bc->bs", v, h)                                     # (B, S)
+        loss = -(F.logsigmoid(torch.where(labels > 0, score, -score)) * weight).sum().item()
+        g = (labels - torch.sigmoid(score)) * weight * lr                            # (B, S)
+        step_h = torch.bmm(g.unsqueeze(1), v).squeeze(1)                             # (B, C)
+        flat = rows.reshape(-1)
+        g = g / damping(flat, self.out_emb.shape[0]).view_as(g)
+        self.out_emb.index_add_(0, flat, (g.unsqueeze(2) * h.unsqueeze(1)).reshape(-1, h.shape[1]))
+        return step_h, loss
+
+    def skipgram_step(self, inputs: torch.Tensor, words: torch.Tensor, lr: float, gen=None) -> float:
+        """Pairs (B,): the vector of `inputs` (a context word) predicts `words` (its centre word)."""
+        h = F.embedding(inputs, self.in_emb)                                         # (B, C)
+        step_h, loss = self.update_output(h, *self.targets(words, gen), lr)
+        self.in_emb.index_add_(0, inputs, step_h)
+        return loss
+
+    def cbow_step(self, context: torch.Tensor, mask: torch.Tensor, words: torch.Tensor, lr: float, gen=None) -> float:
+        """Windows (B, 2W) of context ids with a 0/1 mask: their mean vector predicts `words` (B,). As in
+        the C tool and gensim (cbow_mean=1), each context word then gets the whole step of the mean."""
+        vecs = F.embedding(context, self.in_emb)                                     # (B, 2W, C)
+        h = torch.einsum("bwc,bw->bc", vecs, mask / mask.sum(1, keepdim=True))      # (B, C)
+        step_h, loss = self.update_output(h, *self.targets(words, gen), lr)
+        keep = mask.reshape(-1) > 0
+        rows = context.reshape(-1)[keep]
+        self.in_emb.index_add_(0, rows, step_h.repeat_interleave(context.shape[1], 0)[keep])
+        return loss
