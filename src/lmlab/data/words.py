@@ -107,7 +107,8 @@ def window_pairs(sid: np.ndarray, start: int, stop: int, window: int, rng: np.ra
     (B, 2W): within a window shrunk at random to 1..window (the whole window when rng is None), and
     inside the centre's sentence."""
     centre = np.arange(start, stop)
-    reach = window - (rng.integers(0, window, size=len(centre)) if rng is not None else 0)  # (B,) 1..window
+    shrink = rng.integers(0, window, size=len(centre)) if rng is not None else np.zeros_like(centre)
+    reach = window - shrink                                                     # (B,) in 1..window
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # (2W,)
     ctx = centre[:, None] + offsets[None, :]                                    # (B, 2W)
     ok = (np.abs(offsets)[None, :] <= reach[:, None]) & (ctx >= 0) & (ctx < len(sid))

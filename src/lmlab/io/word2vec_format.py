@@ -1,6 +1,7 @@
 """Word vectors in the word2vec C tool's formats, which gensim's KeyedVectors reads and writes.
 
-Text: a header line "V C", then one line per word: the word and C numbers, space-separated.
+Text: a header line "V C", then one line per word: the word and C numbers, space-separated (9
+significant digits, so that float32 values come back exactly).
 Binary: the same header, then per word: the word's UTF-8 bytes, a space, C little-endian float32
 (4·C bytes) and a newline (the C tool writes one; gensim writes none; both are read here).
 Words are kept in file order (most frequent first, by convention).
@@ -33,7 +34,7 @@ def save_word2vec(path: str | Path, words: list[str], vectors: np.ndarray, binar
                 if binary:
                     f.write(word.encode() + b" " + vec.astype("<f4").tobytes() + b"\n")
                 else:
-                    f.write((word + " " + " ".join(f"{x:.6g}" for x in vec) + "\n").encode())
+                    f.write((word + " " + " ".join(f"{x:.9g}" for x in vec.tolist()) + "\n").encode())
     atomic_write(path, write)
 
 
@@ -102,7 +103,7 @@ def _read_binary(path: Path, data: bytes, pos: int, v: int, c: int):
         try:
             words.append(data[pos:space].decode("utf-8"))
         except UnicodeDecodeError:
-            raise LmlabError(f"{path}: word {i + 1} at byte {pos} is not UTF-8 (wrong dim in the header?)") from None
+            raise LmlabError(f"{path}: word {i + 1} at byte {pos} is not UTF-8; is the header's dim {c} right?") from None
         vectors[i] = np.frombuffer(data, dtype="<f4", count=c, offset=space + 1)
         pos = space + 1 + width
     if data[pos:].strip():

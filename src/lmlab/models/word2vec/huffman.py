@@ -2,9 +2,10 @@
 
 Each word is a leaf; p(word | h) is the product, along the path from the root, of sigmoid(±v_node·h),
 the sign given by the branch (code bit) taken. Frequent words get short paths, so the cost per word
-is about log2 of its inverse frequency instead of the vocabulary size. Built as gensim builds it:
-repeatedly merge the two least frequent nodes (ties broken by index), the first popped becomes the
-0-branch, inner nodes are numbered 0..V-2 in order of creation, so the root is V-2.
+is about log2 of its inverse frequency instead of the vocabulary size. Built as gensim builds it, so that the codes are
+the same: repeatedly merge the two least frequent nodes of a heap that compares counts only (ties go
+as heapq leaves them), the first popped becomes the 0-branch, inner nodes are numbered 0..V-2 in
+order of creation, so the root is V-2.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import heapq
 import numpy as np
 
 
+class _Node(tuple):
+    """(count, index); ordered by count alone, as gensim's Heapitem."""
+
+    def __lt__(self, other):
+        return self[0] < other[0]
+
+
 def huffman_codes(counts) -> tuple[list[list[int]], list[list[int]]]:
     """For word i (counts in any order): its code bits from the root, and the inner nodes on the way."""
     counts = [int(c) for c in counts]
     v = len(counts)
     if v < 2:
         return [[0] for _ in range(v)], [[0] for _ in range(v)]  # one word: one (useless) inner node
-    heap = [(c, i) for i, c in enumerate(counts)]
+    heap = [_Node((c, i)) for i, c in enumerate(counts)]
     heapq.heapify(heap)
     children: dict[int, tuple[int, int]] = {}
     for node in range(v, 2 * v - 1):
         (c0, a), (c1, b) = heapq.heappop(heap), heapq.heappop(heap)
         children[node] = (a, b)
-        heapq.heappush(heap, (c0 + c1, node))
+        heapq.heappush(heap, _Node((c0 + c1, node)))
     codes: list[list[int]] = [[] for _ in range(v)]
     points: list[list[int]] = [[] for _ in range(v)]
     stack = [(2 * v - 2, [], [])]
