@@ -91,7 +91,7 @@ class WordVectors:
 
     def evaluate_word_analogies(self, path: str | Path, restrict: int = RESTRICT) -> dict[str, float]:
         """3CosAdd accuracy over the questions whose four words are all among the `restrict` most frequent."""
-        vocab, correct, wrong, skipped = self._upper(restrict), 0, 0, 0
+        vocab, questions, skipped = self._upper(restrict), [], 0
         unit = self.unit[:restrict]
         for n, line in enumerate(_lines(path), 1):
             if line.startswith(":") or not line.strip():
@@ -100,22 +100,26 @@ class WordVectors:
                 a, b, c, expected = (w.upper() for w in line.split())
             except ValueError:
                 raise LmlabError(f"{path}:{n}: expected four words, got {line[:60]!r}") from None
-            if not all(w in vocab for w in (a, b, c, expected)):
-                skipped += 1
-                continue
-            ids = [vocab[a], vocab[b], vocab[c]]
-            target = unit[ids[1]] - unit[ids[0]] + unit[ids[2]]
-            scores = unit @ (target / np.linalg.norm(target))
-            top = [i for i in np.argsort(-scores, kind="stable")[:8] if i not in ids][:5]
-            guess = None  # as gensim: the first of the top 5 that is no question word (else the 5th)
-            for i in top:
-                guess = self.words[i].upper()
-                if guess not in (a, b, c):
-                    break
-            if guess == expected:
-                correct += 1
+            if all(w in vocab for w in (a, b, c, expected)):
+                questions.append((a, b, c, expected))
             else:
-                wrong += 1
+                skipped += 1
+        correct = 0
+        for start in range(0, len(questions), 512):  # a block of questions against the vocabulary at once
+            block = questions[start:start + 512]
+            ids = np.array([[vocab[a], vocab[b], vocab[c]] for a, b, c, _ in block])           # (Q, 3)
+            target = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]                       # (Q, C)
+            scores = (target / np.linalg.norm(target, axis=1, keepdims=True)) @ unit.T          # (Q, V)
+            top = np.argpartition(-scores, 8, axis=1)[:, :8]                                    # (Q, 8)
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1), 1)
+            for q, (a, b, c, expected) in enumerate(block):
+                guess = None  # as gensim: the first of the top 5 that is no question word (else the 5th)
+                for i in [i for i in top[q] if i not in ids[q]][:5]:
+                    guess = self.words[i].upper()
+                    if guess not in (a, b, c):
+                        break
+                correct += guess == expected
+        wrong = len(questions) - correct
         total = correct + wrong
         return {"accuracy": correct / total if total else 0.0, "questions": total,
                 "coverage": total / max(total + skipped, 1)}

@@ -44,7 +44,13 @@ def test_skipgram_loss_falls_and_groups_separate(loss):
     losses = []
     for _ in range(60):
         a, b = _toy_pairs(64, gen)
-        losses.append(model.skipgram_step(a, b, 0.05, gen) / 64)
+        c, _ = _toy_pairs(64, gen)
+        context = torch.stack([b, (a // 4) * 4 + 1, c], 1)                    # the third column is padding
+        mask = torch.tensor([[1.0, 1.0, 0.0]]).expand(64, 3).contiguous()
+        before = model.in_emb[c].clone()
+        losses.append(model.skipgram_step(context, mask, a, 0.05, gen) / 128)
+        untouched = ~torch.isin(c, torch.cat([b, (a // 4) * 4 + 1]))
+        assert torch.equal(model.in_emb[c][untouched], before[untouched])
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
     unit = torch.nn.functional.normalize(model.in_emb, dim=1)
     sim = unit @ unit.T

@@ -46,11 +46,11 @@ class Word2VecTrainConfig:
     min_lr: float = 0.0001
     batch_size: int = 1024                  # centre words per update (each brings ~window context pairs)
     seed: int = 1
-    threads: int = 1                        # torch threads (more only help on an idle machine)
+    workers: int = 2                        # processes, each on a shard, on shared weights (Hogwild)
     time_budget: float | None = None        # seconds; stop cleanly after this much training
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.threads < 1:
-            raise ValueError("epochs, batch_size and threads must be >= 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.workers < 1:
+            raise ValueError("epochs, batch_size and workers must be >= 1")
         if not 0 <= self.min_lr <= self.lr:
             raise ValueError(f"need 0 <= min_lr <= lr; got min_lr {self.min_lr}, lr {self.lr}")

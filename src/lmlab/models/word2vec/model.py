@@ -48,14 +48,15 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 REPEATS = 8  # a row met more often in one batch gets its summed step scaled down to REPEATS steps' worth
 
 
-def damping(rows: torch.Tensor, n: int) -> torch.Tensor:
-    """(R,) divisors for the steps of `rows`: 1, or (times the row occurs in this batch) / REPEATS.
+def damping(rows: torch.Tensor, n: int, uses: torch.Tensor | None = None) -> torch.Tensor:
+    """(R,) divisors for the steps of `rows`: 1, or (times the row is used in this batch) / REPEATS; `uses`
+    (R,) counts the examples behind each entry (default one each).
 
     Sequential SGD (the C tool) moves a row a little, re-scores, and so takes smaller steps as it learns;
     a batch adds all of a row's steps at once. For rows met hundreds of times per batch (the root of the
     Huffman tree is on every path) that sum overshoots and diverges; capping it keeps the batch stable.
     """
-    counts = torch.bincount(rows, minlength=n)[rows].float()
+    counts = torch.bincount(rows, weights=uses, minlength=n)[rows].float()
     return (counts / REPEATS).clamp_(min=1.0)
 
 
@@ -97,19 +98,36 @@ class Word2Vec(nn.Module):
         """One SGD step on the output rows for inputs h (B, C); returns dL/dh scaled by -lr, and the loss."""
         v = F.embedding(rows, self.out_emb)                                          # (B, S, C)
         score = torch.einsum("bsc,bc->bs", v, h)                                     # (B, S)
-        loss = -(F.logsigmoid(torch.where(labels > 0, score, -score)) * weight).sum().item()
-        g = (labels - torch.sigmoid(score)) * weight * lr                            # (B, S)
+        loss = F.binary_cross_entropy_with_logits(score, labels, weight, reduction="sum").item()
+        g = (labels - torch.sigmoid(score)).mul_(weight).mul_(lr)                    # (B, S)
         step_h = torch.bmm(g.unsqueeze(1), v).squeeze(1)                             # (B, C)
         flat = rows.reshape(-1)
         g = g / damping(flat, self.out_emb.shape[0]).view_as(g)
         self.out_emb.index_add_(0, flat, (g.unsqueeze(2) * h.unsqueeze(1)).reshape(-1, h.shape[1]))
         return step_h, loss
 
-    def skipgram_step(self, inputs: torch.Tensor, words: torch.Tensor, lr: float, gen=None) -> float:
-        """Pairs (B,): the vector of `inputs` (a context word) predicts `words` (its centre word)."""
-        h = F.embedding(inputs, self.in_emb)                                         # (B, C)
-        step_h, loss = self.update_output(h, *self.targets(words, gen), lr)
-        self.in_emb.index_add_(0, inputs, step_h)
+    def skipgram_step(self, context: torch.Tensor, mask: torch.Tensor, words: torch.Tensor, lr: float,
+                      gen=None) -> float:
+        """Windows (B, 2W) of context ids with a 0/1 mask around centre `words` (B,): each context word's
+        vector predicts its centre word (the C tool's order). The centre's output rows — the word and its
+        noise words, or its Huffman path — are gathered once per window and shared by the window's pairs
+        (Ji et al. 2016's HogBatch): the same loss per pair, but small matrix products instead of one
+        gather per pair. Returns the summed loss."""
+        h = F.embedding(context, self.in_emb)                                        # (B, 2W, C)
+        rows, labels, weight = self.targets(words, gen)                              # (B, S)
+        v = F.embedding(rows, self.out_emb)                                          # (B, S, C)
+        score = torch.bmm(h, v.transpose(1, 2))                                      # (B, 2W, S)
+        w = mask.unsqueeze(2) * weight.unsqueeze(1)                                  # (B, 2W, S)
+        target = labels.unsqueeze(1).expand_as(score)
+        loss = F.binary_cross_entropy_with_logits(score, target, w, reduction="sum").item()
+        g = (target - torch.sigmoid(score)).mul_(w).mul_(lr)                         # (B, 2W, S)
+        step_h = torch.bmm(g, v)                                                     # (B, 2W, C)
+        step_v = torch.bmm(g.transpose(1, 2), h)                                     # (B, S, C)
+        flat = rows.reshape(-1)
+        uses = (weight * mask.sum(1, keepdim=True)).reshape(-1)  # pairs that update each output row
+        step_v /= damping(flat, self.out_emb.shape[0], uses).view(*rows.shape, 1)
+        self.out_emb.index_add_(0, flat, step_v.reshape(-1, h.shape[2]))
+        self.in_emb.index_add_(0, context.reshape(-1), step_h.reshape(-1, h.shape[2]))  # padding: a zero step
         return loss
 
     def cbow_step(self, context: torch.Tensor, mask: torch.Tensor, words: torch.Tensor, lr: float, gen=None) -> float:
