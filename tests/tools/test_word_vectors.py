@@ -23,3 +23,13 @@ def test_similar_and_analogies():
 def test_unknown_word_names_the_closest_spellings():
     with pytest.raises(LmlabError, match="'kingg' is not in the vocabulary.*closest by spelling: king"):
         WordVectors(WORDS, VECS).similar("kingg")
+
+
+def test_precision_at_k_and_the_ppmi_baseline():
+    from lmlab.tools.word_vectors import ppmi_svd, precision_at_k
+    wv = WordVectors(WORDS, VECS)
+    labels = {"man": "male", "woman": "female", "king": "male", "queen": "female", "apple": "fruit"}
+    assert precision_at_k(wv, labels, k=1) == pytest.approx(0.8)  # all but apple (nearest: man)
+    baskets = [[0, 1], [0, 1, 2], [1, 2], [3, 4], [3, 4, 5], [4, 5]]  # two groups that never meet
+    near = WordVectors(list("abcdef"), ppmi_svd(baskets, 6, dim=2))
+    assert near.similar("a", 1)[0][0] in "bc" and near.similar("d", 1)[0][0] in "ef"

@@ -110,3 +110,10 @@ def _read_binary(path: Path, data: bytes, pos: int, v: int, c: int):
         raise LmlabError(f"{path}: {len(data) - pos} bytes after the {v} words the header promises "
                          f"(is the dim {c} right?)")
     return words, vectors
+
+
+def save_vocab(path: str | Path, words: list[str], counts) -> None:
+    """A run's vocab.txt: "word count" a line, in the rows' order (most frequent first)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(f"{w} {int(c)}\n" for w, c in zip(words, counts,
+                                                                                                   strict=True)),
+                                                        encoding="utf-8"))

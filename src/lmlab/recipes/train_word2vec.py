@@ -10,7 +10,6 @@ first, the rows' order) and metrics.json (loss per epoch, words/s). Vectors leav
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from lmlab.config import replace
 from lmlab.data.corpora import load_text
@@ -18,17 +17,12 @@ from lmlab.data.words import Vocab, WordDataConfig, keep_probabilities, sentence
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import save_weights
+from lmlab.io.word2vec_format import save_vocab
 from lmlab.models.word2vec.config import Word2VecConfig, Word2VecTrainConfig
 from lmlab.models.word2vec.model import Word2Vec
 from lmlab.runs.directory import prepare_run_dir
 from lmlab.runs.run import write_run_config
 from lmlab.train.word2vec import train_word2vec as train_loop
-
-VOCAB_FILE = "vocab.txt"
-
-
-def save_vocab(run_dir: Path, vocab: Vocab) -> None:
-    atomic_write_text(run_dir / VOCAB_FILE, "".join(f"{w} {c}\n" for w, c in zip(vocab.words, vocab.counts)))
 
 
 def train_word2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrainConfig, data_cfg: WordDataConfig,
@@ -43,7 +37,7 @@ def train_word2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrai
     model.set_counts(vocab.counts)
     run_dir = prepare_run_dir(out, resume, overwrite)
     write_run_config(run_dir, "word2vec", {"model": model_cfg, "train": train_cfg, "data": data_cfg}, source=data)
-    save_vocab(run_dir, vocab)
+    save_vocab(run_dir / "vocab.txt", vocab.words, vocab.counts)
     stats = train_loop(model, ids, sid, keep_probabilities(vocab.counts, data_cfg.sample), train_cfg, quiet=quiet)
     save_weights(run_dir, model, step=stats.pairs)
     metrics = {"epoch_loss": stats.epoch_loss, "words": stats.words, "pairs": stats.pairs,

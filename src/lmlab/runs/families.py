@@ -230,3 +230,29 @@ examples:
   lmlab vectors export runs/w2v --binary --out vectors.bin
 """,
 ))
+
+register(Family(
+    name="item2vec",
+    summary="item vectors from baskets (a Debian package and its dependencies): skip-gram over whole baskets",
+    configs={"model": "lmlab.models.word2vec.config:Word2VecConfig",
+             "train": "lmlab.models.word2vec.config:Word2VecTrainConfig",
+             "data": "lmlab.data.baskets:BasketDataConfig"},
+    model="lmlab.models.word2vec.model:Word2Vec",
+    presets="lmlab.models.word2vec.presets:PRESETS", default_preset="sgns-100",
+    count="lmlab.models.word2vec.presets:count_parameters",
+    tokenizer="package names",
+    train="lmlab.recipes.train_item2vec:train_item2vec", train_options=("config",),
+    commands=("train", "similar", "analogy", "vectors"),
+    next_step="query with: lmlab similar {out} python3-numpy",
+    about=("Train Item2Vec (Barkan & Koenigstein 2016): skip-gram with negative sampling where each basket, a "
+           "package of a packages.jsonl with its dependencies (first real alternative of each group; virtual "
+           "names resolved through `provides` when one package provides them, else dropped), is a sentence whose "
+           "window is the whole basket. Writes config.json, model.safetensors, vocab.txt, sections.json and "
+           "metrics.json (with the counts of resolved and dropped dependencies)."),
+    examples="""\
+examples:
+  lmlab train item2vec --data /work/shared/data/debian/packages.jsonl --epochs 5 --out runs/debian
+  lmlab similar runs/debian python3-numpy
+""",
+    data_help="a packages.jsonl: one JSON object a line with name, section, depends, provides",
+))

@@ -155,3 +155,41 @@ def open_vectors(spec: str | Path) -> WordVectors:
         raise LmlabError(f"{spec} is neither a run folder nor a word2vec vectors file")
     words, vectors = load_word2vec(path)
     return WordVectors(words, vectors, source=str(path))
+
+
+def precision_at_k(wv: WordVectors, labels: dict[str, str], k: int = 10) -> float:
+    """Mean over labelled words of the share of their k nearest neighbours that carry the same label
+    (e.g. a Debian package's section): how well the space groups what belongs together."""
+    ids = np.array([i for i, w in enumerate(wv.words) if labels.get(w)])
+    lab = np.array([labels.get(w, "") for w in wv.words])
+    hits = []
+    for start in range(0, len(ids), 1024):
+        block = ids[start:start + 1024]
+        scores = wv.unit[block] @ wv.unit.T                                            # (Q, V)
+        scores[np.arange(len(block)), block] = -np.inf
+        top = np.argpartition(-scores, k, axis=1)[:, :k]                               # (Q, k)
+        hits.append((lab[top] == lab[block][:, None]).mean(1))
+    return float(np.concatenate(hits).mean())
+
+
+def ppmi_svd(baskets: list[list[int]], n: int, dim: int) -> np.ndarray:
+    """The co-occurrence baseline (Levy & Goldberg 2014): positive PMI of items sharing a basket, reduced by
+    a truncated SVD to (n, dim) vectors U·sqrt(S)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import svds
+    rows, cols = [], []
+    for b in baskets:
+        b = np.unique(np.asarray(b))
+        if len(b) > 1:
+            rows.append(np.repeat(b, len(b)))
+            cols.append(np.tile(b, len(b)))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    keep = r != c
+    counts = coo_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(n, n)).tocsr()
+    total, row_sum = counts.sum(), np.asarray(counts.sum(1)).ravel()
+    coo = counts.tocoo()
+    pmi = np.log(coo.data * total / (row_sum[coo.row] * row_sum[coo.col]))
+    pos = pmi > 0
+    ppmi = coo_matrix((pmi[pos], (coo.row[pos], coo.col[pos])), shape=(n, n)).tocsr()
+    u, s, _ = svds(ppmi, k=dim)
+    return (u * np.sqrt(s)).astype(np.float32)
