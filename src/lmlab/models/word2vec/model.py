@@ -136,7 +136,6 @@ class Word2Vec(nn.Module):
         vecs = F.embedding(context, self.in_emb)                                     # (B, 2W, C)
         h = torch.einsum("bwc,bw->bc", vecs, mask / mask.sum(1, keepdim=True))      # (B, C)
         step_h, loss = self.update_output(h, *self.targets(words, gen), lr)
-        keep = mask.reshape(-1) > 0
-        rows = context.reshape(-1)[keep]
-        self.in_emb.index_add_(0, rows, step_h.repeat_interleave(context.shape[1], 0)[keep])
+        steps = (mask.unsqueeze(2) * step_h.unsqueeze(1)).reshape(-1, h.shape[1])    # (B·2W, C); padding: zero
+        self.in_emb.index_add_(0, context.reshape(-1), steps)
         return loss
