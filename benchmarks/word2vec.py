@@ -102,7 +102,7 @@ def main() -> None:
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--workers", type=int, default=2, help="gensim's worker threads")
     p.add_argument("--lmlab_workers", type=int, default=2, help="lmlab's worker processes")
-    p.add_argument("--batch_size", type=int, default=1024, help="lmlab's centre words per update")
+    p.add_argument("--batch_size", type=int, default=256, help="lmlab's centre words per update")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()

@@ -90,7 +90,11 @@ def train_word2vec(model: Word2Vec, ids: np.ndarray, sid: np.ndarray, keep: np.n
     start_time = time.perf_counter()
     bar = tqdm(total=cfg.epochs * len(ids), disable=quiet, unit="w", unit_scale=True, dynamic_ncols=True)
     if n == 1:
-        results = [_train_shard(model, *shards[0], keep, cfg, shrink, cfg.seed, None, start_time)]
+        threads = torch.get_num_threads()
+        try:
+            results = [_train_shard(model, *shards[0], keep, cfg, shrink, cfg.seed, None, start_time)]
+        finally:
+            torch.set_num_threads(threads)
     else:
         model.in_emb.share_memory_()
         model.out_emb.share_memory_()

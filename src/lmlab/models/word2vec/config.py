@@ -44,7 +44,7 @@ class Word2VecTrainConfig:
     epochs: int = 5
     lr: float = 0.025                       # the C tool's rate for skip-gram (it uses 0.05 for CBOW)
     min_lr: float = 0.0001
-    batch_size: int = 1024                  # centre words per update (each brings ~window context pairs)
+    batch_size: int = 256                   # centre words per update (each brings ~window context pairs)
     seed: int = 1
     workers: int = 2                        # processes, each on a shard, on shared weights (Hogwild)
     time_budget: float | None = None        # seconds; stop cleanly after this much training

@@ -4,12 +4,13 @@ Two matrices: `in_emb` (V, C), the word vectors everyone keeps, and `out_emb` (N
 one row per word for negative sampling (N = V), one per inner node of the Huffman tree for
 hierarchical softmax (N = V - 1). A training example is an input vector h (C,) — a context word's
 vector (skip-gram) or the mean of the context words' vectors (CBOW) — and S output rows with 0/1
-labels: the word and `negative` noise words drawn from unigram^0.75 (labels 1, 0, …, 0), or the
-inner nodes on the word's Huffman path (label 1 - code bit). The loss of one row is
+labels: the centre word and `negative` noise words drawn from unigram^0.75 (labels 1, 0, …, 0), or
+the inner nodes on the centre word's Huffman path (label 1 - code bit). The loss of one row is
 -log sigmoid(±v·h); its gradient is (label - sigmoid(v·h)) times the other vector. A batch is B
-examples at once: gather the rows (B, S, C), score them with one bmm, and add the lr-scaled
-gradients back with index_add_ (rows that repeat in a batch get the sum of their updates, as
-Hogwild threads would). Autograd and an optimizer would only add overhead to this plain SGD.
+centre words with their windows (B, 2W): gather the rows, score them with one bmm, and add the
+lr-scaled gradients back with index_add_ (rows that repeat in a batch get the sum of their steps, as
+Hogwild threads would, capped by `damping`). Autograd and an optimizer would only add overhead to
+this plain SGD.
 """
 
 from __future__ import annotations
