@@ -229,3 +229,57 @@ examples:
 """,
     data_help="parallel corpus: .tsv (header row) or .jsonl",
 ))
+
+register(Family(
+    name="word2vec",
+    summary="word vectors from a text corpus: skip-gram or CBOW, negative sampling or hierarchical softmax",
+    configs={"model": "lmlab.models.word2vec.config:Word2VecConfig",
+             "train": "lmlab.models.word2vec.config:Word2VecTrainConfig", "data": "lmlab.data.words:WordDataConfig"},
+    model="lmlab.models.word2vec.model:Word2Vec",
+    presets="lmlab.models.word2vec.presets:PRESETS", default_preset="sgns-100",
+    count="lmlab.models.word2vec.presets:count_parameters",
+    tokenizer="words split on whitespace, characters, or jieba",
+    train="lmlab.recipes.train_word2vec:train_word2vec", train_options=("config",),
+    commands=("train", "similar", "analogy", "vectors"),
+    next_step="query with: lmlab similar {out} WORD; lmlab analogy {out} man king woman",
+    about=("Train word2vec (Mikolov et al. 2013): each line of the corpus is a sentence of words; words seen fewer "
+           "than --min_count times are dropped, frequent ones sub-sampled (--sample), and each centre word's "
+           "window is shrunk at random to 1..--window. --arch skipgram predicts the centre word from each context "
+           "word, cbow from the mean of them; --loss neg contrasts it with --negative noise words drawn from the "
+           "unigram distribution to the 3/4 power, hs walks its path in a Huffman tree. Plain SGD, the rate decayed "
+           "linearly from --lr to --min_lr. Writes config.json, model.safetensors, vocab.txt and metrics.json."),
+    examples="""\
+examples:
+  lmlab train word2vec --data wiki.txt --arch skipgram --loss neg --dim 100 --window 5 --negative 5 --epochs 5 --out runs/w2v
+  lmlab train word2vec --data tinyshakespeare --preset cbow-100 --min_count 3 --out runs/cbow
+  lmlab train word2vec --data zh.txt --split jieba --loss hs --out runs/zh    # or --split chars
+  lmlab similar runs/w2v king;  lmlab analogy runs/w2v man king woman
+  lmlab vectors export runs/w2v --binary --out vectors.bin
+""",
+))
+
+register(Family(
+    name="item2vec",
+    summary="item vectors from baskets (a Debian package and its dependencies): skip-gram over whole baskets",
+    configs={"model": "lmlab.models.word2vec.config:Word2VecConfig",
+             "train": "lmlab.models.word2vec.config:Word2VecTrainConfig",
+             "data": "lmlab.data.baskets:BasketDataConfig"},
+    model="lmlab.models.word2vec.model:Word2Vec",
+    presets="lmlab.models.word2vec.presets:PRESETS", default_preset="sgns-100",
+    count="lmlab.models.word2vec.presets:count_parameters",
+    tokenizer="package names",
+    train="lmlab.recipes.train_item2vec:train_item2vec", train_options=("config",),
+    commands=("train", "similar", "analogy", "vectors"),
+    next_step="query with: lmlab similar {out} python3-numpy",
+    about=("Train Item2Vec (Barkan & Koenigstein 2016): skip-gram with negative sampling where each basket, a "
+           "package of a packages.jsonl with its dependencies (first real alternative of each group; virtual "
+           "names resolved through `provides` when one package provides them, else dropped), is a sentence whose "
+           "window is the whole basket. Writes config.json, model.safetensors, vocab.txt, sections.json and "
+           "metrics.json (with the counts of resolved and dropped dependencies)."),
+    examples="""\
+examples:
+  lmlab train item2vec --data /work/shared/data/debian/packages.jsonl --epochs 5 --out runs/debian
+  lmlab similar runs/debian python3-numpy
+""",
+    data_help="a packages.jsonl: one JSON object a line with name, section, depends, provides",
+))

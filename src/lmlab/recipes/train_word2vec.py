@@ -1,0 +1,50 @@
+"""`lmlab train word2vec`: word vectors from a text corpus (Mikolov et al. 2013), in one go.
+
+Lines become sentences of words (whitespace, characters or jieba), words under min_count are
+dropped, and train.word2vec runs the C tool's SGD. The run folder holds config.json,
+model.safetensors (input and output matrices), vocab.txt ("word count" per line, most frequent
+first, the rows' order) and metrics.json (loss per epoch, words/s). Vectors leave with
+`lmlab vectors export`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from lmlab.config import replace
+from lmlab.data.corpora import load_text
+from lmlab.data.words import Vocab, WordDataConfig, keep_probabilities, sentences
+from lmlab.errors import LmlabError
+from lmlab.io.atomic import atomic_write_text
+from lmlab.io.checkpoint import save_weights
+from lmlab.io.word2vec_format import save_vocab
+from lmlab.models.word2vec.config import Word2VecConfig, Word2VecTrainConfig
+from lmlab.models.word2vec.model import Word2Vec
+from lmlab.runs.directory import prepare_run_dir
+from lmlab.runs.run import write_run_config
+from lmlab.train.word2vec import train_word2vec as train_loop
+
+
+def train_word2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrainConfig, data_cfg: WordDataConfig,
+                   out: str, *, resume: bool, overwrite: bool, quiet: bool, **_) -> dict:
+    if resume:
+        raise LmlabError("word2vec trains in one go and cannot be resumed; train again with more --epochs")
+    sents = sentences(load_text(data), data_cfg)
+    vocab = Vocab.build(sents, data_cfg.min_count, source=str(data))
+    ids, sid = vocab.encode(sents)
+    model_cfg = replace(model_cfg, {"vocab_size": len(vocab.words)})
+    model = Word2Vec(model_cfg)
+    model.set_counts(vocab.counts)
+    run_dir = prepare_run_dir(out, resume, overwrite)
+    write_run_config(run_dir, "word2vec", {"model": model_cfg, "train": train_cfg, "data": data_cfg}, source=data)
+    save_vocab(run_dir / "vocab.txt", vocab.words, vocab.counts)
+    stats = train_loop(model, ids, sid, keep_probabilities(vocab.counts, data_cfg.sample), train_cfg, quiet=quiet)
+    save_weights(run_dir, model, step=stats.pairs)
+    metrics = {"epoch_loss": stats.epoch_loss, "words": stats.words, "pairs": stats.pairs,
+               "seconds": stats.seconds, "words_per_s": stats.words_per_s, "vocab_size": len(vocab.words),
+               "corpus_words": int(len(ids)), "stopped_early": stats.stopped_early}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    if not quiet:
+        print(f"{len(vocab.words)} words, {len(ids)} tokens; {stats.words_per_s:,.0f} words/s; "
+              f"loss per example {stats.epoch_loss[0]:.3f} -> {stats.epoch_loss[-1]:.3f}")
+    return {"loss": stats.epoch_loss[-1]}

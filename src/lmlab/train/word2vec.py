@@ -1,0 +1,129 @@
+"""The word2vec training loop (the C tool's, batched): epochs of sub-sampled text, a window shrunk at
+random per centre word, plain SGD with the rate decayed linearly from lr to min_lr over all epochs.
+
+word2vec has no use for the generic Trainer (no autograd, no optimizer state, no validation loss):
+the model updates its own rows (lmlab.models.word2vec.model). With `workers` > 1 the corpus is cut
+into that many shards and each is trained by its own single-threaded process on the same weights in
+shared memory, without locks — Hogwild (Recht et al. 2011), as the C tool's and gensim's threads do.
+The loop is shared by word2vec on text and Item2Vec on baskets (a basket is a sentence whose window
+is the whole basket).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lmlab.data.words import subsample, window_pairs
+from lmlab.errors import LmlabError
+from lmlab.models.word2vec.config import Word2VecTrainConfig
+from lmlab.models.word2vec.model import Word2Vec
+
+
+@dataclass
+class TrainStats:
+    words: int = 0              # centre words trained on (after sub-sampling), all epochs
+    pairs: int = 0              # (input, predicted word) examples
+    seconds: float = 0.0
+    epoch_loss: list[float] = field(default_factory=list)   # mean loss per example, per epoch
+    stopped_early: bool = False
+
+    @property
+    def words_per_s(self) -> float:
+        return self.words / max(self.seconds, 1e-9)
+
+
+def _train_shard(model: Word2Vec, ids, sid, keep, cfg: Word2VecTrainConfig, shrink: bool, seed: int,
+                 done=None, start_time: float | None = None) -> tuple[int, list[float], list[int], bool]:
+    """Train on one shard: returns words, loss sums and example counts per epoch, stopped early."""
+    torch.set_num_threads(1)
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    window, skipgram = model.cfg.window, model.cfg.arch == "skipgram"
+    start_time = start_time or time.perf_counter()
+    total, words, losses, examples = cfg.epochs * len(ids), 0, [], []
+    for epoch in range(cfg.epochs):
+        e_ids, e_sid = subsample(ids, sid, keep, rng)
+        loss_sum, n_ex, scale = 0.0, 0, len(ids) / max(len(e_ids), 1)
+        for start in range(0, len(e_ids), cfg.batch_size):
+            stop = min(start + cfg.batch_size, len(e_ids))
+            lr = cfg.lr - (cfg.lr - cfg.min_lr) * (epoch * len(ids) + start * scale) / total
+            centre, ctx, ok = window_pairs(e_sid, start, stop, window, rng if shrink else None)
+            rows = ok.any(1)  # centres with at least one context word
+            context = torch.from_numpy(e_ids[np.where(ok, ctx, 0)[rows]])                 # (B, 2W)
+            mask = torch.from_numpy(ok[rows].astype(np.float32))                         # (B, 2W)
+            target = torch.from_numpy(e_ids[centre[rows]])                               # (B,)
+            step = model.skipgram_step if skipgram else model.cbow_step
+            loss_sum += step(context, mask, target, lr, gen)
+            n_ex += int(mask.sum()) if skipgram else len(target)
+            words += stop - start
+            if done is not None:
+                with done.get_lock():
+                    done.value += round((stop - start) * scale)
+            if cfg.time_budget is not None and time.perf_counter() - start_time > cfg.time_budget:
+                return words, losses + [loss_sum], examples + [n_ex], True
+        losses.append(loss_sum)
+        examples.append(n_ex)
+    return words, losses, examples, False
+
+
+def _worker(model, shard, keep, cfg, shrink, seed, done, start_time, queue) -> None:
+    try:
+        queue.put(_train_shard(model, *shard, keep, cfg, shrink, seed, done, start_time))
+    except BaseException as e:  # the parent reports it
+        queue.put(f"{type(e).__name__}: {e}")
+
+
+def train_word2vec(model: Word2Vec, ids: np.ndarray, sid: np.ndarray, keep: np.ndarray,
+                   cfg: Word2VecTrainConfig, *, shrink: bool = True, quiet: bool = True) -> TrainStats:
+    """Train `model` in place on the corpus `ids` (N,) with sentence numbers `sid` (N,); `keep` (V,) are the
+    sub-sampling keep probabilities. shrink=False uses the whole window every time (Item2Vec)."""
+    import torch.multiprocessing as mp
+    n = cfg.workers
+    bounds = np.linspace(0, len(ids), n + 1).astype(int)
+    shards = [(ids[a:b], sid[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    ctx = mp.get_context("fork")
+    done = ctx.Value("q", 0)
+    start_time = time.perf_counter()
+    bar = tqdm(total=cfg.epochs * len(ids), disable=quiet, unit="w", unit_scale=True, dynamic_ncols=True)
+    if n == 1:
+        threads = torch.get_num_threads()
+        try:
+            results = [_train_shard(model, *shards[0], keep, cfg, shrink, cfg.seed, None, start_time)]
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        model.in_emb.share_memory_()
+        model.out_emb.share_memory_()
+        queue = ctx.SimpleQueue()
+        procs = [ctx.Process(target=_worker, args=(model, shard, keep, cfg, shrink, cfg.seed + k, done, start_time,
+                                                   queue), daemon=True) for k, shard in enumerate(shards)]
+        for p in procs:
+            p.start()
+        results = []
+        while len(results) < n:
+            if not queue.empty():
+                results.append(queue.get())
+                continue
+            if not any(p.is_alive() for p in procs) and queue.empty():
+                raise LmlabError("a word2vec worker process died (out of memory?)")
+            bar.update(done.value - bar.n)
+            time.sleep(0.2)
+        for p in procs:
+            p.join()
+        failed = [r for r in results if isinstance(r, str)]
+        if failed:
+            raise RuntimeError(f"a word2vec worker failed: {failed[0]}")
+    bar.update(cfg.epochs * len(ids) - bar.n)
+    bar.close()
+    stats = TrainStats(seconds=time.perf_counter() - start_time, words=sum(r[0] for r in results),
+                       stopped_early=any(r[3] for r in results))
+    for epoch in range(max(len(r[1]) for r in results)):
+        loss = sum(r[1][epoch] for r in results if epoch < len(r[1]))
+        count = sum(r[2][epoch] for r in results if epoch < len(r[2]))
+        stats.epoch_loss.append(loss / max(count, 1))
+        stats.pairs += count
+    return stats

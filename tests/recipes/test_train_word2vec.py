@@ -1,0 +1,65 @@
+"""`lmlab train word2vec` end to end on a small real text, the query commands, and bad input."""
+
+import numpy as np
+import pytest
+
+from lmlab.cli import main
+from lmlab.io.word2vec_format import load_word2vec
+
+ARGS = ["--min_count", "2", "--epochs", "4", "--lr", "0.05", "--dim", "16", "--batch_size", "64", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def w2v_run(tmp_path_factory, shakespeare_small):
+    out = tmp_path_factory.mktemp("w2v") / "run"
+    assert main(["train", "word2vec", "--data", str(shakespeare_small), *ARGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_run_folder_and_loss_falls(w2v_run):
+    import json
+    metrics = json.loads((w2v_run / "metrics.json").read_text())
+    assert metrics["epoch_loss"][-1] < metrics["epoch_loss"][0]
+    words = (w2v_run / "vocab.txt").read_text().split("\n")
+    assert words[0].split()[0] in ("the", "I", "to", "and", ",")  # most frequent first
+    assert metrics["vocab_size"] == len([w for w in words if w])
+
+
+@pytest.mark.parametrize("arch,loss", [("cbow", "neg"), ("skipgram", "hs")])
+def test_other_objectives_train(tmp_path, shakespeare_small, arch, loss):
+    out = tmp_path / "run"
+    assert main(["train", "word2vec", "--data", str(shakespeare_small), *ARGS, "--arch", arch, "--loss", loss,
+                 "--epochs", "1", "--out", str(out)]) == 0
+    assert (out / "model.safetensors").is_file()
+
+
+def test_similar_analogy_export(w2v_run, tmp_path, capsys):
+    assert main(["similar", str(w2v_run), "Rome", "--topn", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+    assert main(["analogy", str(w2v_run), "man", "noble", "gods"]) == 0
+    out = capsys.readouterr().out
+    assert "3CosAdd" in out and "3CosMul" in out
+    for binary in ([], ["--binary"]):
+        path = tmp_path / f"v{len(binary)}"
+        assert main(["vectors", "export", str(w2v_run), "--out", str(path), *binary]) == 0
+        words, vectors = load_word2vec(path)
+        assert vectors.shape == (len(words), 16) and np.isfinite(vectors).all()
+    assert main(["similar", str(path), "good"]) == 0  # a vectors file works as well as a run
+
+
+def test_bad_input_is_one_line(w2v_run, tmp_path, cli_fails):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n\n")
+    cli_fails(["train", "word2vec", "--data", str(empty), "--out", str(tmp_path / "a")], "empty")
+    rare = tmp_path / "rare.txt"
+    rare.write_text("one two three\n")
+    cli_fails(["train", "word2vec", "--data", str(rare), "--out", str(tmp_path / "b")], "min_count=5")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    cli_fails(["similar", str(w2v_run), "Romee"], "'Romee' is not in the vocabulary", "Rome")
+    cli_fails(["train", "word2vec", "--out", str(w2v_run), "--resume"], "cannot be resumed")
+    export = tmp_path / "v.txt"
+    export.write_text("keep me")
+    cli_fails(["vectors", "export", str(w2v_run), "--out", str(export)], "already exists")
+    assert export.read_text() == "keep me"
+    (tmp_path / "cut.bin").write_bytes(b"10 16\nthe " + b"\0" * 30)
+    cli_fails(["similar", str(tmp_path / "cut.bin"), "the"], "truncated")
