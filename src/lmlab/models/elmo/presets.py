@@ -20,7 +20,7 @@ PRESETS: dict[str, dict] = {
     "original": dict(filters=ORIGINAL_FILTERS, d_model=512, d_hidden=4096, vocab_size=793_471),
 }
 
-PUBLISHED: dict[str, int] = {"original": 93_600_000}   # "93.6M" (AllenNLP's ELMo page), softmax excluded
+PUBLISHED: dict[str, float] = {"original": 93.6e6}   # "93.6M" (AllenNLP's ELMo page), softmax excluded
 
 CHAR_VOCAB = 261  # the paper's n_characters: 256 byte values, begin/end of word, padding, begin/end of sentence
 
@@ -32,14 +32,31 @@ def preset(name: str, **overrides) -> ElmoConfig:
     return ElmoConfig(**{**PRESETS[name], **overrides})
 
 
-def count_parameters(cfg: ElmoConfig, softmax: bool = True, lstm_biases: int = 2) -> int:
-    """Parameters of an Elmo with this config, from the shapes (no model is built). softmax=False leaves the
-    output layer out; lstm_biases=1 counts one bias vector per LSTM as TensorFlow's LSTMCell has."""
+def parameter_parts(cfg: ElmoConfig, lstm_biases: int = 2) -> dict[str, int]:
+    """Parameters of an Elmo by part, from the shapes (no model is built): token encoder, LSTMs, softmax.
+    lstm_biases=1 counts one bias vector per LSTM, as TensorFlow's LSTMCell has (torch.nn.LSTM: two)."""
     C, H, F = cfg.d_model, cfg.d_hidden, cfg.n_filters
     chars = CHAR_VOCAB * cfg.char_dim
     cnn = sum(w * cfg.char_dim * n + n for w, n in cfg.filters)
     highway = cfg.n_highway * (F * 2 * F + 2 * F)          # one Linear(F, 2F): transform and gate
     proj = F * C + C
     lstm = 4 * H * C + 4 * H * C + lstm_biases * 4 * H + H * C   # W_ih, W_hh (from the projected h), biases, W_hr
-    out = C * cfg.vocab_size + cfg.vocab_size if softmax else 0
-    return chars + cnn + highway + proj + 2 * cfg.n_layers * lstm + out
+    return {"token encoder": chars + cnn + highway + proj, "LSTMs": 2 * cfg.n_layers * lstm,
+            "softmax": C * cfg.vocab_size + cfg.vocab_size}
+
+
+def count_parameters(cfg: ElmoConfig, softmax: bool = True, lstm_biases: int = 2) -> int:
+    """Parameters of an Elmo with this config; softmax=False leaves the output layer out."""
+    parts = parameter_parts(cfg, lstm_biases)
+    return sum(parts.values()) - (0 if softmax else parts["softmax"])
+
+
+def facts(cfg: ElmoConfig) -> list[str]:
+    """Lines for `lmlab info`: where the parameters are, and the size as the paper counts it."""
+    parts = parameter_parts(cfg)
+    return [f"  token encoder {parts['token encoder']:,} (char CNN of {cfg.n_filters} filters, {cfg.n_highway} highway)",
+            f"  LSTMs         {parts['LSTMs']:,} (2 directions × {cfg.n_layers} layers, {cfg.d_hidden} cells "
+            f"projected to {cfg.d_model})",
+            f"  softmax       {parts['softmax']:,} ({cfg.vocab_size:,} words)",
+            f"as the paper counts (no softmax, one bias per LSTM): "
+            f"{count_parameters(cfg, softmax=False, lstm_biases=1):,}"]
