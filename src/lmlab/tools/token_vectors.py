@@ -4,9 +4,10 @@ A family registers its function as `Family.token_vectors`; each takes a run fold
 `WordVectors` (the words as the model splits them, and their vectors (n_words, C)) per text.
 - ELMo (Peters et al. 2018): words by lmlab.data.words' rule; a word's vector is the ScalarMix of its L+1
   layer representations. Without a downstream task to learn the mix, its starting point is used: equal
-  weights and γ = 1, the mean of [x; x] and the L biLM layers (or one layer, `layer=j`).
+  weights and γ = 1, the mean of [x; x] and the L biLM layers (or one layer, `layer=j`; -1 the top).
 - BERT (Devlin et al. 2019): `[CLS] text [SEP]` through the encoder; a word's vector is the mean of its
   WordPiece vectors of the final layer (a word split "ban ##k" gets one vector); [CLS] and [SEP] are no words.
+  `layer=-1` (the top layer) is the one choice every family takes.
 `random_weights=True` builds the same model with fresh (seeded) weights: the baseline any claim about what
 training taught must beat, since even a random contextual model gives two occurrences different vectors.
 """
@@ -44,8 +45,9 @@ def elmo_vectors(model, texts: list[str], lowercase: bool = False, layer: int | 
     """Each text's words and their ELMo vectors (B texts at a time, right-padded; padding changes nothing)."""
     _check(texts, batch_size)
     n_layers = model.cfg.n_layers + 1
-    if layer is not None and not 0 <= layer < n_layers:
-        raise LmlabError(f"layer must be between 0 (the token vectors) and {n_layers - 1}, got {layer}")
+    if layer is not None and not -n_layers <= layer < n_layers:
+        raise LmlabError(f"layer must be between 0 (the token vectors) and {n_layers - 1} (or -1, the top), "
+                         f"got {layer}")
     model.eval()
     device = next(model.parameters()).device
     mix = ScalarMix(n_layers).to(device)
@@ -114,8 +116,8 @@ def bert_word_vectors(path: str | Path, texts: list[str], *, device: str | torch
                       batch_size: int = 32, max_len: int | None = None, random_weights: bool = False,
                       layer: int | None = None, seed: int = 0) -> list[WordVectors]:
     """A BERT run's (or Hugging Face BERT folder's) word vectors, from the final layer."""
-    if layer is not None:
-        raise LmlabError("a BERT's word vectors come from its final layer; --layer is for ELMo runs")
+    if layer not in (None, -1):
+        raise LmlabError("a BERT's word vectors come from its final layer (--layer -1); --layer N is for ELMo runs")
     encoder, tok = load_bert_encoder(path)
     if random_weights:
         torch.manual_seed(seed)

@@ -16,6 +16,7 @@ The representations of word t are R_t = [x_t; x_t] (layer 0) and [→h_t,j; ←h
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -26,6 +27,8 @@ from lmlab.models.elmo.config import ElmoConfig
 from lmlab.models.elmo.presets import CHAR_VOCAB
 
 CHAR_PAD = 0  # the padding character id (lmlab.data.words writes the same)
+# torch says once per process that its oneDNN kernels do not do projections and it uses its own: not news here
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
 
 class Highway(nn.Module):
