@@ -26,6 +26,7 @@ for an ELMo, put spaces between Chinese words, as it splits words at spaces and 
 from __future__ import annotations
 
 import re
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -142,8 +143,8 @@ def _models(models: tuple[str, ...]) -> list[tuple[str, object]]:
             raise LmlabError(f"{path}: a '{family.name}' run gives no word vectors")
         vectors = families.resolve(family.token_vectors)
         name = Path(path).name
-        out += [(f"{name} ({family.name})", lambda t, p=path: vectors(p, t, layer=-1)),
-                (f"{name}, random weights", lambda t, p=path: vectors(p, t, layer=-1, random_weights=True))]
+        out += [(f"{name} ({family.name})", partial(vectors, path, layer=-1)),
+                (f"{name}, random weights", partial(vectors, path, layer=-1, random_weights=True))]
     return out
 
 
