@@ -43,6 +43,8 @@ def test_separation_numbers():
     assert m["same"] == pytest.approx((1.0 + 0.8) / 2)                  # a-a: 1; b-b: 0.8
     assert m["cross"] == pytest.approx((0 + 0.6 + 0 + 0.6) / 4)
     assert m["gap"] == pytest.approx(0.9 - 0.3) and m["nn_acc"] == 1.0
+    # centred (mean (0.65, 0.45) subtracted): same pairs 1 and 0.7474, cross pairs -0.9787 and -0.8684
+    assert m["centred_gap"] == pytest.approx((1 + 0.7474) / 2 + (0.9787 + 0.8684) / 2, abs=1e-3)
     assert cos.shape == (4, 4)
 
 
@@ -50,7 +52,7 @@ def test_cli_measures_a_run_beside_its_random_twin(elmo_run, tmp_path, capsys):
     path, _ = elmo_run
     assert main(["explain", "polysemy", "--model", str(path), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "static (word2vec): by construction  1.0000  1.0000  +0.0000" in out
+    assert "static (word2vec): by construction  1.0000  1.0000  +0.0000      n/a" in out
     assert "run (elmo)" in out and "run, random weights" in out
     assert (tmp_path / "polysemy.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -56,9 +56,9 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     '[{"text": ..., "words": [...], "vectors": [[...], ...]}, ...].',
         epilog="examples:\n  lmlab embed runs/bert \"To be, or not to be.\" \"All the world's a stage.\"\n"
                "  lmlab embed path/to/hf-bert --input sentences.txt --pooling cls --normalize --out emb.npy\n"
-               "  lmlab embed runs/elmo --tokens \"The river bank flooded .\" \"The bank raised rates .\"\n"
+               "  lmlab embed runs/elmo \"The river bank flooded .\" \"The bank raised rates .\" --tokens\n"
                "  lmlab embed runs/elmo --tokens --layer 2 --input sentences.txt --out words.json\n"
-               "  lmlab embed runs/bert --tokens --normalize \"I sat on the bank .\"")
+               "  lmlab embed runs/bert \"I sat on the bank .\" --tokens --normalize")
     em.add_argument("model", help="an lmlab BERT run (`lmlab train bert`) or a Hugging Face BERT folder; with "
                                   "--tokens also an ELMo run (`lmlab train elmo`)")
     em.add_argument("text", nargs="*", help="texts to embed (or use --input)")

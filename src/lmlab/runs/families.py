@@ -237,7 +237,7 @@ register(Family(
     train="lmlab.recipes.train_elmo:train_elmo", train_options=("config",),
     commands=("train", "embed", "info"),
     token_vectors="lmlab.tools.token_vectors:elmo_word_vectors",
-    next_step='word vectors in context with: lmlab embed {out} --tokens "..."',
+    next_step='word vectors in context with: lmlab embed {out} "..." --tokens',
     about=("Pretrain ELMo's bidirectional language model (Peters et al. 2018) on a text corpus: each word is\n"
            "read from its characters (char CNN + highway layers), a forward LSTM LM predicts the next word\n"
            "and a separate backward LSTM LM the previous one; the loss is the sum of both cross-entropies,\n"
@@ -249,7 +249,7 @@ examples:
   lmlab train elmo --data tinyshakespeare --time-budget 300 --out runs/elmo
   lmlab train elmo --data /path/to/wikitext-2/valid.txt --preset elmo-small --max_vocab 10000 --out runs/elmo-wiki
   lmlab train elmo --out runs/elmo --resume --max_steps 4000
-  lmlab embed runs/elmo --tokens "The river bank was steep ." "He paid the bank ."
+  lmlab embed runs/elmo "The river bank was steep ." "He paid the bank ." --tokens
   lmlab info --preset original                   # the paper's ELMo: 93.6M without the softmax
 """,
 ))

@@ -12,13 +12,15 @@ this rule:
          credit, deposits, director, failures, financial, investment, loan, shares) or says "Bank of";
   neither, or both: left out (a bank holiday, M & T Bank Stadium, the North Bank of the Thames by the City).
 For each model, every labelled occurrence gets its contextual vector from the model's top layer
-(lmlab.tools.token_vectors; for ELMo its top biLM layer, the better one for word senses in the paper, §5.3); the
-cosine of every pair is averaged over same-sense pairs and over cross-sense pairs, and a leave-one-out
-nearest neighbour guesses each occurrence's sense. The word itself is spelled one way in every sentence
-("Bank of" -> "bank of"), so that only its context can tell the senses apart. A static embedding (word2vec, GloVe, a lookup table)
-gives every occurrence the same vector by construction: all cosines 1, gap 0, the neighbour a coin toss.
-Any contextual model gives cosines below 1, trained or not, so each model is set beside the same
-architecture with random weights (seeded): what training added is the gap beyond that baseline.
+(lmlab.tools.token_vectors; ELMo's top biLM layer, the better of its two for word senses, §5.3). The word
+itself is spelled one way in every sentence ("Bank of" -> "bank of"), so that only its context can tell
+the senses apart. The cosine of every pair is averaged over same-sense and over cross-sense pairs, also
+after centring (the mean of all the occurrences subtracted: contextual vectors share one large common
+direction), and a leave-one-out nearest neighbour guesses each occurrence's sense. A static embedding
+(word2vec, GloVe, a lookup table) gives every occurrence the same vector by construction: all cosines 1,
+gap 0, the neighbour a coin toss. Any contextual model gives cosines below 1, trained or not, so each
+model is set beside the same architecture with random weights (seeded): what training added is the gap
+beyond that baseline.
 `--sentences FILE` takes your own (one `SENSE<TAB>sentence` a line, e.g. 公司 / 水果 for 苹果 with --word 苹果;
 for an ELMo, put spaces between Chinese words, as it splits words at spaces and punctuation).
 """
@@ -104,16 +106,22 @@ def word_vectors(rows, word: str) -> tuple[torch.Tensor, list[int]]:
 
 
 def separation(vectors: torch.Tensor, senses: list[str]) -> tuple[dict[str, float], torch.Tensor]:
-    """Mean cosine of same-sense and of cross-sense pairs, their gap, and leave-one-out 1-NN sense accuracy;
-    and the cosine matrix (N, N)."""
-    unit = torch.nn.functional.normalize(vectors.double(), dim=-1)
-    cos = unit @ unit.T                                                   # (N, N)
+    """Mean cosine of same-sense and of cross-sense pairs and their gap, the same after centring (the mean
+    vector of all occurrences subtracted), and leave-one-out 1-NN sense accuracy; and the cosine matrix (N, N)."""
     label = torch.tensor([sorted(set(senses)).index(s) for s in senses])
     same = label[:, None] == label[None, :]
     off = ~torch.eye(len(senses), dtype=torch.bool)
+
+    def cosines(v: torch.Tensor) -> torch.Tensor:                        # (N, N)
+        unit = torch.nn.functional.normalize(v.double(), dim=-1)
+        return unit @ unit.T
+
+    cos, centred = cosines(vectors), cosines(vectors - vectors.mean(0))
     s, c = cos[same & off].mean().item(), cos[~same].mean().item()
+    centred_gap = centred[same & off].mean().item() - centred[~same].mean().item()
     nearest = cos.masked_fill(~off, -2).argmax(1)
-    return {"same": s, "cross": c, "gap": s - c, "nn_acc": (label[nearest] == label).double().mean().item()}, cos
+    return {"same": s, "cross": c, "gap": s - c, "centred_gap": centred_gap,
+            "nn_acc": (label[nearest] == label).double().mean().item()}, cos
 
 
 def measure(vectors_of, texts: list[str], senses: list[str], word: str) -> tuple[dict[str, float], torch.Tensor]:
@@ -171,15 +179,20 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
         print(f"  {sense} ({n}):")
         for text in [t for s, t in pairs if s == sense][:2]:
             print(f"    {text[:100]}{'…' if len(text) > 100 else ''}")
-    print(f"\n  {'vectors of the occurrences':<34} {'same':>7} {'cross':>7} {'gap':>8} {'1-NN':>8}   mean cosines")
-    print(f"  {'static (word2vec): by construction':<34} {1:>7.4f} {1:>7.4f} {0:>+8.4f}      n/a   one vector a word")
-    results: dict = {"static": {"same": 1.0, "cross": 1.0, "gap": 0.0, "nn_acc": float("nan")}}
+    print(f"\n  {'vectors of the occurrences':<34} {'same':>7} {'cross':>7} {'gap':>8} {'centred':>8} {'1-NN':>7}")
+    print(f"  {'static (word2vec): by construction':<34} {1:>7.4f} {1:>7.4f} {0:>+8.4f} {'n/a':>8} {'n/a':>7}"
+          "   one vector a word")
+    nan = float("nan")
+    results: dict = {"static": {"same": 1.0, "cross": 1.0, "gap": 0.0, "centred_gap": nan, "nn_acc": nan}}
     matrices = {}
     for label, vectors_of in _models(models):
         results[label], matrices[label] = measure(vectors_of, texts, senses, word)
         m = results[label]
-        print(f"  {label:<34} {m['same']:>7.4f} {m['cross']:>7.4f} {m['gap']:>+8.4f} {m['nn_acc']:>8.1%}")
-    print("\n  same: mean cosine of two occurrences of one sense; cross: of two senses; 1-NN: the sense of each\n"
+        print(f"  {label:<34} {m['same']:>7.4f} {m['cross']:>7.4f} {m['gap']:>+8.4f} {m['centred_gap']:>+8.4f} "
+              f"{m['nn_acc']:>7.1%}")
+    print("\n  same: mean cosine of two occurrences of one sense; cross: of two senses; gap = same - cross.\n"
+          "  centred: that gap once the mean of all the occurrences is subtracted (contextual vectors share one\n"
+          "  large direction, which pushes every cosine towards 1; Ethayarajh 2019). 1-NN: the sense of each\n"
           "  occurrence's nearest other occurrence. A random contextual model already separates a little (the\n"
           "  words around 'bank' differ); what training adds is the gap beyond its random-weight twin.")
     if not models:
