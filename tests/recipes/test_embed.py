@@ -151,7 +151,7 @@ def test_cli_tokens_refusals(cli_fails, elmo_run, run, tmp_path):
     cli_fails(["embed", str(elmo), "hi"], "neither an lmlab BERT run")       # sentence vectors: BERT only
     cli_fails(["embed", str(elmo), "hi", "--tokens", "--out", str(tmp_path / "w.npy")], ".json")
     cli_fails(["embed", str(elmo), "hi", "--tokens", "--layer", "7"], "layer")
-    cli_fails(["embed", str(run), "hi", "--tokens", "--layer", "1"], "--layer is for ELMo")
+    cli_fails(["embed", str(run), "hi", "--tokens", "--layer", "1"], "is for ELMo runs")
     cli_fails(["embed", str(run), "hi", "--layer", "1"], "--tokens")
     cli_fails(["embed", str(elmo), "  ", "--tokens"], "no words")
     cli_fails(["embed", str(tmp_path), "hi", "--tokens"], "not found")

@@ -71,5 +71,6 @@ def test_bert_word_vectors_are_the_mean_of_their_pieces(bert_run):
     torch.testing.assert_close(together[0].vectors, row.vectors, rtol=0, atol=1e-5)   # padding changes nothing
     fresh = bert_word_vectors(bert_run, [text], random_weights=True)[0]
     assert fresh.words == row.words and not torch.allclose(fresh.vectors, row.vectors)
-    with pytest.raises(LmlabError, match="--layer is for ELMo"):
+    assert torch.equal(bert_word_vectors(bert_run, [text], layer=-1)[0].vectors, row.vectors)   # -1: the top
+    with pytest.raises(LmlabError, match="is for ELMo"):
         bert_word_vectors(bert_run, [text], layer=1)
