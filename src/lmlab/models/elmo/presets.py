@@ -20,7 +20,7 @@ PRESETS: dict[str, dict] = {
     "original": dict(filters=ORIGINAL_FILTERS, d_model=512, d_hidden=4096, vocab_size=793_471),
 }
 
-PUBLISHED: dict[str, float] = {"original": 93.6e6}   # "93.6M" (AllenNLP's ELMo page), softmax excluded
+PAPER_SIZE = "93.6M"   # the "original" ELMo as AllenNLP's ELMo page gives it, softmax excluded
 
 CHAR_VOCAB = 261  # the paper's n_characters: 256 byte values, begin/end of word, padding, begin/end of sentence
 
@@ -59,4 +59,4 @@ def facts(cfg: ElmoConfig) -> list[str]:
             f"projected to {cfg.d_model})",
             f"  softmax       {parts['softmax']:,} ({cfg.vocab_size:,} words)",
             f"as the paper counts (no softmax, one bias per LSTM): "
-            f"{count_parameters(cfg, softmax=False, lstm_biases=1):,}"]
+            f"{count_parameters(cfg, softmax=False, lstm_biases=1):,} (the original ELMo: {PAPER_SIZE})"]
