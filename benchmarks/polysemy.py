@@ -9,6 +9,7 @@ each beside its random-weight twin: mean cosine of same-sense and cross-sense pa
 gap, and leave-one-out nearest-neighbour sense accuracy. Also each model's validation figures.
 
     python benchmarks/polysemy.py --budget 900 --out runs/polysemy --json benchmarks/results/polysemy.json
+Each run's trainer records its steps: on a shared machine equal seconds are not equal work, so compare them.
 Reuse trained runs: --elmo RUN --bert RUN (then nothing is trained).
 """
 
@@ -41,6 +42,7 @@ def main() -> None:
     p.add_argument("--elmo", help="a trained ELMo run to reuse")
     p.add_argument("--bert", help="a trained BERT run to reuse")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--plots", help="save polysemy.png (the cosine matrices) in this folder")
     args = p.parse_args()
     out = Path(args.out)
     budget = ["--time-budget", str(args.budget), "--max_steps", "3000", "--device", "cpu", "--quiet"]
@@ -57,7 +59,7 @@ def main() -> None:
               "--sentence_task", "none", "--max_len", "128", "--batch_size", "16", "--eval_every", "300",
               "--eval_batches", "10", *budget, "--out", bert)
     torch.set_num_threads(1)
-    results = {"runs": {}, "polysemy": polysemy(None, models=(elmo, bert))}
+    results = {"runs": {}, "polysemy": polysemy(Path(args.plots) if args.plots else None, models=(elmo, bert))}
     for run in (elmo, bert):
         rows = read_metrics(Path(run) / "metrics.jsonl")
         evals = [r for r in rows if "val_loss" in r]
