@@ -128,3 +128,29 @@ def tmpfs(tmp_path):
     yield mount
     for folder in mounted:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+ELMO_STEPS = 30
+
+
+@pytest.fixture(scope="session")
+def elmo_run(shakespeare_small, tmp_path_factory):
+    """A tiny ELMo trained for ELMO_STEPS steps on shakespeare_small (about 10 s): returns (run folder, the
+    final evaluation)."""
+    from lmlab.data.word_chars import WordDataConfig
+    from lmlab.models.elmo import ElmoConfig
+    from lmlab.recipes.train_elmo import train_elmo
+    from lmlab.train.config import TrainConfig
+
+    out = tmp_path_factory.mktemp("elmo") / "run"
+    cfg = ElmoConfig(max_chars=20, char_dim=8, filters=((1, 16), (2, 16), (3, 32)), n_highway=1, d_model=32,
+                     d_hidden=64, dropout=0.0, max_seq_len=16)
+    train = TrainConfig(max_steps=ELMO_STEPS, batch_size=16, lr=3e-3, warmup_steps=2, eval_every=ELMO_STEPS,
+                        eval_batches=2, log_every=5, device="cpu")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        final = train_elmo(str(shakespeare_small), cfg, train, WordDataConfig(max_vocab=500), out, quiet=True)
+    finally:
+        torch.set_num_threads(n)
+    return out, final

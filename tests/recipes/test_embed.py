@@ -121,3 +121,37 @@ def test_cli_refusals(cli_fails, run, tmp_path, capsys):
     cli_fails(["embed", str(run), "hi", "--batch-size", "0"], "--batch-size")
     cli_fails(["embed", str(run), "hi", "--device", "gpu"], "unknown device")
     assert not list(tmp_path.glob("e.*"))
+
+
+def test_cli_tokens_gives_a_vector_per_word_from_elmo_and_bert(elmo_run, run, tmp_path, capsys):
+    from lmlab.tools.token_vectors import bert_word_vectors, elmo_word_vectors
+    elmo, _ = elmo_run
+    texts = ["The river bank was steep .", "He paid the bank ."]
+    for folder, reference in ((elmo, elmo_word_vectors), (run, bert_word_vectors)):
+        assert main(["embed", str(folder), *texts, "--tokens"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        expected = reference(folder, texts)
+        assert [r["text"] for r in rows] == texts
+        assert [r["words"] for r in rows] == [e.words for e in expected]
+        for r, e in zip(rows, expected):
+            torch.testing.assert_close(torch.tensor(r["vectors"]), e.vectors)
+        bank = [r["words"].index("bank") for r in rows]
+        assert rows[0]["vectors"][bank[0]] != rows[1]["vectors"][bank[1]]   # one word, two contexts, two vectors
+    assert main(["embed", str(elmo), *texts, "--tokens", "--layer", "0", "--normalize",
+                 "--out", str(tmp_path / "w.json")]) == 0
+    assert "wrote the vectors of 11 words in 2 texts" in capsys.readouterr().out
+    rows = json.loads((tmp_path / "w.json").read_text(encoding="utf-8"))
+    vectors = [torch.tensor(v) for r in rows for v in r["vectors"]]
+    torch.testing.assert_close(torch.stack(vectors).norm(dim=1), torch.ones(11))
+    torch.testing.assert_close(torch.tensor(rows[0]["vectors"][2]), torch.tensor(rows[1]["vectors"][3]))  # layer 0
+
+
+def test_cli_tokens_refusals(cli_fails, elmo_run, run, tmp_path):
+    elmo, _ = elmo_run
+    cli_fails(["embed", str(elmo), "hi"], "neither an lmlab BERT run")       # sentence vectors: BERT only
+    cli_fails(["embed", str(elmo), "hi", "--tokens", "--out", str(tmp_path / "w.npy")], ".json")
+    cli_fails(["embed", str(elmo), "hi", "--tokens", "--layer", "7"], "layer")
+    cli_fails(["embed", str(run), "hi", "--tokens", "--layer", "1"], "is for ELMo runs")
+    cli_fails(["embed", str(run), "hi", "--layer", "1"], "--tokens")
+    cli_fails(["embed", str(elmo), "  ", "--tokens"], "no words")
+    cli_fails(["embed", str(tmp_path), "hi", "--tokens"], "not found")

@@ -15,7 +15,8 @@ def cmd_explain(args) -> None:
     if args.topic is None:
         raise LmlabError(f"say which topic: lmlab explain TOPIC, one of {', '.join(TOPICS)} "
                          "(`lmlab explain --list` describes them)")
-    run_topic(args.topic, args.out)
+    options = {"models": tuple(args.model) if args.model else None, "word": args.word, "sentences": args.sentences}
+    run_topic(args.topic, args.out, **{k: v for k, v in options.items() if v is not None})
 
 
 def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
@@ -27,11 +28,18 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     "print: ✓ agrees, ≈ the notes rounded, ✗ the notes erred (and at which step).\n"
                     "Output is deterministic (seeded). Plots are written only when --out is given.",
         epilog="examples:\n  lmlab explain --list\n  lmlab explain batch-size\n"
-               "  lmlab explain attention-scaling --out explain-plots")
+               "  lmlab explain attention-scaling --out explain-plots\n"
+               "  lmlab explain polysemy --model runs/elmo-wiki --model runs/bert-wiki\n"
+               "  lmlab explain polysemy --model runs/bert-zh --word 苹果 --sentences apple.tsv")
     ex.add_argument("topic", nargs="?", help="the topic to run (see --list)")
     ex.add_argument("--list", action="store_true", help="list the topics with a one-line summary each")
     ex.add_argument("--out", metavar="DIR", help="folder to save the topic's plot in, as TOPIC.png "
                                                  "(created if missing; default: no plot)")
+    ex.add_argument("--model", action="append", metavar="RUN", help="polysemy: a trained ELMo or BERT run to "
+                                                                    "measure (repeat for several)")
+    ex.add_argument("--word", help="polysemy: the word to follow (default: bank)")
+    ex.add_argument("--sentences", metavar="FILE", help="polysemy: your own sentences, SENSE<TAB>sentence a line "
+                                                        "(default: WikiText-2's 'bank' sentences, labelled by a rule)")
     ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

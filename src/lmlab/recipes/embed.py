@@ -1,4 +1,4 @@
-"""Sentence embeddings from a BERT encoder: the vectors sentence-transformers computes.
+"""Sentence embeddings from a BERT encoder: the vectors sentence-transformers computes; word vectors in context.
 
 Each text becomes `[CLS] text [SEP]` (cut to `max_len` tokens, [SEP] kept); texts go through the
 encoder in batches, padded on the right to the longest text of the batch, with an attention mask
@@ -7,6 +7,9 @@ see `lmlab.nn.pooling`) and optionally scaled to unit length. The model is an lm
 Hugging Face BERT folder (`load_bert_encoder`); a sentence-transformers folder (or a run imported from
 one) brings its own pooling, normalisation and max_seq_length as the defaults. Output: a float32 array (N, C), saved as `.npy`
 or as JSON (a list of {text, embedding}).
+
+`embed_tokens` gives one vector per word instead (`lmlab embed --tokens`), from any family that registers
+`token_vectors` (ELMo, BERT; lmlab.tools.token_vectors), as JSON: a list of {text, words, vectors}.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from lmlab.data.rows import read_text
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write, atomic_write_text
+from lmlab.io.checkpoint import CONFIG_FILE, load_config
 from lmlab.models.bert.model import BertModel
 from lmlab.nn.pooling import POOLINGS, l2_normalize, pool
-from lmlab.runs.hf import embedding_defaults, load_bert_encoder
+from lmlab.runs import families
+from lmlab.runs.hf import embedding_defaults, family_of, load_bert_encoder
 from lmlab.train.trainer import resolve_device
 
 
@@ -130,3 +135,45 @@ def embed(model: str | Path, texts: list[str], pooling: str | None = None, norma
     if out is not None:
         save_embeddings(texts, vectors, out)
     return vectors
+
+
+def token_family(model: str | Path) -> families.Family:
+    """The family whose registered `token_vectors` serves this folder: an lmlab run's, or the family a Hugging
+    Face folder's model_type imports as."""
+    path = Path(model)
+    if not (path / CONFIG_FILE).is_file():
+        raise LmlabError(f"model {model} not found: give an lmlab run directory or a Hugging Face BERT folder")
+    meta = load_config(path, required=())
+    if "family" in meta:
+        family = families.get(meta["family"], "embed")
+    elif "model_type" in meta:
+        family = families.get(family_of(meta["model_type"]), "embed")
+    else:
+        raise LmlabError(f"{path / CONFIG_FILE} names neither an lmlab family nor a Hugging Face model_type")
+    if family.token_vectors is None:
+        able = [f.name for f in families.FAMILIES.values() if f.token_vectors]
+        raise LmlabError(f"`lmlab embed --tokens` takes {' and '.join(able)} runs, not a '{family.name}' run")
+    return family
+
+
+def embed_tokens(model: str | Path, texts: list[str], normalize: bool = False, max_len: int | None = None,
+                 batch_size: int = 32, device: str = "cpu", out: str | Path | None = None,
+                 layer: int | None = None) -> list[dict]:
+    """One contextual vector per word of each text (lmlab.tools.token_vectors): a list of {text, words, vectors},
+    written to `out` (.json) if given."""
+    if not texts:
+        raise LmlabError("no texts to embed; give some text (or a non-empty --input file)")
+    if out is not None and check_out(out).suffix != ".json":
+        raise LmlabError(f"--out {out}: --tokens gives a list of vectors per text; write it as .json")
+    family = token_family(model)
+    try:
+        target = resolve_device(device)
+    except RuntimeError:
+        raise LmlabError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
+    rows = families.resolve(family.token_vectors)(model, texts, device=target, batch_size=batch_size,
+                                                  max_len=max_len, layer=layer)
+    result = [{"text": t, "words": r.words, "vectors": (l2_normalize(r.vectors) if normalize else r.vectors).tolist()}
+              for t, r in zip(texts, rows)]
+    if out is not None:
+        atomic_write_text(out, json.dumps(result, ensure_ascii=False) + "\n")
+    return result

@@ -46,6 +46,7 @@ class Family:
     train: str | None = None                # the recipe behind `lmlab train NAME`
     train_options: tuple[str, ...] = ()     # optional flags of `lmlab train NAME`: config, init, tokenizer, lora, nf4
     commands: tuple[str, ...] = ()          # commands that take a run of this family
+    token_vectors: str | None = None        # (folder, texts, …) -> a contextual vector per word (`embed --tokens`)
     next_step: str = ""                     # what to do with a finished run ({out} is filled in)
     about: str = ""                         # `lmlab train NAME --help`: what training does and writes
     data_help: str = "bundled corpus name (see `lmlab data list`), a UTF-8 text file, or a folder of text files"
@@ -166,6 +167,7 @@ register(Family(
            "tokens": "lmlab.models.bert.model:BertForTokenClassification"},
     train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "tokenizer", "lora", "nf4"),
     commands=("train", "embed", "finetune", "info", "hf", "lora", "distill"),
+    token_vectors="lmlab.tools.token_vectors:bert_word_vectors",
     next_step='embed with: lmlab embed {out} "..."; fine-tune with: lmlab finetune classify --model {out} ...',
     about=("Pretrain a BERT (masked-language modelling, plus next-sentence or sentence-order prediction) on a text "
            "corpus split into documents at blank lines and segments at line breaks. A WordPiece tokenizer is "
@@ -278,8 +280,38 @@ register(Family(
            "metrics.json (with the counts of resolved and dropped dependencies)."),
     examples="""\
 examples:
-  lmlab train item2vec --data /work/shared/data/debian/packages.jsonl --epochs 5 --out runs/debian
+  lmlab train item2vec --data ../shared/data/debian/packages.jsonl --epochs 5 --out runs/debian
   lmlab similar runs/debian python3-numpy
 """,
     data_help="a packages.jsonl: one JSON object a line with name, section, depends, provides",
+))
+
+register(Family(
+    name="elmo",
+    summary="pretrain ELMo: a character CNN and forward + backward LSTM language models (contextual word vectors)",
+    configs={"model": "lmlab.models.elmo.config:ElmoConfig", "train": TRAIN,
+             "data": "lmlab.data.word_chars:WordDataConfig"},
+    defaults={"train": "lmlab.train.config:ELMO_TRAIN"},
+    model="lmlab.models.elmo.model:Elmo",
+    presets="lmlab.models.elmo.presets:PRESETS", default_preset="elmo-tiny",
+    count="lmlab.models.elmo.presets:count_parameters",
+    tokenizer="words (runs of letters and digits, punctuation marks), read as UTF-8 bytes by the character CNN",
+    train="lmlab.recipes.train_elmo:train_elmo", train_options=("config",),
+    commands=("train", "embed", "info"),
+    token_vectors="lmlab.tools.token_vectors:elmo_word_vectors",
+    next_step='word vectors in context with: lmlab embed {out} "..." --tokens',
+    about=("Pretrain ELMo's bidirectional language model (Peters et al. 2018) on a text corpus: each word is\n"
+           "read from its characters (char CNN + highway layers), a forward LSTM LM predicts the next word\n"
+           "and a separate backward LSTM LM the previous one; the loss is the sum of both cross-entropies,\n"
+           "over a softmax of the corpus's --max_vocab most frequent words. Writes config.json, vocab.txt,\n"
+           "model.safetensors, train_state.pt, metrics.jsonl (val_fwd_ppl and val_bwd_ppl: each LM's\n"
+           "perplexity; val_ppl = exp of the summed loss is their product) and loss.png."),
+    examples="""\
+examples:
+  lmlab train elmo --data tinyshakespeare --time-budget 300 --out runs/elmo
+  lmlab train elmo --data /path/to/wikitext-2/valid.txt --preset elmo-small --max_vocab 10000 --out runs/elmo-wiki
+  lmlab train elmo --out runs/elmo --resume --max_steps 4000
+  lmlab embed runs/elmo "The river bank was steep ." "He paid the bank ." --tokens
+  lmlab info --preset original                   # the paper's ELMo: 93.6M without the softmax
+""",
 ))

@@ -103,3 +103,8 @@ FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warm
 TRANSLATION_TRAIN = TrainConfig(max_steps=4000, lr=1e-3, min_lr=1e-5, warmup_steps=400, schedule="inverse_sqrt",
                                 beta1=0.9, beta2=0.98, eps=1e-9, weight_decay=0.0, label_smoothing=0.1,
                                 eval_every=500, eval_batches=10)
+
+# ELMo's biLM: Adam without weight decay (the paper regularises only downstream), batches of 32 windows of
+# 20 words (the paper: 20-step unrolls), sized for a small model on a CPU
+ELMO_TRAIN = TrainConfig(max_steps=2000, batch_size=32, lr=2e-3, min_lr=1e-4, warmup_steps=100, weight_decay=0.0,
+                         eval_every=250, eval_batches=20)

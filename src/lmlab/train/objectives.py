@@ -58,7 +58,19 @@ def seq2seq_lm(model, batch: dict[str, torch.Tensor], label_smoothing: float = 0
     return {"loss": loss, "acc": acc}
 
 
-OBJECTIVES = {"causal_lm": causal_lm, "bert_pretraining": bert_pretraining, "seq2seq_lm": seq2seq_lm}
+def bidirectional_lm(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """ELMo's biLM loss (Peters et al. 2018, §3.1): the forward LM's cross-entropy of word t+1 given words ≤ t
+    plus the backward LM's of word t-1 given words ≥ t, trained jointly as their sum. batch: chars (B, T, W)
+    and the targets next (B, T) and prev (B, T). Each direction's loss is returned as fwd_nll / bwd_nll, so
+    that evaluation reports each one's perplexity (val_fwd_ppl, val_bwd_ppl); val_ppl = exp(sum) is their product."""
+    fwd_logits, bwd_logits = model(batch["chars"])                   # (B, T, V) each
+    fwd = cross_entropy(fwd_logits, batch["next"])
+    bwd = cross_entropy(bwd_logits, batch["prev"])
+    return {"loss": fwd + bwd, "fwd_nll": fwd.detach(), "bwd_nll": bwd.detach()}
+
+
+OBJECTIVES = {"causal_lm": causal_lm, "bert_pretraining": bert_pretraining, "seq2seq_lm": seq2seq_lm,
+              "bidirectional_lm": bidirectional_lm}
 
 
 def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -147,7 +147,9 @@ class Trainer:
                 sums[k] = sums.get(k, 0.0) + v.detach().float()
         self.net.train()
         means = {f"val_{k}": D.all_mean(v / len(self.eval_data), self.dist).item() for k, v in sums.items()}
-        return {**means, "val_ppl": math.exp(min(means["val_loss"], 50.0))}
+        # an objective's "*_nll" parts (mean negative log-likelihood per token) are reported as perplexities too
+        ppls = {k.removesuffix("_nll") + "_ppl": math.exp(min(v, 50.0)) for k, v in means.items() if k.endswith("_nll")}
+        return {**means, "val_ppl": math.exp(min(means["val_loss"], 50.0)), **ppls}
 
     # ---- files ---------------------------------------------------------------------------
     def _log(self, row: dict) -> None:

@@ -40,6 +40,8 @@ TOPICS: dict[str, Topic] = {
     "masking": Topic("masking", "BERT's 15 % / 80-10-10 masking on Tiny Shakespeare, counted"),
     "schedule": Topic("schedule", "every learning-rate schedule of lmlab.optim.schedules, plotted"),
     "tf-idf": Topic("tf_idf", "one-hot, counts and TF-IDF by hand; the notes' idf goes negative"),
+    "polysemy": Topic("polysemy", "'bank' by the river and at the money: static vs ELMo/BERT vectors, "
+                                  "trained vs random (--model RUN)"),
 }
 
 
@@ -48,8 +50,9 @@ def list_topics() -> str:
     return "\n".join(f"  {name:<{width}}  {t.summary}" for name, t in TOPICS.items())
 
 
-def run_topic(name: str, out: str | Path | None = None) -> dict:
-    """Run one topic: print it, save its plot into `out` (if given), return its key numbers."""
+def run_topic(name: str, out: str | Path | None = None, **options) -> dict:
+    """Run one topic: print it, save its plot into `out` (if given), return its key numbers. `options` (those
+    not None) go to topics that take them, e.g. polysemy's models, word and sentences."""
     if name not in TOPICS:
         import difflib
         close = difflib.get_close_matches(name, list(TOPICS), n=1)
@@ -59,4 +62,10 @@ def run_topic(name: str, out: str | Path | None = None) -> dict:
     if out is not None and out.exists() and not out.is_dir():
         raise LmlabError(f"--out {out} exists and is not a folder")
     module = importlib.import_module(f"lmlab.tools.explain.{TOPICS[name].module}")
-    return module.run(out)
+    options = {k: v for k, v in options.items() if v is not None}
+    import inspect
+    takes = set(inspect.signature(module.run).parameters) - {"out"}
+    if set(options) - takes:
+        flags = ", ".join("--" + k.removesuffix("s") if k == "models" else "--" + k for k in sorted(set(options) - takes))
+        raise LmlabError(f"topic '{name}' takes no {flags}")
+    return module.run(out, **options)

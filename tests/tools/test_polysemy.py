@@ -1,0 +1,80 @@
+"""lmlab.tools.explain.polysemy: the sense rule on WikiText's "bank" sentences, finding a word a model split
+into pieces, the separation numbers by hand, the CLI with a trained run and its random twin, user sentences
+(Chinese, with an ELMo), and the refusals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lmlab.cli import main
+from lmlab.errors import LmlabError
+from lmlab.tools.explain.polysemy import (
+    occurrences,
+    read_labelled,
+    run,
+    sense_of_bank,
+    separation,
+    wikitext_sentences,
+)
+
+
+def test_the_rule_labels_the_wikitext_sentences():
+    sentences = wikitext_sentences()
+    assert len(sentences) == 39 and all("bank" in s.lower() for s in sentences)
+    senses = [sense_of_bank(s) for s in sentences]
+    assert senses.count("river") == 18 and senses.count("money") == 14 and senses.count(None) == 7
+    assert sense_of_bank("The main road bent south along the east bank of the river .") == "river"
+    assert sense_of_bank("He also purchased 200 shares in the new bank .") == "money"
+    assert sense_of_bank("the late May and August bank holidays") is None
+
+
+def test_occurrences_find_words_split_into_pieces():
+    assert occurrences(["i", "ate", "an", "苹", "果", "."], "苹果") == [[3, 4]]
+    assert occurrences(["The", "Bank", "of", "the", "bank"], "bank") == [[1], [4]]
+    assert occurrences(["banks"], "bank") == []
+
+
+def test_separation_numbers():
+    v = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    m, cos = separation(v, ["a", "a", "b", "b"])
+    assert m["same"] == pytest.approx((1.0 + 0.8) / 2)                  # a-a: 1; b-b: 0.8
+    assert m["cross"] == pytest.approx((0 + 0.6 + 0 + 0.6) / 4)
+    assert m["gap"] == pytest.approx(0.9 - 0.3) and m["nn_acc"] == 1.0
+    # centred (mean (0.65, 0.45) subtracted): same pairs 1 and 0.7474, cross pairs -0.9787 and -0.8684
+    assert m["centred_gap"] == pytest.approx((1 + 0.7474) / 2 + (0.9787 + 0.8684) / 2, abs=1e-3)
+    assert cos.shape == (4, 4)
+
+
+def test_cli_measures_a_run_beside_its_random_twin(elmo_run, capsys):
+    path, _ = elmo_run
+    assert main(["explain", "polysemy", "--model", str(path)]) == 0   # the plot: tests/tools/test_explain.py
+    out = capsys.readouterr().out
+    assert "static (word2vec): by construction  1.0000  1.0000  +0.0000      n/a" in out
+    assert "run (elmo)" in out and "run, random weights" in out
+
+
+def test_user_sentences_in_chinese(elmo_run, tmp_path):
+    path, _ = elmo_run
+    (tmp_path / "apple.tsv").write_text(
+        "# 苹果: the company or the fruit; words separated by spaces for an ELMo\n"
+        "公司\t苹果 公司 发布 了 新 手机\n公司\t他 在 苹果 上班\n"
+        "水果\t我 吃 了 一个 苹果\n水果\t这个 苹果 很 甜\n", encoding="utf-8")
+    result = run(None, models=(str(path),), word="苹果", sentences=str(tmp_path / "apple.tsv"))
+    for m in (result["run (elmo)"], result["run, random weights"]):
+        assert -1 <= m["cross"] <= 1 and m["same"] < 1 and not math.isnan(m["gap"])
+
+
+def test_refusals(elmo_run, tmp_path, cli_fails):
+    path, _ = elmo_run
+    (tmp_path / "bad.tsv").write_text("a\tone bank\nno tab here\n", encoding="utf-8")
+    with pytest.raises(LmlabError, match="bad.tsv:2"):
+        read_labelled(tmp_path / "bad.tsv")
+    (tmp_path / "one.tsv").write_text("a\tone bank\na\ttwo bank\n", encoding="utf-8")
+    cli_fails(["explain", "polysemy", "--sentences", str(tmp_path / "one.tsv")], "two senses")
+    (tmp_path / "miss.tsv").write_text("a\tone bank\na\ttwo bank\nb\tthree\nb\tfour bank\n", encoding="utf-8")
+    cli_fails(["explain", "polysemy", "--sentences", str(tmp_path / "miss.tsv")], "sentence 3", "'bank'")
+    cli_fails(["explain", "polysemy", "--word", "apple"], "--sentences")
+    cli_fails(["explain", "softmax", "--model", str(path)], "takes no --model")
