@@ -29,7 +29,7 @@ VOCAB = "vocab.txt"
 
 def train_elmo(data: str | None, model_cfg: ElmoConfig | None, train_cfg: TrainConfig,
                data_cfg: WordDataConfig | None, out: str | Path, *, resume: bool = False, overwrite: bool = False,
-               quiet: bool = False) -> dict[str, float]:
+               quiet: bool = False, skip_bad: bool = False) -> dict[str, float]:
     """Train an Elmo into run directory `out`; returns the final evaluation. On resume the run's own corpus,
     model, data settings and vocabulary are used; only `train_cfg` may differ (e.g. more steps)."""
     run_dir = Path(out)
@@ -39,7 +39,7 @@ def train_elmo(data: str | None, model_cfg: ElmoConfig | None, train_cfg: TrainC
         cfgs = run.configs("model", "data")
         model_cfg, data_cfg, data = cfgs["model"], cfgs["data"], run.corpus()
         vocab = load_vocab(run_dir / VOCAB)
-    corpus = WordCorpus(load_text(data), data_cfg, model_cfg.max_chars, vocab)   # bad data costs nothing yet
+    corpus = WordCorpus(load_text(data, skip_bad), data_cfg, model_cfg.max_chars, vocab)   # bad data costs nothing yet
     model_cfg = dataclasses.replace(model_cfg, vocab_size=len(corpus.vocab))
     train_data, val = corpus.batches(model_cfg.max_seq_len, train_cfg.batch_size, train_cfg.seed,
                                      train_cfg.eval_batches)

@@ -9,6 +9,7 @@ folder as word2vec (config.json, model.safetensors, vocab.txt, metrics.json) plu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from lmlab.config import replace
@@ -26,12 +27,12 @@ from lmlab.train.word2vec import train_word2vec
 
 
 def train_item2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrainConfig, data_cfg: BasketDataConfig,
-                   out: str, *, resume: bool, overwrite: bool, quiet: bool, **_) -> dict:
+                   out: str, *, resume: bool, overwrite: bool, quiet: bool, skip_bad: bool = False, **_) -> dict:
     if resume:
         raise LmlabError("item2vec trains in one go and cannot be resumed; train again with more --epochs")
     if model_cfg.arch != "skipgram":
         raise LmlabError("Item2Vec is skip-gram over baskets; drop --arch cbow")
-    got = read_baskets(data, data_cfg)
+    got = read_baskets(data, dataclasses.replace(data_cfg, skip_bad=data_cfg.skip_bad or skip_bad))
     vocab = Vocab.build(got.baskets, data_cfg.min_count, source=str(data))
     ids, sid = vocab.encode(got.baskets)
     longest = max(len(b) for b in got.baskets)

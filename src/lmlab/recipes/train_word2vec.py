@@ -26,10 +26,10 @@ from lmlab.train.word2vec import train_word2vec as train_loop
 
 
 def train_word2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrainConfig, data_cfg: WordDataConfig,
-                   out: str, *, resume: bool, overwrite: bool, quiet: bool, **_) -> dict:
+                   out: str, *, resume: bool, overwrite: bool, quiet: bool, skip_bad: bool = False, **_) -> dict:
     if resume:
         raise LmlabError("word2vec trains in one go and cannot be resumed; train again with more --epochs")
-    sents = sentences(load_text(data), data_cfg)
+    sents = sentences(load_text(data, skip_bad), data_cfg)
     vocab = Vocab.build(sents, data_cfg.min_count, source=str(data))
     ids, sid = vocab.encode(sents)
     model_cfg = replace(model_cfg, {"vocab_size": len(vocab.words)})
