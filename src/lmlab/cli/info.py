@@ -25,20 +25,46 @@ def _info_seq2seq(name: str) -> None:
           + (f"; the paper: {human(PUBLISHED[name])}" if name in PUBLISHED else ""))
 
 
+def _info_family(family, cfg, title: str, preset: str | None) -> None:
+    """Any other family: its model settings and parameter count (and the published one, if its presets have it)."""
+    from lmlab.runs.families import resolve
+    print(f"{family.name} {title}: {family.summary}")
+    for f in dataclasses.fields(cfg):
+        print(f"  {f.name:<15} {getattr(cfg, f.name)}")
+    derived = [name for name, v in vars(type(cfg)).items() if isinstance(v, property)]
+    if derived:
+        print("derived         " + ", ".join(f"{name} {getattr(cfg, name)}" for name in derived))
+    if family.count:
+        n = resolve(family.count)(cfg)
+        published = getattr(resolve(family.presets.partition(":")[0] + ":"), "PUBLISHED", {}) if family.presets else {}
+        print(f"parameters      {n:,} ({human(n)})"
+              + (f"; published {published[preset]:,}" if preset in published else ""))
+        print(f"weights         {bytes_(4 * n)} fp32, {bytes_(2 * n)} bf16")
+
+
 def cmd_info(args) -> None:
     from lmlab.models.gpt import preset
     from lmlab.models.gpt.presets import PUBLISHED, count_parameters
+    from lmlab.runs.families import FAMILIES
 
     if bool(args.run) == bool(args.preset):
         raise LmlabError("give either a run directory or --preset NAME")
     if args.preset and args.preset.startswith("transformer-"):
         _info_seq2seq(args.preset)
         return
+    other = next((f for f in FAMILIES.values() if f.name != "gpt" and args.preset in f.preset_names()), None)
+    if args.preset and args.preset not in PUBLISHED and other is not None:
+        _info_family(other, other.preset(args.preset), f"preset {args.preset}", args.preset)
+        return
     if args.preset:
         cfg, title = preset(args.preset), f"preset {args.preset}"
     else:
         from lmlab.runs.run import Run
-        cfg, title = Run.open(args.run, family="gpt").config("model"), f"run {args.run}"
+        run = Run.open(args.run)
+        if run.name != "gpt":  # the KV-cache and perplexity lines below are a GPT's
+            _info_family(run.family, run.config("model"), f"run {args.run}", None)
+            return
+        cfg, title = run.config("model"), f"run {args.run}"
     n = count_parameters(cfg)
     emb = cfg.vocab_size * cfg.d_model + (cfg.max_seq_len * cfg.d_model if cfg.pos_embedding == "learned" else 0)
     print(f"GPT {title}")
@@ -73,7 +99,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                           description="Show a model's settings, parameter count and weight memory.")
     info.add_argument("run", nargs="?", help="run directory")
     info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}; or an "
-                                       "encoder-decoder one: transformer-base, transformer-big, transformer-small …")
+                                       "encoder-decoder one: transformer-base, transformer-big, transformer-small …; "
+                                       "or another family's: bert-base, vit-b16 …")
     info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

@@ -2,7 +2,7 @@
 
 Only the dispatch lives here: load_hf picks the converter by config.json's `model_type`, save_hf the
 Hugging Face architecture that computes the same function. The converters (hf_gpt2.py, hf_llama.py,
-hf_bert.py) hold the names and layouts; the folder's files are read and written by hf_folder.py.
+hf_bert.py, hf_vit.py) hold the names and layouts; the folder's files are read and written by hf_folder.py.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from lmlab.io.hf_bert import HEADS, load_hf_bert, save_hf_bert
 from lmlab.io.hf_folder import CONFIG_FILE, read_hf_config
 from lmlab.io.hf_gpt2 import load_hf_gpt2, save_hf_gpt2, unsupported_by_gpt2
 from lmlab.io.hf_llama import load_hf_llama, save_hf_llama, unsupported_by_llama
+from lmlab.io.hf_vit import load_hf_vit, save_hf_vit
 from lmlab.models.gpt.model import GPT
+from lmlab.models.vit.model import ViTForImageClassification
 
 
 def load_hf(path: str | Path) -> nn.Module:
     """Build an lmlab model from a Hugging Face folder, chosen by config.json's model_type: a GPT from
-    GPT-2 or Llama, a BERT (BertModel or the head named in `architectures`) from BERT."""
-    loaders = {"bert": load_hf_bert, "gpt2": load_hf_gpt2, "llama": load_hf_llama}
+    GPT-2 or Llama, a BERT (BertModel or the head named in `architectures`) from BERT, a ViT from ViT."""
+    loaders = {"bert": load_hf_bert, "gpt2": load_hf_gpt2, "llama": load_hf_llama, "vit": load_hf_vit}
     model_type = read_hf_config(Path(path)).get("model_type")
     if model_type not in loaders:
         found = f"model_type '{model_type}'" if model_type else "no model_type"
@@ -33,13 +35,16 @@ def load_hf(path: str | Path) -> nn.Module:
 
 def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False) -> str:
     """Write `model` as the Hugging Face architecture that computes the same function; returns its
-    model_type ("gpt2", "llama" or "bert"). A GPT that neither GPT-2 nor Llama can express is refused,
-    with the reasons; a BERT (BertModel or a head) is written as HF BERT."""
+    model_type ("gpt2", "llama", "bert" or "vit"). A GPT that neither GPT-2 nor Llama can express is refused,
+    with the reasons; a BERT (BertModel or a head) is written as HF BERT, a ViT as HF ViT (or refused, saying why)."""
     if any(type(model) is cls for cls, _, _ in HEADS.values()):
         save_hf_bert(model, path, overwrite=overwrite)
         return "bert"
+    if isinstance(model, ViTForImageClassification):
+        save_hf_vit(model, path, overwrite=overwrite)
+        return "vit"
     if not isinstance(model, GPT):
-        raise LmlabError(f"cannot export a {type(model).__name__} as a Hugging Face model (GPT or BERT only)")
+        raise LmlabError(f"cannot export a {type(model).__name__} as a Hugging Face model (GPT, BERT or ViT only)")
 
     not_gpt2, not_llama = unsupported_by_gpt2(model.cfg), unsupported_by_llama(model.cfg)
     if not not_gpt2:

@@ -202,3 +202,15 @@ examples:
 """,
     data_help="parallel corpus: .tsv (header row) or .jsonl",
 ))
+
+register(Family(
+    name="vit",
+    summary="a Vision Transformer: image patches (any stride) through the shared encoder, [CLS] or mean head",
+    configs={"model": "lmlab.models.vit.config:ViTConfig"},
+    model="lmlab.models.vit.model:ViTForImageClassification",
+    presets="lmlab.models.vit.presets:PRESETS", default_preset="vit-digits",
+    count="lmlab.models.vit.presets:count_parameters",
+    tokenizer="none: images are cut into patches (lmlab explain patches)",
+    hf=("vit",),
+    commands=("info", "hf"),
+))
