@@ -15,7 +15,6 @@ mean pooling, a pooler under a classifier).
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,14 @@ import torch
 from torch import nn
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf_folder import load_strict, read_hf_config, read_weights, write_hf_folder
+from lmlab.io.hf_folder import (
+    ACT_TO_HF,
+    encoder_act_and_dropout,
+    load_strict,
+    read_hf_config,
+    read_weights,
+    write_hf_folder,
+)
 from lmlab.models.vit.config import ViTConfig
 from lmlab.models.vit.model import ViTForImageClassification, ViTModel
 
@@ -57,9 +63,6 @@ LEADING_ONES = {"cls_token": (1, 1), "position_embeddings": (1, -1)}  # HF's ext
 TOP_NAMES = {"layernorm": "norm_f", "pooler.dense": "pooler"}
 ARCHS = ("ViTModel", "ViTForImageClassification")
 
-# hidden_act: HF name -> lmlab name, and back. ViT's own is "gelu", the exact erf form.
-ACT_FROM_HF = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "relu": "relu"}
-ACT_TO_HF = {"gelu_exact": "gelu", "gelu": "gelu_new", "relu": "relu"}
 
 # transformers' ViTConfig defaults, used for fields a config.json leaves out.
 HF_DEFAULTS = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
@@ -92,19 +95,14 @@ def vit_config_from_hf(hf: dict[str, Any], has_pooler: bool, n_classes: int) -> 
     if hf["pooler_output_size"] not in (None, hf["hidden_size"]) and has_pooler:
         raise LmlabError(f"pooler_output_size={hf['pooler_output_size']} is not supported: lmlab's pooler keeps "
                          f"hidden_size ({hf['hidden_size']})")
-    act = hf["hidden_act"]
-    if act not in ACT_FROM_HF:
-        raise LmlabError(f"hidden_act='{act}' is not supported; supported: {', '.join(ACT_FROM_HF)}")
-    if hf["hidden_dropout_prob"] != hf["attention_probs_dropout_prob"]:  # training only: weights still load
-        warnings.warn(f"lmlab has one dropout rate; using hidden_dropout_prob={hf['hidden_dropout_prob']} "
-                      f"(attention_probs_dropout_prob={hf['attention_probs_dropout_prob']})", stacklevel=2)
+    activation, dropout = encoder_act_and_dropout(hf)
     C, F = hf["hidden_size"], hf["intermediate_size"]
     try:
         return ViTConfig(image_size=_side(hf, "image_size"), patch_size=_side(hf, "patch_size"), stride=0,
                          n_channels=hf["num_channels"], d_model=C, n_heads=hf["num_attention_heads"],
                          n_layers=hf["num_hidden_layers"], d_ff=0 if F == 4 * C else F,
-                         dropout=hf["hidden_dropout_prob"], norm_eps=hf["layer_norm_eps"],
-                         activation=ACT_FROM_HF[act], pool="cls", pooler=has_pooler, n_classes=n_classes)
+                         dropout=dropout, norm_eps=hf["layer_norm_eps"],
+                         activation=activation, pool="cls", pooler=has_pooler, n_classes=n_classes)
     except ValueError as e:
         raise LmlabError(f"config.json describes a ViT lmlab cannot build: {e}") from None
 
