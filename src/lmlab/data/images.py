@@ -173,7 +173,7 @@ def open_image(path: Path):
             return im.copy()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         kind = "not an image" if isinstance(e, UnidentifiedImageError) else f"a damaged image ({e})"
-        raise LmlabError(f"{path}: {kind}; remove it (or pass --skip_bad true)") from None
+        raise LmlabError(f"{path}: {kind}") from None
 
 
 def load_images(source: str, prep: Preprocessing, skip_bad: bool = False) -> ImageSet:
@@ -186,9 +186,9 @@ def load_images(source: str, prep: Preprocessing, skip_bad: bool = False) -> Ima
         for cls, path in folder_files(Path(source)):
             try:
                 items.append((cls, open_image(path), str(path)))
-            except LmlabError:
+            except LmlabError as e:
                 if not skip_bad:
-                    raise
+                    raise LmlabError(f"{e}; remove it, or pass --skip_bad true to skip such files") from None
                 bad += 1
         empty = sorted({c for c, _ in folder_files(Path(source))} - {c for c, _, _ in items})
         if empty:

@@ -16,13 +16,15 @@ from lmlab.io.hf_bert import HEADS, load_hf_bert, save_hf_bert
 from lmlab.io.hf_folder import CONFIG_FILE, read_hf_config
 from lmlab.io.hf_gpt2 import load_hf_gpt2, save_hf_gpt2, unsupported_by_gpt2
 from lmlab.io.hf_llama import load_hf_llama, save_hf_llama, unsupported_by_llama
+from lmlab.io.hf_resnet import load_hf_resnet, save_hf_resnet
+from lmlab.models.cnn.model import CNN
 from lmlab.models.gpt.model import GPT
 
 
 def load_hf(path: str | Path) -> nn.Module:
     """Build an lmlab model from a Hugging Face folder, chosen by config.json's model_type: a GPT from
     GPT-2 or Llama, a BERT (BertModel or the head named in `architectures`) from BERT."""
-    loaders = {"bert": load_hf_bert, "gpt2": load_hf_gpt2, "llama": load_hf_llama}
+    loaders = {"bert": load_hf_bert, "gpt2": load_hf_gpt2, "llama": load_hf_llama, "resnet": load_hf_resnet}
     model_type = read_hf_config(Path(path)).get("model_type")
     if model_type not in loaders:
         found = f"model_type '{model_type}'" if model_type else "no model_type"
@@ -31,13 +33,16 @@ def load_hf(path: str | Path) -> nn.Module:
     return loaders[model_type](path)
 
 
-def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False) -> str:
+def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False, labels: list[str] | None = None) -> str:
     """Write `model` as the Hugging Face architecture that computes the same function; returns its
-    model_type ("gpt2", "llama" or "bert"). A GPT that neither GPT-2 nor Llama can express is refused,
+    model_type ("gpt2", "llama", "bert" or "resnet"); `labels` names an image classifier's classes. A GPT that neither GPT-2 nor Llama can express is refused,
     with the reasons; a BERT (BertModel or a head) is written as HF BERT."""
     if any(type(model) is cls for cls, _, _ in HEADS.values()):
         save_hf_bert(model, path, overwrite=overwrite)
         return "bert"
+    if isinstance(model, CNN):  # a ResNet as ResNetForImageClassification (other CNNs are refused there)
+        save_hf_resnet(model, path, overwrite=overwrite, labels=labels)
+        return "resnet"
     if not isinstance(model, GPT):
         raise LmlabError(f"cannot export a {type(model).__name__} as a Hugging Face model (GPT or BERT only)")
 
