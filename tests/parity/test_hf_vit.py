@@ -159,3 +159,20 @@ def test_export_refuses_what_hf_cannot_compute(tmp_path, overrides, match):
 def test_import_refuses_what_lmlab_cannot_compute(field, value, match):
     with pytest.raises(LmlabError, match=match):
         vit_config_from_hf({**hf_config_from_vit(OURS), field: value}, has_pooler=False, n_classes=5)
+
+
+def test_recomputed_attention_weights_match_hf_output_attentions(tmp_path):
+    """Attention rollout reads every layer's weights, recomputed from the shared attention module's inputs
+    (lmlab.tools.attention_map); they equal HF's output_attentions (eager) to TOL."""
+    from lmlab.tools.attention_map import layer_attention_weights
+    hf = _hf(HFViTForImageClassification)
+    hf.save_pretrained(tmp_path)
+    ours = load_hf_vit(tmp_path).eval()
+    x = _images()
+    with torch.no_grad():
+        theirs = hf(pixel_values=x, output_attentions=True).attentions
+    mine = layer_attention_weights([b.attn for b in ours.vit.blocks], lambda: ours(x))
+    assert len(mine) == len(theirs) == 2
+    for a, b in zip(mine, theirs):
+        assert a.shape == b.shape == (B, 4, 17, 17)
+        assert (a - b).abs().max().item() <= TOL

@@ -120,8 +120,9 @@ def unsupported_by_hf(cfg: ViTConfig) -> list[str]:
     return why
 
 
-def hf_config_from_vit(cfg: ViTConfig) -> dict[str, Any]:
-    """lmlab ViTConfig -> a ViTConfig dict for config.json; refuses what HF ViT cannot express."""
+def hf_config_from_vit(cfg: ViTConfig, labels: list[str] | None = None) -> dict[str, Any]:
+    """lmlab ViTConfig -> a ViTConfig dict for config.json (labels: the class names, default LABEL_i); refuses
+    what HF ViT cannot express."""
     why = unsupported_by_hf(cfg)
     if why:
         raise LmlabError(f"cannot export as Hugging Face ViT: {'; '.join(why)}")
@@ -133,8 +134,9 @@ def hf_config_from_vit(cfg: ViTConfig) -> dict[str, Any]:
            "patch_size": cfg.patch_size, "num_channels": cfg.n_channels, "qkv_bias": True,
            "encoder_stride": cfg.patch_size, "pooler_act": "tanh", "pooler_output_size": cfg.d_model}
     if cfg.n_classes:
-        out["id2label"] = {str(i): f"LABEL_{i}" for i in range(cfg.n_classes)}
-        out["label2id"] = {f"LABEL_{i}": i for i in range(cfg.n_classes)}
+        labels = labels or [f"LABEL_{i}" for i in range(cfg.n_classes)]
+        out["id2label"] = {str(i): name for i, name in enumerate(labels)}
+        out["label2id"] = {name: i for i, name in enumerate(labels)}
     return out
 
 
@@ -203,13 +205,13 @@ def load_hf_vit(path: str | Path) -> ViTForImageClassification:
     return load_strict(model, {k: v.float() for k, v in sd.items()}, path, optional=set())
 
 
-def save_hf_vit(model: nn.Module, path: str | Path, overwrite: bool = False) -> str:
+def save_hf_vit(model: nn.Module, path: str | Path, overwrite: bool = False, labels: list[str] | None = None) -> str:
     """Write an lmlab ViTForImageClassification as a Hugging Face ViT folder: ViTForImageClassification, or
     ViTModel when n_classes = 0; returns the architecture written. Refused, before anything is written, when
     HF ViT cannot compute it (see unsupported_by_hf)."""
     if not isinstance(model, ViTForImageClassification):
         hint = " (wrap it: ViTForImageClassification(encoder) with n_classes=0)" if isinstance(model, ViTModel) else ""
         raise LmlabError(f"cannot export a {type(model).__name__} as Hugging Face ViT{hint}")
-    hf_cfg = hf_config_from_vit(model.cfg)
+    hf_cfg = hf_config_from_vit(model.cfg, labels)
     write_hf_folder(path, hf_cfg, _to_hf_state_dict(model), overwrite=overwrite)
     return hf_cfg["architectures"][0]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
+from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_weights
 from lmlab.io.hf import load_hf, read_hf_config, save_hf
 from lmlab.io.hf_bert import load_hf_bert
@@ -41,9 +42,13 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
     if read_hf_config(hf_dir).get("model_type") == "bert":
         return _import_hf_bert(hf_dir, out, overwrite)
     model = load_hf(hf_dir)
+    hf_cfg = read_hf_config(hf_dir)
+    family = families.get(family_of(hf_cfg["model_type"]))
+    labels = [hf_cfg["id2label"][str(i)] for i in range(len(hf_cfg["id2label"]))] \
+        if "classify" in family.commands and hf_cfg.get("id2label") else None  # an image classifier's classes
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    write_run_config(run_dir, family_of(read_hf_config(hf_dir)["model_type"]), {"model": model.cfg},
-                     source=f"hf:{hf_dir}")
+    write_run_config(run_dir, family.name, {"model": model.cfg},
+                     source=f"hf:{hf_dir}", **({"labels": labels} if labels else {}))
     save_weights(run_dir, model, step=0)
     if (hf_dir / TOKENIZER).is_file():
         shutil.copyfile(hf_dir / TOKENIZER, run_dir / TOKENIZER)
@@ -89,7 +94,11 @@ def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tupl
         able = [f.name for f in families.FAMILIES.values() if f.hf]
         raise LmlabError(f"{run.path} holds a '{run.name}' run, which has no Hugging Face counterpart lmlab "
                          f"writes; `lmlab hf export` takes {' and '.join(able)} runs")
-    model_type = save_hf(run.model(), out, overwrite=overwrite)
+    labels = run.meta.get("labels")
+    model_type = save_hf(run.model(), out, overwrite=overwrite, labels=labels)
+    if "data" in run.meta and hasattr(run.config("data"), "preprocessing") and run.meta["data"].get("input_size"):
+        prep = run.config("data").preprocessing()  # an image run: how images are read, for AutoImageProcessor
+        atomic_write_text(Path(out) / "preprocessor_config.json", json.dumps(prep.hf_processor(), indent=2) + "\n")
     if (run.path / TOKENIZER).is_file():
         shutil.copyfile(run.path / TOKENIZER, Path(out) / TOKENIZER)
         tok = TextTokenizer.load(run.path / TOKENIZER)

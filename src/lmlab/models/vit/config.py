@@ -92,6 +92,11 @@ class ViTConfig:
         return self.patch_size ** 2 * self.n_channels
 
     @property
+    def in_channels(self) -> int:
+        """n_channels, by the name the image pipeline (lmlab.data.images) reads from every image family's config."""
+        return self.n_channels
+
+    @property
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
 
