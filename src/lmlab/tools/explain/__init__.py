@@ -23,6 +23,7 @@ from lmlab.errors import LmlabError
 class Topic:
     module: str   # lmlab.tools.explain.<module>
     summary: str  # one line for `lmlab explain --list`
+    options: tuple[str, ...] = ()  # keyword arguments its run(out, **options) takes (`lmlab explain` flags)
 
 
 TOPICS: dict[str, Topic] = {
@@ -39,6 +40,8 @@ TOPICS: dict[str, Topic] = {
     "symmetry": Topic("symmetry", "hidden units that start equal stay equal; random init breaks it"),
     "masking": Topic("masking", "BERT's 15 % / 80-10-10 masking on Tiny Shakespeare, counted"),
     "schedule": Topic("schedule", "every learning-rate schedule of lmlab.optim.schedules, plotted"),
+    "patches": Topic("patches", "ViT's patches: 16×16×3 = 768, the patch count for any image, patch size "
+                                "and stride", options=("image_size", "patch_size", "stride", "channels", "d_model")),
 }
 
 
@@ -47,8 +50,9 @@ def list_topics() -> str:
     return "\n".join(f"  {name:<{width}}  {t.summary}" for name, t in TOPICS.items())
 
 
-def run_topic(name: str, out: str | Path | None = None) -> dict:
-    """Run one topic: print it, save its plot into `out` (if given), return its key numbers."""
+def run_topic(name: str, out: str | Path | None = None, **options) -> dict:
+    """Run one topic: print it, save its plot into `out` (if given), return its key numbers. `options` (those
+    not None) go to a topic that takes them; one that does not is told so."""
     if name not in TOPICS:
         import difflib
         close = difflib.get_close_matches(name, list(TOPICS), n=1)
@@ -57,5 +61,11 @@ def run_topic(name: str, out: str | Path | None = None) -> dict:
     out = None if out is None else Path(out)
     if out is not None and out.exists() and not out.is_dir():
         raise LmlabError(f"--out {out} exists and is not a folder")
+    options = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(options) - set(TOPICS[name].options))
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        takes = [t for t, topic in TOPICS.items() if set(unknown) <= set(topic.options)]
+        raise LmlabError(f"{name} takes no {flags}" + (f" ({' and '.join(takes)} does)" if takes else ""))
     module = importlib.import_module(f"lmlab.tools.explain.{TOPICS[name].module}")
-    return module.run(out)
+    return module.run(out, **options)
