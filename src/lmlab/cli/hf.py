@@ -12,12 +12,13 @@ def cmd_hf(args) -> None:
     from lmlab.runs.hf import export_hf, import_hf
     if args.hf_command == "import":
         out = import_hf(args.path, args.out, overwrite=args.overwrite)
-        bert = load_config(out, required=("family",))["family"] == "bert"
-        hint = f"lmlab embed {out} \"...\"" if bert else f"lmlab generate {out} --prompt \"...\""
-        print(f"imported {args.path} into {out}; try: {hint}")
+        from lmlab.runs import families
+        family = families.get(load_config(out, required=("family",))["family"])
+        print(f"imported {args.path} into {out}; {family.next_step.format(out=out)}")
     elif args.hf_command == "export":
         out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
-        cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "bert": "BertForPreTraining"}[model_type]
+        cls = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "bert": "BertForPreTraining",
+               "resnet": "ResNetForImageClassification"}[model_type]
         print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\")")
         if "lora" in load_config(args.run, required=()):
             print(f"note: its LoRA adapters are merged into the weights; the adapter alone, for peft on the base "
