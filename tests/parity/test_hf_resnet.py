@@ -120,3 +120,15 @@ def test_dispatch_and_refusals(tmp_path):
     ResNetModel(ResNetConfig(downsample_in_first_stage=True, **SHAPES["basic"])).save_pretrained(tmp_path / "ds")
     with pytest.raises(LmlabError, match="downsample_in_first_stage"):
         load_hf_resnet(tmp_path / "ds")
+
+
+def test_grey_model_exports_as_its_rgb_twin(tmp_path):
+    """A 1-channel model goes out as 3 channels (pipelines feed RGB) computing the same on grey images."""
+    ours = CNN(CNNConfig(arch="resnet", in_channels=1, n_classes=3, stem_channels=8, channels=(8,), layers=(1,))).eval()
+    randomize(ours, seed=4)
+    save_hf_resnet(ours, tmp_path / "grey")
+    hf = ResNetForImageClassification.from_pretrained(tmp_path / "grey").eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        assert hf.config.num_channels == 3
+        assert (hf(x.expand(-1, 3, -1, -1)).logits - ours(x)).abs().max().item() <= TOL

@@ -71,12 +71,12 @@ class Preprocessing:
         return self.normalize(self.to_unit(image, where))
 
     def hf_processor(self) -> dict:
-        """preprocessor_config.json: Hugging Face's ViTImageProcessor doing the same steps."""
+        """preprocessor_config.json: Hugging Face's ViTImageProcessor doing the same steps. Pipelines read every
+        image as RGB, so it is always 3 channels: a grey model is exported as its RGB twin (see io.hf_resnet)."""
         return {"image_processor_type": "ViTImageProcessor", "do_resize": True,
                 "size": {"height": self.image_size, "width": self.image_size}, "resample": 2,  # bilinear
                 "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
-                "image_mean": [self.mean] * self.channels, "image_std": [self.std] * self.channels,
-                "do_convert_rgb": self.channels == 3}
+                "image_mean": [self.mean] * 3, "image_std": [self.std] * 3, "do_convert_rgb": True}
 
 
 @dataclass(frozen=True)

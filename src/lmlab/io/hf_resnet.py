@@ -101,8 +101,27 @@ def load_hf_resnet(path: str | Path) -> CNN:
     return load_strict(model, own, path, optional=fresh)
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2: Pillow's L = 0.299 R + 0.587 G + 0.114 B
+
+
+def rgb_twin(model: CNN) -> CNN:
+    """A grey (1-channel) CNN as the RGB one that computes the same on grey images: the first convolution's
+    weights split over R, G, B by the luma weights (they sum to 1, so R = G = B = v gives back v·w; a colour
+    image is read as Pillow's L of it, up to rounding). Hugging Face pipelines feed RGB, hence this."""
+    import dataclasses
+    twin = CNN(dataclasses.replace(model.cfg, in_channels=3))
+    sd = model.state_dict()
+    first = next(k for k, v in sd.items() if v.dim() == 4)
+    sd[first] = sd[first] * torch.tensor(LUMA, dtype=sd[first].dtype)[None, :, None, None]
+    twin.load_state_dict(sd)
+    return twin.train(model.training)
+
+
 def save_hf_resnet(model: CNN, path: str | Path, overwrite: bool = False, labels: list[str] | None = None,
                    head: bool = True) -> None:
-    """Write the CNN as a Hugging Face ResNetForImageClassification folder (ResNetModel's with head=False)."""
+    """Write the CNN as a Hugging Face ResNetForImageClassification folder (ResNetModel's with head=False); a
+    grey model as its RGB twin, which pipelines can feed."""
+    if model.cfg.in_channels == 1:
+        model = rgb_twin(model)
     hf_cfg = hf_config_from_cnn(model.cfg, labels, head)  # refuse before anything is written
     write_hf_folder(path, hf_cfg, to_hf_state_dict(model, head), overwrite=overwrite)
