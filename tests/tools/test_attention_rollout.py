@@ -49,3 +49,16 @@ def test_vit_rollout_shape_and_picture(tmp_path):
     assert model.training                                                          # left as it was
     path = save_vit_rollout(model, torch.randn(1, 8, 8), tmp_path / "rollout.png", title="digit 3")
     assert path.stat().st_size > 1000
+
+
+def test_a_mean_pooled_head_reads_the_mean_of_the_patch_rows():
+    torch.manual_seed(0)
+    cfg = dict(image_size=8, patch_size=2, n_channels=1, d_model=16, n_heads=2, n_layers=2, n_classes=3)
+    x = torch.randn(1, 1, 8, 8)
+    mean = ViTForImageClassification(ViTConfig(**cfg, pool="mean"))
+    cls = ViTForImageClassification(ViTConfig(**cfg))
+    cls.load_state_dict(mean.state_dict())                                          # the same weights
+    from lmlab.tools.attention_map import layer_attention_weights
+    roll = attention_rollout(layer_attention_weights([b.attn for b in mean.vit.blocks], lambda: mean.eval()(x)))
+    torch.testing.assert_close(vit_rollout(mean, x).flatten(), roll[0, 1:, 1:].mean(0))
+    torch.testing.assert_close(vit_rollout(cls, x).flatten(), roll[0, 0, 1:])

@@ -5,7 +5,8 @@ One layer's attention says how much each token takes from each other token; stac
 was already mixed. Rollout follows the mixing down: with the residual connection counted as half of
 each layer's input, Â_l = ½ (mean over heads of A_l) + ½ I (rows renormalised), and the flow from the
 input to the output is Â_L · … · Â_2 · Â_1 (eq. 1). The [CLS] row of that product, over the patch
-tokens, is how much the pooled vector takes from each patch. Each pixel then gets the mean score of the
+tokens, is how much the pooled vector takes from each patch (for a mean-pooled head, the mean of the
+patch rows: what the head reads). Each pixel then gets the mean score of the
 patches that cover it (exact for overlapping strides too), and the picture shows it over the image
 (Dosovitskiy et al. 2021, Figure 6, draws the same maps).
 """
@@ -35,7 +36,8 @@ def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> 
 
 @torch.no_grad()
 def vit_rollout(model, images: torch.Tensor, residual: bool = True) -> torch.Tensor:
-    """[CLS]'s rollout over the patches of a ViTForImageClassification (eval mode) -> (B, grid_h, grid_w)."""
+    """The rollout of what the head reads ([CLS], or the mean of the patches for pool="mean") over the patches of
+    a ViTForImageClassification, in eval mode -> (B, grid_h, grid_w)."""
     vit = model.vit
     cfg = vit.cfg
     was_training = model.training
@@ -44,7 +46,9 @@ def vit_rollout(model, images: torch.Tensor, residual: bool = True) -> torch.Ten
         weights = layer_attention_weights([block.attn for block in vit.blocks], lambda: model(images))
     finally:
         model.train(was_training)
-    cls_row = attention_rollout(weights, residual)[:, 0, 1:]                # (B, N)
+    rollout = attention_rollout(weights, residual)                          # (B, 1 + N, 1 + N)
+    read = rollout[:, 0] if cfg.pool == "cls" else rollout[:, 1:].mean(1)   # (B, 1 + N) the pooled vector's row
+    cls_row = read[:, 1:]                                                   # (B, N) its share of each patch
     H, W = images.shape[-2:]
     grid_h = (H - cfg.patch_size) // cfg.patch_stride + 1
     grid_w = (W - cfg.patch_size) // cfg.patch_stride + 1
@@ -60,7 +64,7 @@ def patches_to_pixels(scores: torch.Tensor, patch_size: int, stride: int, image_
     return (total / count.clamp_min(1)).squeeze(1)
 
 
-def plot_rollout(image: torch.Tensor, heat: torch.Tensor, out: str | Path, title: str = "") -> Path:
+def plot_rollout(image: torch.Tensor, heat: torch.Tensor, out: str | Path, title: str = "", reads: str = "[CLS]") -> Path:
     """Draw image (C, H, W; any range) beside it with heat (H, W) laid over it; write a PNG to `out`."""
     import matplotlib
     matplotlib.use("Agg")
@@ -75,7 +79,7 @@ def plot_rollout(image: torch.Tensor, heat: torch.Tensor, out: str | Path, title
     axes[0].set_title("input", fontsize=9)
     axes[1].imshow(shown, cmap=cmap)
     im = axes[1].imshow(heat.detach().float().cpu().numpy(), cmap="inferno", alpha=0.6)
-    axes[1].set_title("[CLS] attention rollout", fontsize=9)
+    axes[1].set_title(f"attention rollout ({reads})", fontsize=9)
     for ax in axes:
         ax.axis("off")
     fig.colorbar(im, ax=axes[1], fraction=0.046)
@@ -92,4 +96,4 @@ def save_vit_rollout(model, image: torch.Tensor, out: str | Path, title: str = "
     cfg = model.vit.cfg
     scores = vit_rollout(model, image[None].to(next(model.parameters()).device)).cpu()
     heat = patches_to_pixels(scores, cfg.patch_size, cfg.patch_stride, tuple(image.shape[-2:]))[0]
-    return plot_rollout(image, heat, out, title)
+    return plot_rollout(image, heat, out, title, reads="[CLS]" if cfg.pool == "cls" else "mean of the patches")
