@@ -212,6 +212,7 @@ examples:
     data_help="parallel corpus: .tsv (header row) or .jsonl",
 ))
 
+IMAGES_DATA = "`digits` (scikit-learn's 1,797 8×8 digits) or a folder of class folders: FOLDER/CLASS_NAME/*.png|jpg"
 IMAGES_ABOUT = ("Train an image classifier on scikit-learn's 8×8 digits (`--data digits`) or on a folder of class "
                 "folders (FOLDER/CLASS_NAME/*.png|jpg), split into train / validation / test (stratified, seeded). "
                 "Every image is converted to the model's channels and size and normalised; the settings are saved "
@@ -245,7 +246,7 @@ examples:
   lmlab classify runs/digits-resnet seven.png --top-k 3
   lmlab info --preset resnet50
 """,
-    data_help="`digits` (scikit-learn's 1,797 8×8 digits) or a folder of class folders: FOLDER/CLASS_NAME/*.png|jpg",
+    data_help=IMAGES_DATA,
 ))
 
 register(Family(
@@ -271,5 +272,5 @@ examples:
   lmlab explain patches --image-size 224 --patch-size 16 --stride 8
   lmlab info --preset vit-b16
 """,
-    data_help="`digits` (scikit-learn's 1,797 8×8 digits) or a folder of class folders: FOLDER/CLASS_NAME/*.png|jpg",
+    data_help=IMAGES_DATA,
 ))
