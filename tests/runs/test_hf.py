@@ -291,3 +291,36 @@ def test_export_names_the_real_family_and_uses_the_umask(char_run, tmp_path, cli
     assert (tmp_path / "hf").stat().st_mode & 0o777 == 0o777 & ~umask
     for f in (tmp_path / "hf").iterdir():
         assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f.name
+# ---- ViT -----------------------------------------------------------------------------------------------
+def test_vit_import_info_export_and_a_refused_stride(tmp_path, capsys, cli_fails):
+    """An HF ViTForImageClassification folder becomes a 'vit' run and goes back out with the same logits;
+    a run whose stride is not its patch size is refused by export in one line, and nothing is written."""
+    from transformers import ViTConfig as HFViTConfig
+    from transformers import ViTForImageClassification as HFViT
+
+    from lmlab.models.vit import ViTForImageClassification, preset
+    from lmlab.runs.run import write_run_config
+    torch.manual_seed(0)
+    hf = HFViT(HFViTConfig(image_size=16, patch_size=4, num_channels=1, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=64, num_labels=10)).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "run")]) == 0
+    run = Run.open(tmp_path / "run", family="vit")
+    x = torch.randn(2, 1, 16, 16)
+    torch.testing.assert_close(run.model().eval()(x), hf(x).logits, atol=1e-5, rtol=0)
+    assert main(["info", str(tmp_path / "run")]) == 0
+    assert "n_patches 16" in capsys.readouterr().out
+    assert main(["hf", "export", str(tmp_path / "run"), "--out", str(tmp_path / "back")]) == 0
+    assert "ViTForImageClassification.from_pretrained" in capsys.readouterr().out
+    torch.testing.assert_close(HFViT.from_pretrained(tmp_path / "back").eval()(x).logits, hf(x).logits,
+                               atol=0, rtol=0)
+
+    overlapping = tmp_path / "overlapping"
+    overlapping.mkdir()
+    cfg = preset("vit-digits", stride=1)
+    write_run_config(overlapping, "vit", {"model": cfg})
+    from lmlab.io.checkpoint import save_weights
+    save_weights(overlapping, ViTForImageClassification(cfg), step=0)
+    capsys.readouterr()                                                   # transformers' loading bars
+    cli_fails(["hf", "export", str(overlapping), "--out", str(tmp_path / "no")], "stride 1 ≠ patch_size 2")
+    assert not (tmp_path / "no").exists()

@@ -34,8 +34,8 @@ def runs(tmp_path_factory) -> dict[str, Run]:
     out = tmp_path_factory.mktemp("explain")
     returned, real = {}, explain.run_topic
 
-    def recording(name, out=None):
-        returned[name] = real(name, out)
+    def recording(name, out=None, **options):
+        returned[name] = real(name, out, **options)
         return returned[name]
 
     results = {}
@@ -234,3 +234,28 @@ def test_schedule_covers_every_schedule(runs):
     assert at[0] == pytest.approx(1e-5) and at[99] == pytest.approx(1e-3) and at[1100] == pytest.approx(1e-4)
     assert run.numbers["noam_peak"] == pytest.approx(512**-0.5 * 4000**-0.5, rel=1e-6)
     assert run.numbers["noam_peak_step"] == 3999
+
+
+def test_patches_counts_the_notes_example_and_overlapping_strides(runs, capsys):
+    numbers = runs["patches"].numbers                                     # 224², 16×16 RGB patches, stride 16
+    assert (numbers["patch_dim"], numbers["n_patches"], numbers["seq_len"]) == (768, 196, 197)
+    assert numbers["differs"] == [] and numbers["projection_diff"] < 1e-5 and numbers["shared"] == 0
+    assert "16 × 16 × 3" in runs["patches"].stdout and "768" in runs["patches"].stdout
+    assert main(["explain", "patches", "--image-size", "224", "--patch-size", "16", "--stride", "8"]) == 0
+    assert "27 × 27 = 729 patches; with [CLS] a sequence of 730 tokens" in capsys.readouterr().out
+    grey = explain.run_topic("patches", None, image_size=8, patch_size=4, stride=2, channels=1)
+    assert (grey["per_side"], grey["patch_dim"]) == (3, 16) and grey["shared"] > 0.5
+    gaps = explain.run_topic("patches", None, image_size=8, patch_size=2, stride=3, channels=1)
+    assert gaps["per_side"] == 3 and gaps["unseen"] > 0                   # stride > patch: pixels no patch sees
+
+
+@pytest.mark.parametrize("argv, needle", [(["--image-size", "8", "--patch-size", "2", "--stride", "9"],
+                                           "stride 9 is larger than the image"),
+                                          (["--image-size", "8", "--patch-size", "9"], "does not fit"),
+                                          (["--image-size", "30", "--patch-size", "8"], "uncovered")])
+def test_patches_refuses_a_grid_that_does_not_fit_in_one_line(cli_fails, argv, needle):
+    cli_fails(["explain", "patches", *argv], needle)
+
+
+def test_a_topic_without_options_refuses_them(cli_fails):
+    cli_fails(["explain", "softmax", "--stride", "2"], "softmax takes no --stride (patches does)")

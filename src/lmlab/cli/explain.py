@@ -6,6 +6,15 @@ import argparse
 
 from lmlab.errors import LmlabError
 
+# the options some topics take: flag -> (help); all ints, passed on only when given
+TOPIC_OPTIONS = {
+    "image_size": "patches: image side in pixels (default 224)",
+    "patch_size": "patches: patch side in pixels (default 16)",
+    "stride": "patches: pixels between patches; below the patch size they overlap (default: the patch size)",
+    "channels": "patches: 3 for RGB, 1 for grey (default 3)",
+    "d_model": "patches: width the shared projection maps each patch to (default 768)",
+}
+
 
 def cmd_explain(args) -> None:
     from lmlab.tools.explain import TOPICS, list_topics, run_topic
@@ -15,8 +24,9 @@ def cmd_explain(args) -> None:
     if args.topic is None:
         raise LmlabError(f"say which topic: lmlab explain TOPIC, one of {', '.join(TOPICS)} "
                          "(`lmlab explain --list` describes them)")
-    options = {"models": tuple(args.model) if args.model else None, "word": args.word, "sentences": args.sentences}
-    run_topic(args.topic, args.out, **{k: v for k, v in options.items() if v is not None})
+    options = {"models": tuple(args.model) if args.model else None, "word": args.word, "sentences": args.sentences,
+               **{key: getattr(args, key) for key in TOPIC_OPTIONS}}
+    run_topic(args.topic, args.out, **options)
 
 
 def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
@@ -30,7 +40,9 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
         epilog="examples:\n  lmlab explain --list\n  lmlab explain batch-size\n"
                "  lmlab explain attention-scaling --out explain-plots\n"
                "  lmlab explain polysemy --model runs/elmo-wiki --model runs/bert-wiki\n"
-               "  lmlab explain polysemy --model runs/bert-zh --word 苹果 --sentences apple.tsv")
+               "  lmlab explain polysemy --model runs/bert-zh --word 苹果 --sentences apple.tsv\n"
+               "  lmlab explain patches --image-size 224 --patch-size 16 --stride 8\n"
+               "  lmlab explain patches --image-size 8 --patch-size 2 --channels 1 --out explain-plots")
     ex.add_argument("topic", nargs="?", help="the topic to run (see --list)")
     ex.add_argument("--list", action="store_true", help="list the topics with a one-line summary each")
     ex.add_argument("--out", metavar="DIR", help="folder to save the topic's plot in, as TOPIC.png "
@@ -40,6 +52,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     ex.add_argument("--word", help="polysemy: the word to follow (default: bank)")
     ex.add_argument("--sentences", metavar="FILE", help="polysemy: your own sentences, SENSE<TAB>sentence a line "
                                                         "(default: WikiText-2's 'bank' sentences, labelled by a rule)")
+    for key, text in TOPIC_OPTIONS.items():
+        ex.add_argument("--" + key.replace("_", "-"), dest=key, type=int, metavar="N", help=text)
     ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 

@@ -9,12 +9,13 @@ from lmlab.errors import LmlabError
 
 def cmd_hf(args) -> None:
     from lmlab.io.checkpoint import load_config
+    from lmlab.runs.families import get
     from lmlab.runs.hf import export_hf, import_hf
     if args.hf_command == "import":
         out = import_hf(args.path, args.out, overwrite=args.overwrite)
-        bert = load_config(out, required=("family",))["family"] == "bert"
-        hint = f"lmlab embed {out} \"...\"" if bert else f"lmlab generate {out} --prompt \"...\""
-        print(f"imported {args.path} into {out}; try: {hint}")
+        family = get(load_config(out, required=("family",))["family"])
+        print(f"imported {args.path} into {out} (a '{family.name}' run); "
+              f"{family.next_step.format(out=out) or f'lmlab info {out}'}")
         from lmlab.io.st_folder import read_st_settings
         if (st := read_st_settings(out)) is not None:
             print(f"note: sentence-transformers settings kept as `lmlab embed`'s defaults: {st['pooling']} pooling"
@@ -34,30 +35,37 @@ def cmd_hf(args) -> None:
 
 def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     """The `hf` command's parser."""
-    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2, Llama and BERT checkpoints",
-                        description="Convert between lmlab run directories and Hugging Face GPT-2, Llama or BERT "
+    hf = sub.add_parser("hf", help="import or export Hugging Face GPT-2, Llama, BERT and ViT checkpoints",
+                        description="Convert between lmlab run directories and Hugging Face GPT-2, Llama, BERT or ViT "
                                     "folders (config.json + model.safetensors or its shards [+ tokenizer.json, "
                                     "or a BERT vocab.txt]).")
     hsub = hf.add_subparsers(dest="hf_command", metavar="ACTION")
-    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2, Llama or BERT folder",
+    hi = hsub.add_parser("import", help="make a run directory from a Hugging Face GPT-2, Llama, BERT, ResNet or ViT "
+                                        "folder",
                          description="GPT-2 and Llama folders become GPT runs (`lmlab generate`); BERT folders "
                                      "become BERT runs holding BertForPreTraining (`lmlab finetune classify "
-                                     "--model`, `lmlab embed`); heads the folder lacks start from BERT's init.")
-    hi.add_argument("path", help="folder with config.json (model_type gpt2, llama or bert) and model.safetensors "
-                                 "(its tokenizer becomes the run's tokenizer.json as transformers' AutoTokenizer "
-                                 "reads it: tokenizer_config.json honoured, the file's own padding and truncation "
-                                 "off; a sentence-transformers folder's pooling becomes `lmlab embed`'s default)")
+                                     "--model`, `lmlab embed`); heads the folder lacks start from BERT's init. "
+                                     "ViT and ResNet folders become vit and cnn runs (`lmlab train --init`).")
+    hi.add_argument("path", help="folder with config.json (model_type gpt2, llama, bert, resnet or vit) and "
+                                 "model.safetensors (its tokenizer becomes the run's tokenizer.json as transformers' "
+                                 "AutoTokenizer reads it: tokenizer_config.json honoured, the file's own padding and "
+                                 "truncation off; a sentence-transformers folder's pooling becomes `lmlab embed`'s "
+                                 "default)")
     hi.add_argument("--out", required=True, help="run directory to create")
-    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2, Llama or BERT folder",
+    he = hsub.add_parser("export", help="write a run as a Hugging Face GPT-2, Llama, BERT or ViT folder",
                          description="Write a run as the Hugging Face architecture that computes the same "
                                      "model: GPT-2 (learned positions, LayerNorm, GELU/ReLU, biases) or "
                                      "Llama (rotary positions, RMSNorm, SwiGLU, no biases) for a GPT run, "
                                      "BertForPreTraining (+ vocab.txt) for a BERT run, BertForSequenceClassification "
                                      "for a classifier (`lmlab finetune classify`), with tokenizer.json and "
-                                     "tokenizer_config.json that AutoTokenizer reads as lmlab tokenizes.")
+                                     "tokenizer_config.json that AutoTokenizer reads as lmlab tokenizes. A ViT or "
+                                     "ResNet run is written as its HF image classifier (with "
+                                     "preprocessor_config.json); a ViT whose stride is not its patch size has no "
+                                     "HF twin and is refused.")
     he.add_argument("run", help="lmlab run directory")
     he.add_argument("--out", required=True, help="folder to create; loads with GPT2LMHeadModel, "
-                                                 "LlamaForCausalLM or BertForPreTraining.from_pretrained")
+                                                 "LlamaForCausalLM, BertForPreTraining or ViTForImageClassification"
+                                                 ".from_pretrained")
     for q in (hi, he):
         q.add_argument("--overwrite", action="store_true", help="replace what is in --out")
         q.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

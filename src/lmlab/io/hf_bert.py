@@ -22,7 +22,14 @@ import torch
 from torch import nn
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf_folder import load_strict, read_hf_config, read_weights, write_hf_folder
+from lmlab.io.hf_folder import (
+    ACT_TO_HF,
+    encoder_act_and_dropout,
+    load_strict,
+    read_hf_config,
+    read_weights,
+    write_hf_folder,
+)
 from lmlab.models.bert.config import BertConfig
 from lmlab.models.bert.model import (
     BertForMaskedLM,
@@ -81,9 +88,6 @@ HEADS = {
 HEAD_OF_ARCH = {arch: head for head, (_, arch, _) in HEADS.items()}
 CLASSIFIERS = (BertForSequenceClassification, BertForTokenClassification)
 
-# hidden_act: HF name -> lmlab name, and back. BERT's own is "gelu", the exact erf form.
-ACT_FROM_HF = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "relu": "relu"}
-ACT_TO_HF = {"gelu_exact": "gelu", "gelu": "gelu_new", "relu": "relu"}
 
 # transformers' BertConfig defaults, used for fields a config.json leaves out.
 HF_DEFAULTS = dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -107,19 +111,14 @@ def bert_config_from_hf(hf: dict[str, Any]) -> BertConfig:
         raise LmlabError("is_decoder=True is not supported: lmlab's BERT is a bidirectional encoder")
     if hf["add_cross_attention"]:
         raise LmlabError("add_cross_attention=True is not supported: lmlab's BERT has no cross-attention")
-    act = hf["hidden_act"]
-    if act not in ACT_FROM_HF:
-        raise LmlabError(f"hidden_act='{act}' is not supported; supported: {', '.join(ACT_FROM_HF)}")
-    if hf["hidden_dropout_prob"] != hf["attention_probs_dropout_prob"]:  # training only: weights still load
-        warnings.warn(f"lmlab has one dropout rate; using hidden_dropout_prob={hf['hidden_dropout_prob']} "
-                      f"(attention_probs_dropout_prob={hf['attention_probs_dropout_prob']})", stacklevel=2)
+    activation, dropout = encoder_act_and_dropout(hf)
     C, F = hf["hidden_size"], hf["intermediate_size"]
     try:
         return BertConfig(
             vocab_size=hf["vocab_size"], max_seq_len=hf["max_position_embeddings"],
             type_vocab_size=hf["type_vocab_size"], d_model=C, n_heads=hf["num_attention_heads"],
-            n_layers=hf["num_hidden_layers"], d_ff=0 if F == 4 * C else F, dropout=hf["hidden_dropout_prob"],
-            norm_eps=hf["layer_norm_eps"], norm_first=False, activation=ACT_FROM_HF[act],
+            n_layers=hf["num_hidden_layers"], d_ff=0 if F == 4 * C else F, dropout=dropout,
+            norm_eps=hf["layer_norm_eps"], norm_first=False, activation=activation,
             pad_id=hf["pad_token_id"] or 0)
     except ValueError as e:
         raise LmlabError(f"config.json describes an invalid BERT: {e}") from None

@@ -1,4 +1,4 @@
-"""The files of a Hugging Face model folder, which every converter (hf_gpt2, hf_llama, hf_bert) shares.
+"""The files of a Hugging Face model folder, which every converter (hf_gpt2, hf_llama, hf_bert, hf_vit) shares.
 
 A Hugging Face model folder holds `config.json` (its `model_type` names the architecture) and the
 weights as `model.safetensors`, or as shards listed in `model.safetensors.index.json`. This module
@@ -6,12 +6,14 @@ keeps what all converters share, the files, and leaves the names and layouts to 
 architecture (hf_gpt2.py, hf_llama.py, hf_bert.py; hf.py picks one by model_type):
 - reading config.json and the weights, with messages that say what is wrong with the folder;
 - a strict check before `load_state_dict`: every tensor the model needs, nothing more, right shapes;
-- writing a folder so that nobody ever sees it half-written.
+- writing a folder so that nobody ever sees it half-written;
+- the settings HF's encoder configs (BERT, ViT) spell alike: `hidden_act` and the two dropout rates.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,22 @@ from lmlab.errors import LmlabError
 from lmlab.io.atomic import write_json_and_tensors
 
 CONFIG_FILE, WEIGHTS_FILE, INDEX_FILE = "config.json", "model.safetensors", "model.safetensors.index.json"
+
+# hidden_act of HF's BERT and ViT configs -> lmlab's activation, and back; their "gelu" is the exact erf form.
+ACT_FROM_HF = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "relu": "relu"}
+ACT_TO_HF = {"gelu_exact": "gelu", "gelu": "gelu_new", "relu": "relu"}
+
+
+def encoder_act_and_dropout(hf: dict[str, Any]) -> tuple[str, float]:
+    """lmlab's activation and its one dropout rate from an HF encoder config (BERT, ViT); refuses an activation
+    lmlab lacks, warns when the two HF dropout rates differ (training only: the weights still load)."""
+    act = hf["hidden_act"]
+    if act not in ACT_FROM_HF:
+        raise LmlabError(f"hidden_act='{act}' is not supported; supported: {', '.join(ACT_FROM_HF)}")
+    if hf["hidden_dropout_prob"] != hf["attention_probs_dropout_prob"]:
+        warnings.warn(f"lmlab has one dropout rate; using hidden_dropout_prob={hf['hidden_dropout_prob']} "
+                      f"(attention_probs_dropout_prob={hf['attention_probs_dropout_prob']})", stacklevel=3)
+    return ACT_FROM_HF[act], hf["hidden_dropout_prob"]
 
 
 # ---------------------------------------------------------------------------------- reading ---

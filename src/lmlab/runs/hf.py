@@ -10,11 +10,13 @@ AutoTokenizer reads it back as lmlab has it, and a BERT sequence classifier as B
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
 
 from lmlab.errors import LmlabError
+from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_weights
 from lmlab.io.hf import load_hf, read_hf_config, save_hf
 from lmlab.io.hf_bert import load_hf_bert
@@ -39,7 +41,7 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
     folder; a BERT becomes a "bert" run (BertForPreTraining: heads the folder lacks start fresh, with a note)."""
     hf_dir = Path(hf_dir)
     if not hf_dir.is_dir():
-        raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2, Llama or BERT folder "
+        raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2, Llama, BERT, ResNet or ViT folder "
                          "(config.json + model.safetensors)")
     model_type = read_hf_config(hf_dir).get("model_type")
     with warnings.catch_warnings(record=True) as caught:
@@ -47,8 +49,13 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
         model = load_hf_bert(hf_dir, head="pretraining") if model_type == "bert" else load_hf(hf_dir)
     tokenizer = load_hf_tokenizer(hf_dir, model_type, model_vocab_size=model.cfg.vocab_size)
     st = read_st_settings(hf_dir)  # checked before the run is created
+    family = families.get(family_of(model_type))
+    hf_cfg = read_hf_config(hf_dir)
+    labels = [hf_cfg["id2label"][str(i)] for i in range(len(hf_cfg["id2label"]))] \
+        if "classify" in family.commands and hf_cfg.get("id2label") else None  # an image classifier's classes
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
-    write_run_config(run_dir, family_of(model_type), {"model": model.cfg}, source=f"hf:{hf_dir}")
+    write_run_config(run_dir, family.name, {"model": model.cfg}, source=f"hf:{hf_dir}",
+                     **({"labels": labels} if labels else {}))
     save_weights(run_dir, model, step=0)
     if tokenizer is not None:
         tokenizer.save(run_dir / TOKENIZER)
@@ -75,6 +82,9 @@ def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tupl
                          labels=run.meta.get("labels"))
     if tok is not None:
         save_hf_tokenizer(tok, out, model_max_length=model.cfg.max_seq_len, causal=model_type != "bert")
+    if "data" in run.meta and hasattr(run.config("data"), "preprocessing") and run.meta["data"].get("input_size"):
+        prep = run.config("data").preprocessing()  # an image run: how images are read, for AutoImageProcessor
+        atomic_write_text(Path(out) / "preprocessor_config.json", json.dumps(prep.hf_processor(), indent=2) + "\n")
     return Path(out), model_type
 
 

@@ -20,19 +20,34 @@ from lmlab.train.fonts import font_families, missing_glyphs, quiet_glyphs
 @torch.no_grad()
 def attention_weights(attn, run) -> torch.Tensor:
     """Weights (B, H, T, S) of MultiHeadAttention `attn` during `run()` (its first call there)."""
-    seen: dict = {}
+    return layer_attention_weights([attn], run)[0]
 
-    def hook(module, args, kwargs):
-        if not seen:
-            seen["x"] = args[0]
-            seen["memory"] = args[1] if len(args) > 1 else kwargs.get("memory")
-            seen["mask"] = kwargs.get("key_padding_mask")
 
-    handle = attn.register_forward_pre_hook(hook, with_kwargs=True)
+@torch.no_grad()
+def layer_attention_weights(attns, run) -> list[torch.Tensor]:
+    """Weights (B, H, T, S) of each MultiHeadAttention in `attns` during one `run()` (each one's first call):
+    every layer of an encoder from a single forward pass."""
+    seen: list[dict] = [{} for _ in attns]
+
+    def recorder(store: dict):
+        def hook(module, args, kwargs):
+            if not store:
+                store["x"] = args[0]
+                store["memory"] = args[1] if len(args) > 1 else kwargs.get("memory")
+                store["mask"] = kwargs.get("key_padding_mask")
+        return hook
+
+    handles = [attn.register_forward_pre_hook(recorder(store), with_kwargs=True) for attn, store in zip(attns, seen)]
     try:
         run()
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
+    return [_weights(attn, store) for attn, store in zip(attns, seen)]
+
+
+def _weights(attn, seen: dict) -> torch.Tensor:
+    """softmax(Q Kᵀ / √D) from the module's own projections of its recorded inputs: (B, H, T, S)."""
     x, memory = seen["x"], seen["memory"] if seen["memory"] is not None else seen["x"]
     B, T, _ = x.shape
     q = attn._heads(attn.q_proj(x), attn.n_heads)                       # (B, H, T, D)

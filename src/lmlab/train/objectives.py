@@ -81,3 +81,10 @@ def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         logits = pool_logits(logits, batch["doc"], batch["labels"].numel())                # (B, C)
     loss = cross_entropy(logits, batch["labels"])
     return {"loss": loss, "acc": (logits.argmax(-1) == batch["labels"]).float().mean()}
+
+
+def image_classification(model, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
+    """Cross-entropy of an image classifier (CNN, ViT): `pixel_values` (B, C, H, W) -> logits (B, K); and accuracy."""
+    logits = model(batch["pixel_values"])                                                 # (B, K)
+    loss = cross_entropy(logits, batch["labels"], label_smoothing)
+    return {"loss": loss, "acc": (logits.detach().argmax(-1) == batch["labels"]).float().mean()}

@@ -106,7 +106,7 @@ class Trainer:
         n_tokens = 0
         for micro in range(c.grad_accum):
             batch = self._to_device(self.train_data.next())
-            n_tokens += batch["input_ids"].numel()
+            n_tokens += (batch["input_ids"] if "input_ids" in batch else batch["labels"]).numel()  # images: count
             # under DDP, all-reduce gradients only on the last micro-batch
             sync = micro == c.grad_accum - 1 or not self.dist.enabled
             with (contextlib.nullcontext() if sync else self.net.no_sync()), self.autocast():

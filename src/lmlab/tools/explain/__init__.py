@@ -23,6 +23,7 @@ from lmlab.errors import LmlabError
 class Topic:
     module: str   # lmlab.tools.explain.<module>
     summary: str  # one line for `lmlab explain --list`
+    options: tuple[str, ...] = ()  # keyword arguments its run(out, **options) takes (`lmlab explain` flags)
 
 
 TOPICS: dict[str, Topic] = {
@@ -41,7 +42,9 @@ TOPICS: dict[str, Topic] = {
     "schedule": Topic("schedule", "every learning-rate schedule of lmlab.optim.schedules, plotted"),
     "tf-idf": Topic("tf_idf", "one-hot, counts and TF-IDF by hand; the notes' idf goes negative"),
     "polysemy": Topic("polysemy", "'bank' by the river and at the money: static vs ELMo/BERT vectors, "
-                                  "trained vs random (--model RUN)"),
+                                  "trained vs random (--model RUN)", options=("models", "word", "sentences")),
+    "patches": Topic("patches", "ViT's patches: 16×16×3 = 768, the patch count for any image, patch size "
+                                "and stride", options=("image_size", "patch_size", "stride", "channels", "d_model")),
 }
 
 
@@ -52,7 +55,7 @@ def list_topics() -> str:
 
 def run_topic(name: str, out: str | Path | None = None, **options) -> dict:
     """Run one topic: print it, save its plot into `out` (if given), return its key numbers. `options` (those
-    not None) go to topics that take them, e.g. polysemy's models, word and sentences."""
+    not None) go to a topic that takes them; one that does not is told so."""
     if name not in TOPICS:
         import difflib
         close = difflib.get_close_matches(name, list(TOPICS), n=1)
@@ -61,11 +64,11 @@ def run_topic(name: str, out: str | Path | None = None, **options) -> dict:
     out = None if out is None else Path(out)
     if out is not None and out.exists() and not out.is_dir():
         raise LmlabError(f"--out {out} exists and is not a folder")
-    module = importlib.import_module(f"lmlab.tools.explain.{TOPICS[name].module}")
     options = {k: v for k, v in options.items() if v is not None}
-    import inspect
-    takes = set(inspect.signature(module.run).parameters) - {"out"}
-    if set(options) - takes:
-        flags = ", ".join("--" + k.removesuffix("s") if k == "models" else "--" + k for k in sorted(set(options) - takes))
-        raise LmlabError(f"topic '{name}' takes no {flags}")
+    unknown = sorted(set(options) - set(TOPICS[name].options))
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        takes = [t for t, topic in TOPICS.items() if set(unknown) <= set(topic.options)]
+        raise LmlabError(f"{name} takes no {flags}" + (f" ({' and '.join(takes)} does)" if takes else ""))
+    module = importlib.import_module(f"lmlab.tools.explain.{TOPICS[name].module}")
     return module.run(out, **options)
