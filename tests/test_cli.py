@@ -436,7 +436,7 @@ def test_train_bert_from_the_command_line(cli_fails, capsys, corpus, tmp_path):
                  "--quiet", "--out", str(out)]) == 0
     assert "val_mlm_acc" in capsys.readouterr().out and (out / "model.safetensors").is_file()
     cli_fails(["train", "bert", "--data", str(corpus), "--masking", "words", "--out", str(tmp_path / "x")],
-          "masking must be token, whole_word or span")
+          "masking must be one of token, whole_word, span")
     cli_fails(["train", "bert", "--data", str(corpus), "--out", str(out)], "--overwrite")
     # resume: more steps from the checkpoint; model and data keys stay the run's
     assert main(["train", "bert", "--out", str(out), "--resume", "--max_steps", "6", "--eval_every", "2",

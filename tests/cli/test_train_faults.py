@@ -27,7 +27,7 @@ from lmlab.io.checkpoint import MANIFEST, load_train_state, saved_step
 from lmlab.runs.run import Run
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-TINY = ["--preset", "tiny", "--eval_batches", "1", "--batch_size", "2", "--log_every", "1", "--quiet"]
+TINY = ["--preset", "tiny", "--eval_batches", "1", "--batch_size", "2", "--log_every", "1", "--warmup_steps", "0", "--quiet"]
 
 pytestmark = pytest.mark.usefixtures("short_samples")
 

@@ -137,7 +137,7 @@ def _preflight(family: families.Family, args, model_cfg, train_cfg) -> None:
             model_cfg = Run.open(args.init, family=family.name).config("model")
         lora = lora_config(args.lora) if "lora" in family.train_options else None
         qlora = bool(getattr(args, "nf4", False))
-    warning = preflight(family, model_cfg, train_cfg, resolve_device(train_cfg.device),
+    warning = preflight(family, model_cfg, train_cfg, resolve_device(getattr(train_cfg, "device", "auto")),
                         lora_rank=lora.r if lora else None, qlora=qlora)
     if warning and os.environ.get("RANK", "0") == "0":
         print(f"warning: {warning}", file=sys.stderr, flush=True)

@@ -70,7 +70,7 @@ def best_keeper(model, val_batches: list[dict], device):
 
 def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: ImageDataConfig | None,
                  out: str | Path, *, resume: bool = False, overwrite: bool = False, quiet: bool = False,
-                 init: str | None = None, on_step_end=None) -> dict[str, float]:
+                 init: str | None = None, on_step_end=None, skip_bad: bool = False) -> dict[str, float]:
     """Train the image family of `model_cfg` into run directory `out`; returns the final metrics with the test
     scores. On resume the run's own data, model and data settings are used; only `train_cfg` may differ."""
     run_dir = Path(out)
@@ -90,7 +90,7 @@ def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: 
 
     # Read and split before touching the run folder, so bad data costs nothing.
     prep = data_cfg.preprocessing()
-    images = load_images(data, prep, data_cfg.skip_bad)
+    images = load_images(data, prep, data_cfg.skip_bad or skip_bad)
     train, val, test = split_images(images, data_cfg)
     if resume and run.meta.get("labels") != images.classes:
         raise LmlabError(f"cannot resume: the data's classes {images.classes} are not the run's {run.meta.get('labels')}")

@@ -47,7 +47,7 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = load_hf_bert(hf_dir, head="pretraining") if model_type == "bert" else load_hf(hf_dir)
-    tokenizer = load_hf_tokenizer(hf_dir, model_type, model_vocab_size=model.cfg.vocab_size)
+    tokenizer = load_hf_tokenizer(hf_dir, model_type, model_vocab_size=getattr(model.cfg, "vocab_size", None))
     st = read_st_settings(hf_dir)  # checked before the run is created
     family = families.get(family_of(model_type))
     hf_cfg = read_hf_config(hf_dir)

@@ -48,3 +48,10 @@ def count_parameters(cfg: ViTConfig) -> int:
     pooler = C * C + C if cfg.pooler else 0
     head = cfg.n_classes * C + cfg.n_classes
     return emb + L * block + norm + pooler + head
+
+
+def facts(cfg: ViTConfig) -> list[str]:
+    """What `lmlab info` adds for a ViT: the patches an image is cut into, and the sequence the encoder reads."""
+    return [f"  patch_dim     {cfg.patch_dim} (= {cfg.patch_size}×{cfg.patch_size}×{cfg.n_channels} values a patch)",
+            f"  patches       n_patches {cfg.n_patches} ({cfg.grid_size}×{cfg.grid_size}, stride {cfg.patch_stride}); "
+            f"sequence {cfg.n_patches + 1} with [CLS]"]
