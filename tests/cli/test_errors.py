@@ -451,7 +451,7 @@ def test_finetune_classify_from_the_command_line(cli_fails, capsys, corpus, tmp_
     bert, out = tmp_path / "bert", tmp_path / "cls"
     assert main(["train", "bert", "--data", str(corpus), "--max_steps", "2", "--eval_every", "2", "--eval_batches",
                  "1", "--batch_size", "4", "--tokenizer_vocab_size", "300", "--quiet", "--out", str(bert)]) == 0
-    data = Path(__file__).parent / "data" / "fortunes_3topics.jsonl"
+    data = Path(__file__).parents[1] / "data" / "fortunes_3topics.jsonl"
     quick = ["--max_steps", "3", "--eval_every", "3", "--batch_size", "8", "--warmup_steps", "1", "--quiet"]
     assert main(["finetune", "classify", "--model", str(bert), "--data", str(data), "--truncation", "head+tail",
                  "--max-len", "32", "--freeze-layers", "1", "--labels", "food,law", *quick, "--out", str(out)]) == 0
