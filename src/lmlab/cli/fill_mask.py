@@ -16,7 +16,7 @@ def _table(text: str, masks) -> list[str]:
         width = max(len(g.token_str) for g in guesses)
         for g in guesses:
             tail = f"  {g.sequence}" if len(masks) == 1 else ""
-            lines.append(f"    {g.score:.4f}  {g.token_str:<{width}}{tail}")
+            lines.append(f"    {g.score:.4f}  {g.token_str:<{width}}{tail}".rstrip())
     return lines
 
 
