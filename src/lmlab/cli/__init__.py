@@ -29,13 +29,13 @@ examples:
 
 # command -> module; the order is the order of `lmlab --help`
 COMMANDS = ("train", "finetune", "generate", "translate", "classify", "info", "memory", "hf", "convert", "quantize", "data",
-            "explain", "keywords", "tokenizer", "embed", "distill", "lora",
+            "explain", "keywords", "tokenizer", "embed", "fill-mask", "distill", "lora",
             "similar", "analogy", "vectors")
 TAKES_CONFIG_KEYS = ("train", "finetune", "distill")  # commands whose unknown --key value flags are config keys
 
 
 def _module(command: str):
-    return importlib.import_module(f"lmlab.cli.{command}")
+    return importlib.import_module(f"lmlab.cli.{command.replace('-', '_')}")  # fill-mask: cli/fill_mask.py
 
 
 def build_parser() -> argparse.ArgumentParser:

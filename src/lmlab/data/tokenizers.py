@@ -76,8 +76,9 @@ class TextTokenizer:
         # wordpiece: no [CLS]/[SEP] here; other kinds keep their file's post-processor (Llama's <s>)
         return self.tok.encode(text, add_special_tokens=self.kind != "wordpiece").ids
 
-    def decode(self, ids: list[int]) -> str:
-        return self.tok.decode(list(ids), skip_special_tokens=False)
+    def decode(self, ids: list[int], skip_special: bool = False) -> str:
+        """The text of `ids`; skip_special drops [CLS], [SEP], [MASK] … (transformers' skip_special_tokens)."""
+        return self.tok.decode(list(ids), skip_special_tokens=skip_special)
 
     def tokens(self, ids: list[int]) -> list[str]:
         """The vocabulary entry of each id ("##ing", "Ġthe", "[CLS]" ...), to show what the model sees."""

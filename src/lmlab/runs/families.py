@@ -173,7 +173,7 @@ register(Family(
            "classify": "lmlab.models.bert.model:BertForSequenceClassification",
            "tokens": "lmlab.models.bert.model:BertForTokenClassification"},
     train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "tokenizer", "lora", "nf4"),
-    commands=("train", "embed", "finetune", "info", "hf", "lora", "distill"),
+    commands=("train", "embed", "fill-mask", "finetune", "info", "hf", "lora", "distill"),
     token_vectors="lmlab.tools.token_vectors:bert_word_vectors",
     next_step='embed with: lmlab embed {out} "..."; fine-tune with: lmlab finetune classify --model {out} ...',
     about=("Pretrain a BERT (masked-language modelling, plus next-sentence or sentence-order prediction) on a text "
