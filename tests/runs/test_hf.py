@@ -150,7 +150,7 @@ def test_load_bert_encoder_from_a_run_and_from_an_hf_folder(shakespeare_small, t
         load_bert_encoder(shakespeare_small.parent)
 
 
-def test_hf_resnet_imports_as_a_cnn_run_with_its_labels(tmp_path, capsys):
+def test_hf_resnet_imports_as_a_cnn_run_with_its_labels(tmp_path, capsys, cli_fails):
     from transformers import ResNetConfig, ResNetForImageClassification
     cfg = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic",
                        id2label={0: "cat", 1: "dog", 2: "owl"}, label2id={"cat": 0, "dog": 1, "owl": 2})
@@ -159,3 +159,4 @@ def test_hf_resnet_imports_as_a_cnn_run_with_its_labels(tmp_path, capsys):
     assert "lmlab classify" in capsys.readouterr().out
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (meta["family"], meta["labels"], meta["model"]["channels"]) == ("cnn", ["cat", "dog", "owl"], [8, 16])
+    cli_fails(["classify", str(tmp_path / "run"), str(tmp_path / "x.png")], "no preprocessing settings", "--init")

@@ -25,6 +25,39 @@ def _info_seq2seq(name: str) -> None:
           + (f"; the paper: {human(PUBLISHED[name])}" if name in PUBLISHED else ""))
 
 
+def _info_family(family, cfg, title: str, published: int | None) -> None:
+    """Settings and parameter count of a model config of any family with a count function (cnn, …)."""
+    n = families_count(family, cfg)
+    print(f"{family.name} {title}")
+    for f in dataclasses.fields(cfg):
+        print(f"  {f.name:<15} {getattr(cfg, f.name)}")
+    print(f"parameters      {n:,} ({human(n)})" + (f"; published {published:,}" if published else ""))
+    print(f"weights         {bytes_(4 * n)} fp32, {bytes_(2 * n)} bf16")
+
+
+def families_count(family, cfg) -> int:
+    from lmlab.runs.families import resolve
+    return resolve(family.count)(cfg)
+
+
+def _other_family(args):
+    """(family, model config, title, published count) when the preset or run is of a family other than gpt
+    (seq2seq has its own page), else None."""
+    from lmlab.runs import families
+    if args.preset:
+        for family in families.FAMILIES.values():
+            if family.name != "gpt" and family.count and "info" in family.commands and \
+                    args.preset in family.preset_names():
+                published = getattr(families.resolve(family.presets.partition(":")[0]), "PUBLISHED", {})
+                return family, family.preset(args.preset), f"preset {args.preset}", published.get(args.preset)
+        return None
+    from lmlab.runs.run import Run
+    run = Run.open(args.run)
+    if run.name == "gpt" or not run.family.count:
+        return None
+    return run.family, run.config("model"), f"run {args.run}", None
+
+
 def cmd_info(args) -> None:
     from lmlab.models.gpt import preset
     from lmlab.models.gpt.presets import PUBLISHED, count_parameters
@@ -33,6 +66,9 @@ def cmd_info(args) -> None:
         raise LmlabError("give either a run directory or --preset NAME")
     if args.preset and args.preset.startswith("transformer-"):
         _info_seq2seq(args.preset)
+        return
+    if args.preset not in PUBLISHED and (other := _other_family(args)):
+        _info_family(*other)
         return
     if args.preset:
         cfg, title = preset(args.preset), f"preset {args.preset}"
@@ -73,7 +109,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                           description="Show a model's settings, parameter count and weight memory.")
     info.add_argument("run", nargs="?", help="run directory")
     info.add_argument("--preset", help=f"a preset name instead of a run: {', '.join(PRESETS)}; or an "
-                                       "encoder-decoder one: transformer-base, transformer-big, transformer-small …")
+                                       "encoder-decoder one: transformer-base, transformer-big, transformer-small …; "
+                                       "or a CNN's: alexnet, vgg16, resnet50 …")
     info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
