@@ -82,3 +82,16 @@ def test_bad_input(run, tmp_path, cli_fails):
     cli_fails(["classify", str(run), str(folder / "a" / "x.png")], "x.png: not an image")
     (folder / "a" / "x.png").unlink()
     cli_fails(["train", "cnn", "--data", str(folder), "--out", str(tmp_path / "r")], "'a' holds no images")
+
+
+def test_init_from_a_hugging_face_import(tmp_path):
+    """A HF ResNet (RGB, 3 labels) imported, then fine-tuned on digits at 16×16: a fresh 10-class head."""
+    from transformers import ResNetConfig, ResNetForImageClassification
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                              layer_type="basic", num_labels=3)).save_pretrained(tmp_path / "hf")
+    assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "imported")]) == 0
+    assert main(["train", "cnn", "--data", "digits", "--init", str(tmp_path / "imported"), "--input_size", "16",
+                 "--max_steps", "3", "--eval_every", "3", "--batch_size", "16", "--quiet",
+                 "--out", str(tmp_path / "ft")]) == 0
+    meta = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert (meta["model"]["n_classes"], meta["model"]["in_channels"], meta["data"]["mode"]) == (10, 3, "RGB")
