@@ -95,3 +95,19 @@ def test_init_from_a_hugging_face_import(tmp_path):
                  "--out", str(tmp_path / "ft")]) == 0
     meta = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert (meta["model"]["n_classes"], meta["model"]["in_channels"], meta["data"]["mode"]) == (10, 3, "RGB")
+
+
+def test_train_on_a_folder_of_rgb_images(tmp_path, capsys):
+    from PIL import Image
+    for cls, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(8):
+            Image.new("RGB", (20 + i, 14), colour).save(tmp_path / "imgs" / cls / f"{i}.jpg")
+    assert main(["train", "cnn", "--data", str(tmp_path / "imgs"), "--preset", "resnet-small", "--channels", "[8]",
+                 "--layers", "[1]", "--stem_channels", "8", "--flip", "true", "--max_steps", "4", "--eval_every", "4",
+                 "--batch_size", "8", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["labels"] == ["blue", "red"] and meta["data"]["input_size"] == 32 and meta["data"]["mode"] == "RGB"
+    capsys.readouterr()
+    assert main(["classify", str(tmp_path / "run"), str(tmp_path / "imgs" / "red" / "0.jpg"), "--top-k", "1"]) == 0
+    assert capsys.readouterr().out.startswith(str(tmp_path / "imgs" / "red" / "0.jpg"))
