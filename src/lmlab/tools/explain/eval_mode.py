@@ -21,7 +21,7 @@ from lmlab.models.gpt import GPT
 from lmlab.models.gpt import preset as gpt_preset
 from lmlab.tools.explain._report import heading
 
-STEPS, BATCH = 60, 64
+STEPS, BATCH = 30, 64
 
 
 def trained_cnn():
