@@ -60,7 +60,10 @@ def parse_value(text: str, typ: Any, key: str = "value") -> Any:
             return text
     except ValueError:
         raise LmlabError(f"{key} expects {typ.__name__}, got '{text}'") from None
-    return json.loads(text)
+    try:  # a list or other JSON value, e.g. --channels [32,64]
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise LmlabError(f"{key} expects a JSON value such as [32,64], got '{text}'") from None
 
 
 def check_value(value: Any, typ: Any, key: str = "value") -> Any:

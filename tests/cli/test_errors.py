@@ -483,3 +483,9 @@ def test_finetune_classify_from_the_command_line(cli_fails, capsys, corpus, tmp_
           "neither an lmlab BERT run")
     cli_fails([*base, "--data", str(data), "--out", str(out)], "--overwrite")
     assert not (tmp_path / "x").exists()
+
+
+def test_info_of_a_cnn_preset(capsys):
+    assert main(["info", "--preset", "alexnet"]) == 0
+    out = capsys.readouterr().out
+    assert "lrn             True" in out and "62,378,344" in out

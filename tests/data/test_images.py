@@ -108,3 +108,10 @@ def test_batches_resume_exactly(digits):
     b.load_state_dict(state)
     x, y = a.next(), b.next()
     assert torch.equal(x["pixel_values"], y["pixel_values"]) and torch.equal(x["labels"], y["labels"])
+
+
+def test_flips_mirror_about_half():
+    x = torch.arange(16.0).view(1, 1, 4, 4).repeat(200, 1, 1, 1)
+    out = augment(x, shift=0, flip=True, gen=torch.Generator().manual_seed(0))
+    mirrored = (out == x.flip(-1)).flatten(1).all(1)
+    assert ((out == x).flatten(1).all(1) | mirrored).all() and 60 < int(mirrored.sum()) < 140

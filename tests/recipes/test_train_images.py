@@ -105,3 +105,30 @@ def test_vit_trains_on_digits_with_overlapping_patches_and_draws_its_rollout(tmp
     capsys.readouterr()
     assert main(["hf", "export", str(out), "--out", str(tmp_path / "hf")]) == 2
     assert "stride 2 ≠ patch_size 4" in capsys.readouterr().err and not (tmp_path / "hf").exists()
+def test_init_from_a_hugging_face_import(tmp_path):
+    """A HF ResNet (RGB, 3 labels) imported, then fine-tuned on digits at 16×16: a fresh 10-class head."""
+    from transformers import ResNetConfig, ResNetForImageClassification
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                              layer_type="basic", num_labels=3)).save_pretrained(tmp_path / "hf")
+    assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "imported")]) == 0
+    assert main(["train", "cnn", "--data", "digits", "--init", str(tmp_path / "imported"), "--input_size", "16",
+                 "--max_steps", "3", "--eval_every", "3", "--batch_size", "16", "--quiet",
+                 "--out", str(tmp_path / "ft")]) == 0
+    meta = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert (meta["model"]["n_classes"], meta["model"]["in_channels"], meta["data"]["mode"]) == (10, 3, "RGB")
+
+
+def test_train_on_a_folder_of_rgb_images(tmp_path, capsys):
+    from PIL import Image
+    for cls, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(8):
+            Image.new("RGB", (20 + i, 14), colour).save(tmp_path / "imgs" / cls / f"{i}.jpg")
+    assert main(["train", "cnn", "--data", str(tmp_path / "imgs"), "--preset", "resnet-small", "--channels", "[8]",
+                 "--layers", "[1]", "--stem_channels", "8", "--flip", "true", "--max_steps", "4", "--eval_every", "4",
+                 "--batch_size", "8", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["labels"] == ["blue", "red"] and meta["data"]["input_size"] == 32 and meta["data"]["mode"] == "RGB"
+    capsys.readouterr()
+    assert main(["classify", str(tmp_path / "run"), str(tmp_path / "imgs" / "red" / "0.jpg"), "--top-k", "1"]) == 0
+    assert capsys.readouterr().out.startswith(str(tmp_path / "imgs" / "red" / "0.jpg"))

@@ -324,3 +324,13 @@ def test_vit_import_info_export_and_a_refused_stride(tmp_path, capsys, cli_fails
     capsys.readouterr()                                                   # transformers' loading bars
     cli_fails(["hf", "export", str(overlapping), "--out", str(tmp_path / "no")], "stride 1 ≠ patch_size 2")
     assert not (tmp_path / "no").exists()
+def test_hf_resnet_imports_as_a_cnn_run_with_its_labels(tmp_path, capsys, cli_fails):
+    from transformers import ResNetConfig, ResNetForImageClassification
+    cfg = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic",
+                       id2label={0: "cat", 1: "dog", 2: "owl"}, label2id={"cat": 0, "dog": 1, "owl": 2})
+    ResNetForImageClassification(cfg).save_pretrained(tmp_path / "hf")
+    assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "run")]) == 0
+    assert "lmlab classify" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (meta["family"], meta["labels"], meta["model"]["channels"]) == ("cnn", ["cat", "dog", "owl"], [8, 16])
+    cli_fails(["classify", str(tmp_path / "run"), str(tmp_path / "x.png")], "no preprocessing settings", "--init")

@@ -183,14 +183,15 @@ def load_images(source: str, prep: Preprocessing, skip_bad: bool = False) -> Ima
         bad = 0
     else:
         items, bad = [], 0
-        for cls, path in folder_files(Path(source)):
+        files = folder_files(Path(source))
+        for cls, path in files:
             try:
                 items.append((cls, open_image(path), str(path)))
             except LmlabError as e:
                 if not skip_bad:
                     raise LmlabError(f"{e}; remove it, or pass --skip_bad true to skip such files") from None
                 bad += 1
-        empty = sorted({c for c, _ in folder_files(Path(source))} - {c for c, _, _ in items})
+        empty = sorted({c for c, _ in files} - {c for c, _, _ in items})
         if empty:
             raise LmlabError(f"{Path(source) / empty[0]}: the class folder '{empty[0]}' holds no readable image")
     classes = sorted({y for y, _, _ in items})

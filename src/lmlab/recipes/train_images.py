@@ -82,8 +82,11 @@ def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: 
         data = DIGITS if run.source == DIGITS else run.corpus()
     else:
         family = families.of_model_config(model_cfg)
-        if init:
+        if init:  # its shape; --input_size may change the image size (a CNN pools any size; a ViT's positions
+            # of another size start fresh, and load_init says so)
             model_cfg = Run.open(init, family=family.name).config("model")
+            if data_cfg.input_size:
+                model_cfg = dataclasses.replace(model_cfg, image_size=data_cfg.input_size)
         data_cfg = data_cfg.for_model(model_cfg.image_size, model_cfg.in_channels)
     if data is None:
         raise LmlabError("no data: give --data digits or a folder of class folders")

@@ -328,7 +328,9 @@ IMAGES_ABOUT = ("Train an image classifier on scikit-learn's 8×8 digits (`--dat
                 "folders (FOLDER/CLASS_NAME/*.png|jpg), split into train / validation / test (stratified, seeded). "
                 "Every image is converted to the model's channels and size and normalised; the settings are saved "
                 "with the run and reused by `lmlab classify`. Augmentation: random shifts (--shift, pixels), "
-                "optional flips (--flip true; never for digits). The weights kept are the evaluation's best on "
+                "optional flips (--flip true; never for digits). --init RUN starts from another run's weights (e.g. a "
+                "Hugging Face ResNet imported with `lmlab hf import`; --input_size sets the image size then). The "
+                "weights kept are the evaluation's best on "
                 "validation. Writes config.json, model.safetensors, train_state.pt, metrics.jsonl (val_loss, "
                 "val_acc, val_accuracy), loss.png, results.json (test accuracy, macro-F1, confusion matrix) and "
                 "confusion.png")

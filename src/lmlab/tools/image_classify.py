@@ -16,6 +16,9 @@ from lmlab.runs.run import Run
 
 
 def run_preprocessing(run: Run) -> Preprocessing:
+    if "data" not in run.meta:
+        raise LmlabError(f"{run.path} holds no preprocessing settings (an import from Hugging Face?); fine-tune it "
+                         f"first with `lmlab train {run.name} --data DATA --init {run.path}`")
     data_cfg = run.config("data")
     if not isinstance(data_cfg, ImageDataConfig):
         raise LmlabError(f"{run.path} is not an image run (its data section is a {type(data_cfg).__name__})")

@@ -41,3 +41,11 @@ def test_resnet50_strides_on_the_3x3():
 def test_bad_configs(bad):
     with pytest.raises(ValueError):
         CNNConfig(**bad)
+
+
+def test_list_keys_from_the_command_line():
+    from lmlab.config import replace
+    from lmlab.errors import LmlabError
+    assert replace(preset("resnet-digits"), {"channels": "[8,16]"}).channels == (8, 16)
+    with pytest.raises(LmlabError, match=r"channels expects a JSON value such as \[32,64\], got '8,16'"):
+        replace(preset("resnet-digits"), {"channels": "8,16"})

@@ -35,8 +35,8 @@ class BasicBlock(nn.Module):
         self.shortcut = conv_bn(c_in, c_out, 1, stride) if stride != 1 or c_in != c_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:                     # (B, C, H, W)
-        h = self.conv2(torch.relu(self.conv1(x)))
-        return torch.relu(h + (x if self.shortcut is None else self.shortcut(x)))
+        h = self.conv2(torch.relu_(self.conv1(x)))  # in place: BatchNorm's backward needs its input, not output
+        return torch.relu_(h.add_(x if self.shortcut is None else self.shortcut(x)))
 
 
 class Bottleneck(nn.Module):
@@ -50,8 +50,8 @@ class Bottleneck(nn.Module):
         self.shortcut = conv_bn(c_in, c_out, 1, stride) if stride != 1 or c_in != c_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
-        return torch.relu(h + (x if self.shortcut is None else self.shortcut(x)))
+        h = self.conv3(torch.relu_(self.conv2(torch.relu_(self.conv1(x)))))
+        return torch.relu_(h.add_(x if self.shortcut is None else self.shortcut(x)))
 
 
 def alexnet_features(cfg: CNNConfig) -> nn.Sequential:

@@ -39,6 +39,10 @@ TOPICS: dict[str, Topic] = {
     "norms": Topic("norms", "what BatchNorm and LayerNorm average over in a (b, n, d) batch"),
     "symmetry": Topic("symmetry", "hidden units that start equal stay equal; random init breaks it"),
     "masking": Topic("masking", "BERT's 15 % / 80-10-10 masking on Tiny Shakespeare, counted"),
+    "receptive-field": Topic("receptive_field", "two stacked 3×3 convolutions vs one 5×5: the same field "
+                                                "(by gradient), 18C² vs 25C² weights"),
+    "eval-mode": Topic("eval_mode", "model.eval() changes a CNN with BatchNorm and dropout, not a GPT without "
+                                    "dropout"),
     "schedule": Topic("schedule", "every learning-rate schedule of lmlab.optim.schedules, plotted"),
     "tf-idf": Topic("tf_idf", "one-hot, counts and TF-IDF by hand; the notes' idf goes negative"),
     "polysemy": Topic("polysemy", "'bank' by the river and at the money: static vs ELMo/BERT vectors, "
