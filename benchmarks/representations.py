@@ -1,9 +1,9 @@
 """The road measured: fortune topics from one-hot vectors to a fine-tuned BERT, on one split (issue 16).
 
-    python benchmarks/representations.py                          # ~10 min on 2 CPU cores; writes the JSON
+    python benchmarks/representations.py                          # ~15 min on 2 shared CPU cores; writes the JSON
     python benchmarks/representations.py --quick                  # smoke run, ~1 min (writes no JSON)
     python benchmarks/representations.py --bert runs/fortunes/finetuned-0 --elmo runs/elmo-fortunes
-    python benchmarks/representations.py --labels all --w2v-epochs 3 --elmo-steps 300   # all 40 topics
+    python benchmarks/representations.py --labels all --w2v-epochs 3 --elmo-budget 600   # all 40 topics
 
 The notes' road of text representations (002 III: one-hot, TF-IDF, word2vec, ELMo, BERT), each read by
 the same classifier on the same texts:
@@ -12,10 +12,11 @@ the same classifier on the same texts:
       finetune_fortunes.py, scikit-learn's TfidfVectorizer on word 1-2 grams with C = 10 as there;
   (c) word2vec: the mean of a text's word vectors (skip-gram, dim 100, window 5, negative 5, min_count 3,
       --w2v-epochs) trained by `lmlab.recipes.train_word2vec` on the unlabelled corpus below, words as in (a);
-  (d) ELMo: elmo-tiny's biLM trained by `lmlab.recipes.train_elmo` on the same corpus for --elmo-steps
-      (or the run given by --elmo); a word's vector is the equal-weight scalar mix (γ = 1) of its 3 layers
-      (lmlab.tools.token_vectors), a text's the mean of its words'. The same ELMo with random (seeded) weights
-      is measured too: the baseline any claim about what training taught must beat;
+  (d) ELMo: elmo-tiny's biLM trained by `lmlab.recipes.train_elmo` on the same corpus for --elmo-steps or
+      --elmo-budget seconds, whichever ends first (or the run given by --elmo); a word's vector is the
+      equal-weight scalar mix (γ = 1) of its 3 layers (lmlab.tools.token_vectors), a text's the mean of its
+      words'. The same ELMo with random (seeded) weights is measured too: the baseline any claim about what
+      training taught must beat;
   (e) BERT: the fine-tuned classifier given by --bert (a `bert-classifier` run, e.g. OUT/finetuned-0 of
       `finetune_fortunes.py --out OUT`), its own head, evaluated on this split's test texts. Refused if its
       training split is not this split; skipped with a note when not given.
@@ -125,7 +126,8 @@ def elmo_means(run: Path, splits: list[list[str]], random_weights: bool, seed: i
 
 
 def train_small_elmo(corpus: list[str], work: Path, args) -> Path:
-    """elmo-tiny on the corpus for --elmo-steps (batch 32 windows of 20 words, lr 2e-3, the ELMo defaults)."""
+    """elmo-tiny on the corpus for --elmo-steps or --elmo-budget seconds, whichever ends first (batch 32
+    windows of 20 words, lr 2e-3: the ELMo defaults)."""
     import dataclasses
 
     from lmlab.data.word_chars import WordDataConfig
@@ -135,10 +137,13 @@ def train_small_elmo(corpus: list[str], work: Path, args) -> Path:
     (work / "elmo.txt").write_text("".join(t + "\n" for t in corpus), encoding="utf-8")
     steps = args.elmo_steps
     cfg = dataclasses.replace(ELMO_TRAIN, max_steps=steps, warmup_steps=min(100, steps // 10),
-                              eval_every=max(1, steps // 4), eval_batches=10, seed=args.seed, device="cpu")
+                              eval_every=max(1, steps // 4), eval_batches=10, seed=args.seed, device="cpu",
+                              time_budget=args.elmo_budget)
     res = train_elmo(str(work / "elmo.txt"), preset("elmo-tiny"), cfg, WordDataConfig(max_vocab=10000),
                      work / "elmo", overwrite=True, quiet=True)
-    print(f"  ELMo elmo-tiny, {steps} steps: val fwd ppl {res['val_fwd_ppl']:.1f}, bwd ppl {res['val_bwd_ppl']:.1f}")
+    done = max(r["step"] for r in map(json.loads, (work / "elmo" / "metrics.jsonl").open()))
+    args.elmo_steps_done = done
+    print(f"  ELMo elmo-tiny, {done} steps: val fwd ppl {res['val_fwd_ppl']:.1f}, bwd ppl {res['val_bwd_ppl']:.1f}")
     return work / "elmo"
 
 
@@ -180,7 +185,9 @@ def main() -> None:
     ap.add_argument("--labels", default="computers,politics,science,work", help="topics to classify, or 'all'")
     ap.add_argument("--seed", type=int, default=0, help="split seed (as finetune_fortunes.py's --seed)")
     ap.add_argument("--w2v-epochs", type=int, default=5, help="word2vec epochs over the corpus (default 5)")
-    ap.add_argument("--elmo-steps", type=int, default=600, help="ELMo training steps (default 600, ~6 min)")
+    ap.add_argument("--elmo-steps", type=int, default=600, help="ELMo training steps at most (default 600)")
+    ap.add_argument("--elmo-budget", type=float, default=300.0,
+                    help="seconds of ELMo training at most (default 300; 0: no limit): ELMo is the slow one on a CPU")
     ap.add_argument("--elmo", metavar="RUN", help="use this ELMo run instead of training one")
     ap.add_argument("--no-elmo-random", action="store_true", help="skip the random-weights ELMo row")
     ap.add_argument("--bert", metavar="RUN", help="a fine-tuned bert-classifier run on this split")
@@ -249,7 +256,7 @@ def main() -> None:
         t0 = time.perf_counter()
         elmo = Path(args.elmo) if args.elmo else train_small_elmo(corpus, work, args)
         xs = elmo_means(elmo, texts, random_weights=False, seed=args.seed)
-        name = f"run {args.elmo}" if args.elmo else f"elmo-tiny, {args.elmo_steps} steps"
+        name = f"run {args.elmo}" if args.elmo else f"elmo-tiny, {args.elmo_steps_done} steps"
         add(f"(d) ELMo scalar mix, mean ({name}) + LR", xs, time.perf_counter() - t0, dense=True)
         if not args.no_elmo_random:
             t0 = time.perf_counter()
