@@ -1,0 +1,17 @@
+"""Task heads on a pretrained encoder, each a family of its own runs (`lmlab finetune TASK`)."""
+
+from lmlab.runs.families.registry import TRAIN, Family, register
+
+register(Family(
+    name="bert-classifier",
+    summary="a BERT encoder with a sequence-classification head (`lmlab finetune classify`)",
+    configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN,
+             "data": "lmlab.data.classification:ClassificationDataConfig",
+             "finetune": "lmlab.train.config:FinetuneConfig"},
+    model="lmlab.models.bert.model:BertForSequenceClassification.from_sections", model_takes="sections",
+    presets="lmlab.models.bert.presets:PRESETS",
+    count="lmlab.models.bert.presets:count_parameters",
+    tokenizer="the encoder's WordPiece",
+    hf=("bert",),  # exported as BertForSequenceClassification; a BERT folder imports as "bert" (registered first)
+    commands=("info", "lora", "hf"),
+))
