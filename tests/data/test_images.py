@@ -41,6 +41,18 @@ def test_split_is_fixed_stratified_and_disjoint(digits):
     assert torch.bincount(test.labels, minlength=10).min() >= 26  # every class ~15 %
 
 
+def test_train_fraction_keeps_a_nested_per_class_share_and_the_same_val_and_test(digits):
+    full, val, test = split_images(digits, ImageDataConfig())
+    parts = {f: split_images(digits, ImageDataConfig(train_fraction=f)) for f in (0.1, 0.25, 0.5)}
+    assert [len(parts[f][0].labels) for f in (0.1, 0.25, 0.5)] == [126, 315, 630]
+    assert set(parts[0.1][0].names) < set(parts[0.25][0].names) < set(parts[0.5][0].names) < set(full.names)
+    assert all(parts[f][1].names == val.names and parts[f][2].names == test.names for f in parts)
+    counts = torch.bincount(parts[0.1][0].labels, minlength=10)
+    assert counts.min() >= 12 and counts.max() <= 14  # stratified: ~10 % of each class's ~126
+    with pytest.raises(ValueError, match="train_fraction"):
+        ImageDataConfig(train_fraction=0)
+
+
 def write_folder(root, bad: str | None = None):
     for cls, colour in (("cat", (200, 10, 10)), ("dog", (10, 10, 200))):
         (root / cls).mkdir(parents=True)

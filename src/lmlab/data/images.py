@@ -92,6 +92,7 @@ class ImageDataConfig:
     val_fraction: float = 0.15    # per class, seeded
     test_fraction: float = 0.15
     split_seed: int = 0
+    train_fraction: float = 1.0   # train on this share of the training split (per class, seeded); val/test unchanged
     skip_bad: bool = False        # skip unreadable image files (and say how many) instead of stopping
 
     def __post_init__(self):
@@ -100,6 +101,8 @@ class ImageDataConfig:
                              f"'{self.mode}', {self.std}, {self.shift}")
         if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
             raise ValueError("need 0 < val_fraction, test_fraction and val_fraction + test_fraction < 1")
+        if not 0 < self.train_fraction <= 1:
+            raise ValueError(f"need 0 < train_fraction ≤ 1, got {self.train_fraction}")
 
     def preprocessing(self) -> Preprocessing:
         if not (self.input_size and self.mode):
@@ -202,10 +205,26 @@ def load_images(source: str, prep: Preprocessing, skip_bad: bool = False) -> Ima
 
 
 def split_images(data: ImageSet, cfg: ImageDataConfig) -> tuple[ImageSet, ImageSet, ImageSet]:
-    """The fixed stratified train / validation / test split (seeded by split_seed)."""
+    """The fixed stratified train / validation / test split (seeded by split_seed); with train_fraction < 1 the
+    first that share of each class's training images (in a seeded order), so smaller sets nest in larger ones."""
     rows = [{"label": int(y), "i": i} for i, y in enumerate(data.labels.tolist())]
-    parts = split_examples(rows, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
-    return tuple(data.subset([r["i"] for r in part]) for part in parts)  # type: ignore[return-value]
+    train, val, test = split_examples(rows, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+    if cfg.train_fraction < 1:
+        train = _share_per_class(train, cfg.train_fraction, cfg.split_seed)
+    return tuple(data.subset([r["i"] for r in part]) for part in (train, val, test))  # type: ignore[return-value]
+
+
+def _share_per_class(rows: list[dict], fraction: float, seed: int) -> list[dict]:
+    """round(fraction × n) rows of each class (at least one), in a seeded order: 10 % ⊂ 25 % ⊂ 50 % ⊂ 100 %."""
+    by_class: dict[int, list[dict]] = {}
+    for row in rows:
+        by_class.setdefault(row["label"], []).append(row)
+    kept = []
+    for label in sorted(by_class):
+        members = sorted(by_class[label], key=lambda r: r["i"])
+        random.Random(seed * 1000 + label).shuffle(members)
+        kept += members[:max(1, round(fraction * len(members)))]
+    return sorted(kept, key=lambda r: r["i"])
 
 
 def augment(x: torch.Tensor, shift: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
