@@ -41,7 +41,8 @@ register(Family(
     heads={"mlm": "lmlab.models.bert.model:BertForMaskedLM",
            "classify": "lmlab.models.bert.model:BertForSequenceClassification",
            "tokens": "lmlab.models.bert.model:BertForTokenClassification"},
-    train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "tokenizer", "lora", "nf4"),
+    train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "init", "tokenizer", "lora", "nf4"),
+    init_config="lmlab.runs.hf:bert_init_config",
     commands=("train", "embed", "fill-mask", "finetune", "info", "hf", "lora", "distill"),
     token_vectors="lmlab.tools.token_vectors:bert_word_vectors",
     next_step='embed with: lmlab embed {out} "..."; fine-tune with: lmlab finetune classify --model {out} ...',
@@ -56,6 +57,8 @@ examples:
   lmlab train bert --data my_texts/ --masking span --sentence_task none --dynamic true --out runs/spanbert
   lmlab train bert --out runs/bert --resume --max_steps 4000       # continue a run, with more steps
   lmlab train bert --data my_texts/ --tokenizer bert-base-uncased/vocab.txt --out runs/bert-vocab
+  lmlab train bert --init runs/bert --data domain_texts/ --max_steps 2000 --lr 1e-4 --out runs/bert-domain
+  lmlab train bert --init bert-base-uncased/ --data domain_texts/ --lora r=8,targets=qkv --out runs/bert-lora
 """,
 ))
 
