@@ -9,6 +9,7 @@ The folder has no pooler or NSP head: they start fresh, with a warning. Then the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,8 @@ transformers = pytest.importorskip("transformers")
 DEBIAN = Path(__file__).parents[1] / "data" / "debian_descriptions_480.txt"
 TOL = 1e-5
 DATA = BertDataConfig(max_len=32, sentence_task="none")
-TRAIN = TrainConfig(max_steps=30, batch_size=16, eval_every=30, eval_batches=3, log_every=10, warmup_steps=3,
-                    lr=2e-3, min_lr=2e-4, device="cpu")
+TRAIN = TrainConfig(max_steps=20, batch_size=16, eval_every=20, eval_batches=2, log_every=10, warmup_steps=2,
+                    lr=3e-3, min_lr=3e-4, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_step_zero_loss_is_the_hf_loss_and_training_lowers_it(hf_folder, tmp_pat
     with pytest.warns(UserWarning, match="newly initialised"):
         pretrain_bert(str(DEBIAN), None, TRAIN, DATA, tmp_path / "run", quiet=True, init=folder)
     evals = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "val_mlm_loss" in r]
-    assert [r["step"] for r in evals] == [0, 30]
+    assert [r["step"] for r in evals] == [0, 20]
     # the same validation batches as the run's (fixed masks), scored by transformers
     train_docs, val_docs = split_documents(load_text(str(DEBIAN)), DATA.val_fraction, str(DEBIAN))
     _, val, _ = mlm_batches(train_docs, val_docs, Run.open(tmp_path / "run").tokenizer(), DATA, TRAIN.batch_size,
@@ -82,3 +83,25 @@ def test_step_zero_loss_is_the_hf_loss_and_training_lowers_it(hf_folder, tmp_pat
                      token_type_ids=b.get("token_type_ids"), labels=b["labels"]).loss.item() for b in val]
     assert evals[0]["val_mlm_loss"] == pytest.approx(sum(losses) / len(losses), abs=TOL)
     assert evals[-1]["val_mlm_loss"] < evals[0]["val_mlm_loss"] - 0.2  # random weights: it starts near ln 400
+
+
+def test_lora_on_the_hf_init_loads_into_peft_on_the_hf_model(hf_folder, tmp_path):
+    """LoRA adapters trained on the folder's weights (`--init FOLDER --lora`) are a peft adapter of that very
+    folder: peft's model computes the MLM logits of lmlab's merged run (to 1e-5)."""
+    peft = pytest.importorskip("peft")
+    from lmlab.peft.lora import LoRAConfig
+    folder, base = hf_folder
+    train = TrainConfig(max_steps=4, batch_size=8, eval_every=4, eval_batches=1, warmup_steps=1, lr=1e-2,
+                        device="cpu")
+    with pytest.warns(UserWarning, match="newly initialised"):
+        pretrain_bert(str(DEBIAN), None, train, DATA, tmp_path / "lora", quiet=True, init=folder,
+                      lora=LoRAConfig(r=4, alpha=8, targets=("qkv",)))
+    adapter = tmp_path / "lora" / "adapter"
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(folder)
+    hf = peft.PeftModel.from_pretrained(transformers.BertForMaskedLM.from_pretrained(folder), adapter).eval()
+    ours = Run.open(tmp_path / "lora").model().eval()
+    ids = torch.randint(5, 400, (2, 12), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        diff = (ours(ids).mlm_logits - hf(input_ids=ids).logits).abs().max().item()
+        moved = (ours(ids).mlm_logits - base(input_ids=ids).logits).abs().max().item()
+    assert diff <= TOL and moved > 1e-3  # the adapters did train

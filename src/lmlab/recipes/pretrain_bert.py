@@ -23,7 +23,7 @@ from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.apply import apply_lora
 from lmlab.peft.lora import LoRAConfig
 from lmlab.runs.directory import prepare_run_dir
-from lmlab.runs.hf import load_bert_init
+from lmlab.runs.hf import hf_origin, load_bert_init
 from lmlab.runs.run import Run, check_qlora, write_run_config
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import bert_pretraining
@@ -98,7 +98,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
         print(f"BERT {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters | WordPiece vocab "
               f"{tok.vocab_size} | {n_train:,} train / {n_val:,} val examples | "
               f"masking {data_cfg.masking}, {data_cfg.sentence_task}")
-    on_eval = run_adapter_writer(run_dir, model, quiet=quiet) if lora else None
+    on_eval = run_adapter_writer(run_dir, model, hf_origin(run_dir), quiet=quiet) if lora else None
     trainer = Trainer(model, bert_pretraining, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
                       on_eval=on_eval)
     return trainer.fit(resume=resume, evaluate_first=init is not None)

@@ -171,3 +171,18 @@ def load_bert_init(source: str | Path):
         raise LmlabError(f"--init {source} has no tokenizer.json or vocab.txt; continued pretraining uses the "
                          "init's own tokenizer")
     return model, tok
+
+
+def hf_origin(run_dir: str | Path) -> str | None:
+    """The Hugging Face folder a run's weights came from, for adapter_config.json's base_model_name_or_path: its
+    --init when that is an HF folder, else the "hf:" source of its --init run (`lmlab hf import`) or its own."""
+    try:
+        meta = load_config(run_dir, required=())
+        if meta.get("init"):
+            meta = load_config(meta["init"], required=())
+            if meta.get("model_type") and "family" not in meta:
+                return str(load_config(run_dir, required=())["init"])
+    except LmlabError:
+        return None
+    source = str(meta.get("source", ""))
+    return source.removeprefix("hf:") if source.startswith("hf:") else None
