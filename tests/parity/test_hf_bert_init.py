@@ -105,3 +105,19 @@ def test_lora_on_the_hf_init_loads_into_peft_on_the_hf_model(hf_folder, tmp_path
         diff = (ours(ids).mlm_logits - hf(input_ids=ids).logits).abs().max().item()
         moved = (ours(ids).mlm_logits - base(input_ids=ids).logits).abs().max().item()
     assert diff <= TOL and moved > 1e-3  # the adapters did train
+
+
+def test_a_bertmodel_folder_gets_a_fresh_mlm_head_and_keeps_its_encoder(hf_folder, tmp_path):
+    folder, _ = hf_folder
+    torch.manual_seed(0)
+    enc = transformers.BertModel(transformers.BertConfig(vocab_size=400, hidden_size=32, num_hidden_layers=1,
+                                                         num_attention_heads=2, intermediate_size=64,
+                                                         max_position_embeddings=64)).eval()
+    enc.save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    with pytest.warns(UserWarning, match=r"has no mlm\.decoder\.bias, mlm\.dense\.bias.*newly initialised"):
+        model, _ = load_bert_init(tmp_path)
+    ids = torch.randint(5, 400, (2, 10), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert (model.eval().bert(ids).hidden - enc(input_ids=ids).last_hidden_state).abs().max().item() <= TOL

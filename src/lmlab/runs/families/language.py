@@ -49,7 +49,9 @@ register(Family(
     about=("Pretrain a BERT (masked-language modelling, plus next-sentence or sentence-order prediction) on a text "
            "corpus split into documents at blank lines and segments at line breaks. A WordPiece tokenizer is "
            "trained on the corpus. Writes config.json, tokenizer.json, model.safetensors, train_state.pt, "
-           "metrics.jsonl (val_mlm_loss, val_mlm_acc, val_sentence_acc) and loss.png."),
+           "metrics.jsonl (val_mlm_loss, val_mlm_acc, val_sentence_acc) and loss.png. With --init, an existing "
+           "BERT (an lmlab run or a Hugging Face folder) pretrains further on new text with its own tokenizer and "
+           "shape (continued, domain-adaptive pretraining); metrics.jsonl then starts with its loss at step 0."),
     examples="""\
 examples:
   lmlab train bert --data tinyshakespeare --preset bert-mini --out runs/bert
