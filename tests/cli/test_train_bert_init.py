@@ -41,6 +41,7 @@ def test_continue_on_new_text_then_resume(base, tmp_path, capsys):
     (["--preset", "bert-mini"], ("drop --preset",)),
     (["--tokenizer", "vocab.txt"], ("brings its own tokenizer", "drop --tokenizer")),
     (["--max_len", "128"], ("max_len 128 is longer than the 64 positions",)),
+    (["--tokenizer_vocab_size", "900"], ("brings its own tokenizer", "drop --tokenizer_vocab_size")),
 ])
 def test_what_would_change_the_model_is_refused(base, tmp_path, cli_fails, argv, needles):
     cli_fails(["train", "bert", "--init", str(base), "--data", str(DEBIAN), *argv, "--out", str(tmp_path / "x")],

@@ -60,8 +60,11 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
     if lora is not None and init is None and not resume:
         raise LmlabError("--lora trains adapters on a frozen base, and without --init that base is random (it "
                          "would never learn); give --init RUN_OR_HF_FOLDER (a pretrained BERT) or drop --lora")
-    if init is not None and tokenizer is not None:
-        raise LmlabError(f"--init {init} brings its own tokenizer (its vocabulary is the model's); drop --tokenizer")
+    if init is not None:
+        moot = [f"--{k}" for k in ("tokenizer_vocab_size", "lowercase") if getattr(data_cfg, k) != getattr(BertDataConfig(), k)]
+        if tokenizer is not None or moot:
+            raise LmlabError(f"--init {init} brings its own tokenizer (its vocabulary is the model's); drop "
+                             f"{' and '.join((['--tokenizer'] if tokenizer is not None else []) + moot)}")
     init_model = None
     if init is not None:  # before the corpus is read: a wrong init costs nothing
         init_model, tok = load_bert_init(init)
