@@ -68,6 +68,7 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
     init_model = None
     if init is not None:  # before the corpus is read: a wrong init costs nothing
         init_model, tok = load_bert_init(init)
+        _check_wordpiece(tok, init)
         model_cfg = init_model.cfg
         if data_cfg.max_len > model_cfg.max_seq_len:
             raise LmlabError(f"max_len {data_cfg.max_len} is longer than the {model_cfg.max_seq_len} positions of "
@@ -78,14 +79,13 @@ def pretrain_bert(data: str | None, model_cfg: BertConfig | None, train_cfg: Tra
     elif init is None:
         if tokenizer is not None:
             tok = TextTokenizer.load(tokenizer, lowercase=data_cfg.lowercase)
+            _check_wordpiece(tok, tokenizer)
         else:
             tok = train_tokenizer("wordpiece", "\n".join("\n".join(d) for d in train_docs),
                                   data_cfg.tokenizer_vocab_size, data_cfg.lowercase)
         model_cfg = dataclasses.replace(model_cfg, vocab_size=tok.vocab_size,
                                         max_seq_len=max(model_cfg.max_seq_len, data_cfg.max_len),
                                         pad_id=tok.special_ids["pad"])
-    if not resume:
-        _check_wordpiece(tok, tokenizer or init)
     train_data, val, (n_train, n_val) = mlm_batches(train_docs, val_docs, tok, data_cfg, train_cfg.batch_size,
                                                     train_cfg.seed, train_cfg.eval_batches)
 
