@@ -111,12 +111,12 @@ def test_qlora_gpt_run_trains_resumes_samples_and_merges(gpt_base, shakespeare_s
 
 
 def test_qlora_bert_pretraining_and_finetuning(bert_run, tmp_path, capsys):
-    # train bert --lora --nf4, then the run serves as an encoder (dequantised, merged) for embed and finetune
+    # train bert --init RUN --lora --nf4 (adapters on the init's weights), then the run serves as an encoder
+    # (dequantised, merged) for embed and finetune
     corpus = bert_run.parent / "corpus.txt"
     qbert = tmp_path / "qbert"
-    assert main(["train", "bert", "--data", str(corpus), "--preset", "bert-tiny", "--tokenizer_vocab_size", "600",
-                 "--max_len", "32", "--sentence_task", "none", "--lora", "r=4,targets=all-linear", "--nf4",
-                 *QUICK, "--out", str(qbert)]) == 0
+    assert main(["train", "bert", "--init", str(bert_run), "--data", str(corpus), "--max_len", "32",
+                 "--sentence_task", "none", "--lora", "r=4,targets=all-linear", "--nf4", *QUICK, "--out", str(qbert)]) == 0
     assert json.loads((qbert / "config.json").read_text())["quantization"]["qlora"]
     assert not lora_layers(Run.open(qbert).model()) and not nf4_layers(Run.open(qbert).model())
     assert main(["embed", str(qbert), "a fortune", "another one"]) == 0
@@ -141,6 +141,8 @@ def test_nf4_mistakes(cli_fails, gpt_base, bert_run, shakespeare_small, tmp_path
               "--nf4", "needs --lora", "lmlab quantize nf4")
     cli_fails(["train", "bert", "--data", str(shakespeare_small), "--nf4", "--out", str(tmp_path / "b")],
               "needs --lora")
+    cli_fails(["train", "bert", "--data", str(shakespeare_small), "--lora", "r=4", "--nf4", "--out",
+               str(tmp_path / "b")], "without --init that base is random")
     cli_fails(["finetune", "classify", "--model", str(bert_run), "--data", str(DATA), "--nf4",
                "--out", str(tmp_path / "c")], "needs --lora")
     cli_fails(["train", "gpt", "--out", str(gpt_base), "--resume", "--nf4"], "keeps its --nf4")

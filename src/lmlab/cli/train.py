@@ -22,8 +22,10 @@ from lmlab.errors import LmlabError
 from lmlab.runs import families
 
 OPTIONS = {  # the optional flags a family may take (Family.train_options), with their help
-    "init": ("--init", dict(metavar="RUN", help="start from the weights and tokenizer of this run (e.g. one made by "
-                                                "`lmlab hf import`) instead of a fresh --preset")),
+    "init": ("--init", dict(metavar="RUN", help="continue pretraining the model of this run (e.g. one made by `lmlab hf "
+                                                "import`; `train bert` also takes a Hugging Face BERT folder): its "
+                                                "weights, shape and tokenizer, so no --preset, model keys or "
+                                                "--tokenizer; data and training keys may change")),
     "tokenizer": ("--tokenizer", dict(metavar="FILE", help="use this WordPiece tokenizer.json or BERT vocab.txt "
                                                            "instead of training one on the corpus (it sets the "
                                                            "vocabulary size; tokenizer_vocab_size is then ignored)")),
@@ -102,8 +104,10 @@ def run(args, extra: list[str]) -> None:
         if getattr(args, "init", None):
             if routed["model"] or args.preset:
                 raise LmlabError("--init takes the model (shape and weights) from its run; drop --preset and "
-                                 f"model keys ({', '.join(routed['model']) or '--preset'})")
-            Run.open(args.init, family=family.name).configs("model")  # a clear error before anything starts
+                                 f"model keys ({', '.join('--' + k for k in routed['model']) or '--preset'})")
+            if getattr(args, "tokenizer", None):
+                raise LmlabError("--init brings its own tokenizer (its vocabulary is the model's); drop --tokenizer")
+            _init_model_config(family, args.init)  # a clear error before anything starts
         defaults = family.default_configs()
         model_cfg = replace(family.preset(args.preset or family.default_preset), routed["model"])
         train_cfg = replace(defaults["train"], routed["train"])
@@ -134,13 +138,22 @@ def _preflight(family: families.Family, args, model_cfg, train_cfg) -> None:
         model_cfg, lora, qlora = run.config("model"), run.lora, run.nf4 is not None
     else:
         if getattr(args, "init", None):  # the --init run's shape
-            model_cfg = Run.open(args.init, family=family.name).config("model")
+            model_cfg = _init_model_config(family, args.init)
         lora = lora_config(args.lora) if "lora" in family.train_options else None
         qlora = bool(getattr(args, "nf4", False))
     warning = preflight(family, model_cfg, train_cfg, resolve_device(getattr(train_cfg, "device", "auto")),
                         lora_rank=lora.r if lora else None, qlora=qlora)
     if warning and os.environ.get("RANK", "0") == "0":
         print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+
+def _init_model_config(family: families.Family, path: str):
+    """The model config of an --init source (the family's own reader, else a run of the family), refused early
+    if it cannot be one."""
+    from lmlab.runs.run import Run
+    if family.init_config:
+        return families.resolve(family.init_config)(path)
+    return Run.open(path, family=family.name).config("model")
 
 
 def _quoted(path: str) -> str:

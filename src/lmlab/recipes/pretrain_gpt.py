@@ -17,31 +17,19 @@ from lmlab.data.lm import causal_lm_batches
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.data.tokenizers import train_tokenizer
 from lmlab.errors import LmlabError
-from lmlab.io.checkpoint import load_config
 from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.gpt import GPT, GPTConfig
 from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.apply import apply_lora
 from lmlab.peft.lora import LoRAConfig
 from lmlab.runs.directory import prepare_run_dir
+from lmlab.runs.hf import hf_origin
 from lmlab.runs.run import Run, check_qlora, write_run_config
 from lmlab.train import distributed as D
 from lmlab.train.callbacks import chain, samples_writer
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import causal_lm
 from lmlab.train.trainer import Trainer, resolve_device
-
-
-def _hf_source(run_dir: Path) -> str | None:
-    """The Hugging Face folder a run's weights came from (`lmlab hf import`, then --init), for adapter_config.json."""
-    try:
-        meta = load_config(run_dir, required=())
-        if meta.get("init"):
-            meta = load_config(meta["init"], required=())
-    except LmlabError:
-        return None
-    source = str(meta.get("source", ""))
-    return source.removeprefix("hf:") if source.startswith("hf:") else None
 
 
 def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: TrainConfig,
@@ -105,7 +93,7 @@ def pretrain_gpt(data: str | None, model_cfg: GPTConfig | None, train_cfg: Train
                                   smoothing=train_cfg.smoothing)
     on_eval = samples_writer(run_dir, tokenizer, val_ids[:16].tolist(), train_cfg.seed)
     if lora is not None:
-        on_eval = chain(on_eval, run_adapter_writer(run_dir, model, _hf_source(run_dir), quiet))
+        on_eval = chain(on_eval, run_adapter_writer(run_dir, model, hf_origin(run_dir), quiet))
     trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val, eval_objective=causal_lm,
                       on_eval=on_eval,
                       on_step_end=on_step_end, dist=dist, quiet=quiet)

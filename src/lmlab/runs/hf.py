@@ -6,6 +6,8 @@ folder becomes a "bert" run holding a BertForPreTraining, as `lmlab train bert` 
 transformers' AutoTokenizer makes of the folder (`lmlab.io.hf_tokenizer`), and a sentence-transformers
 folder's pooling settings come along for `lmlab embed`. An export writes the tokenizer so that
 AutoTokenizer reads it back as lmlab has it, and a BERT sequence classifier as BertForSequenceClassification.
+`load_bert_init` gives `lmlab train bert --init` a whole BertForPreTraining from any of these, to pretrain
+further on new text (domain-adaptive pretraining: Gururangan et al. 2020, "Don't Stop Pretraining").
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_weights
 from lmlab.io.hf import load_hf, read_hf_config, save_hf
-from lmlab.io.hf_bert import load_hf_bert
+from lmlab.io.hf_bert import bert_config_from_hf, load_hf_bert
 from lmlab.io.hf_tokenizer import load_hf_tokenizer, read_tokenizer_config, save_hf_tokenizer
 from lmlab.io.st_folder import copy_st_settings, read_st_settings
+from lmlab.models.bert.model import BertForPreTraining, BertPooler, bert_init_
 from lmlab.runs import families
 from lmlab.runs.directory import prepare_run_dir
 from lmlab.runs.run import TOKENIZER, Run, write_run_config
@@ -117,3 +120,69 @@ def load_bert_encoder(source: str | Path):
     if tok is None:
         raise LmlabError(f"{source} has no tokenizer.json or vocab.txt")
     return encoder, tok
+
+
+def _bert_init_kind(source: Path) -> tuple[str, dict]:
+    """("run", config.json) for an lmlab bert or bert-classifier run, ("hf", config.json) for a Hugging Face BERT
+    folder; anything else is refused with one line saying what --init takes."""
+    meta = load_config(source, required=()) if (source / CONFIG_FILE).is_file() else {}
+    if meta.get("family") in ("bert", "bert-classifier"):
+        return "run", meta
+    if meta.get("model_type") == "bert" and "family" not in meta:
+        return "hf", meta
+    what = (f"holds a '{meta['family']}' run" if meta.get("family") else
+            f"is a Hugging Face '{meta['model_type']}' folder" if meta.get("model_type") else
+            "has no config.json" if not meta else "has a config.json of neither kind")
+    raise LmlabError(f"--init {source} {what}; give an lmlab BERT run (`lmlab train bert`, `lmlab finetune "
+                     "classify`) or a Hugging Face BERT folder (config.json with model_type 'bert')")
+
+
+def bert_init_config(source: str | Path):
+    """The BertConfig of an --init source, read from its config.json alone (no weights): refused early if the
+    source is not a BERT."""
+    source = Path(source)
+    kind, meta = _bert_init_kind(source)
+    return Run(source, meta).config("model") if kind == "run" else bert_config_from_hf(meta)
+
+
+def load_bert_init(source: str | Path):
+    """A BertForPreTraining and its WordPiece tokenizer from an lmlab BERT run (a LoRA or QLoRA one merged), a
+    bert-classifier run's encoder, or a Hugging Face BERT folder (BertForPreTraining, BertForMaskedLM or
+    BertModel weights). Heads (MLM, NSP) and the pooler the source lacks start fresh, with a warning."""
+    source = Path(source)
+    kind, meta = _bert_init_kind(source)
+    if kind == "hf":
+        model = load_hf_bert(source, head="pretraining")  # warns of the heads it initialises
+        tok = load_hf_tokenizer(source, "bert", model_vocab_size=model.cfg.vocab_size)
+    else:
+        run = Run(source, meta)
+        model = run.model()
+        if not isinstance(model, BertForPreTraining):  # a classifier: its encoder, under new pretraining heads
+            encoder = model.bert
+            if encoder.pooler is None:
+                encoder.pooler = BertPooler(encoder.cfg.d_model)
+                bert_init_(encoder.pooler)
+            model = BertForPreTraining(encoder)
+            warnings.warn(f"{source} is a {run.name} run: its encoder is kept, the MLM and NSP heads are newly "
+                          "initialised", stacklevel=2)
+        files = [name for name in (TOKENIZER, "vocab.txt") if (source / name).is_file()]
+        tok = run.tokenizer(files[0]) if files else None
+    if tok is None:
+        raise LmlabError(f"--init {source} has no tokenizer.json or vocab.txt; continued pretraining uses the "
+                         "init's own tokenizer")
+    return model, tok
+
+
+def hf_origin(run_dir: str | Path) -> str | None:
+    """The Hugging Face folder a run's weights came from, for adapter_config.json's base_model_name_or_path: its
+    --init when that is an HF folder, else the "hf:" source of its --init run (`lmlab hf import`) or its own."""
+    try:
+        meta = load_config(run_dir, required=())
+        if meta.get("init"):
+            meta = load_config(meta["init"], required=())
+            if meta.get("model_type") and "family" not in meta:
+                return str(load_config(run_dir, required=())["init"])
+    except LmlabError:
+        return None
+    source = str(meta.get("source", ""))
+    return source.removeprefix("hf:") if source.startswith("hf:") else None

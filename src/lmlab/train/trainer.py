@@ -243,10 +243,15 @@ class Trainer:
         D.barrier(self.dist)
         return metrics
 
-    def fit(self, resume: bool = False) -> dict[str, float]:
+    def fit(self, resume: bool = False, evaluate_first: bool = False) -> dict[str, float]:
         """Train to max_steps (or the time budget); returns the last validation metrics. With resume,
-        first continue from the run directory's checkpoint (see `resume`)."""
+        first continue from the run directory's checkpoint (see `resume`). evaluate_first: log the
+        validation metrics of the starting model at step 0 (e.g. a pretrained one, on new data)."""
         c = self.cfg
+        if evaluate_first and not resume and (metrics := self.evaluate()):
+            self._log({"step": 0, **metrics})
+            if not self.quiet:
+                print(f"step 0: val_loss {metrics['val_loss']:.4f} (before training)")
         if resume:
             self.resume()
             if self.step >= c.max_steps:  # the loop would not run: say so rather than "finish" silently

@@ -41,14 +41,17 @@ register(Family(
     heads={"mlm": "lmlab.models.bert.model:BertForMaskedLM",
            "classify": "lmlab.models.bert.model:BertForSequenceClassification",
            "tokens": "lmlab.models.bert.model:BertForTokenClassification"},
-    train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "tokenizer", "lora", "nf4"),
+    train="lmlab.recipes.pretrain_bert:pretrain_bert", train_options=("config", "init", "tokenizer", "lora", "nf4"),
+    init_config="lmlab.runs.hf:bert_init_config",
     commands=("train", "embed", "fill-mask", "finetune", "info", "hf", "lora", "distill"),
     token_vectors="lmlab.tools.token_vectors:bert_word_vectors",
     next_step='embed with: lmlab embed {out} "..."; fine-tune with: lmlab finetune classify --model {out} ...',
     about=("Pretrain a BERT (masked-language modelling, plus next-sentence or sentence-order prediction) on a text "
            "corpus split into documents at blank lines and segments at line breaks. A WordPiece tokenizer is "
            "trained on the corpus. Writes config.json, tokenizer.json, model.safetensors, train_state.pt, "
-           "metrics.jsonl (val_mlm_loss, val_mlm_acc, val_sentence_acc) and loss.png."),
+           "metrics.jsonl (val_mlm_loss, val_mlm_acc, val_sentence_acc) and loss.png. With --init, an existing "
+           "BERT (an lmlab run or a Hugging Face folder) pretrains further on new text with its own tokenizer and "
+           "shape (continued, domain-adaptive pretraining); metrics.jsonl then starts with its loss at step 0."),
     examples="""\
 examples:
   lmlab train bert --data tinyshakespeare --preset bert-mini --out runs/bert
@@ -56,6 +59,8 @@ examples:
   lmlab train bert --data my_texts/ --masking span --sentence_task none --dynamic true --out runs/spanbert
   lmlab train bert --out runs/bert --resume --max_steps 4000       # continue a run, with more steps
   lmlab train bert --data my_texts/ --tokenizer bert-base-uncased/vocab.txt --out runs/bert-vocab
+  lmlab train bert --init runs/bert --data domain_texts/ --max_steps 2000 --lr 1e-4 --out runs/bert-domain
+  lmlab train bert --init bert-base-uncased/ --data domain_texts/ --lora r=8,targets=qkv --out runs/bert-lora
 """,
 ))
 

@@ -45,6 +45,7 @@ class Family:
                                             #   -> (train, val, val_ids): its pretraining batches from a corpus
     train: str | None = None                # the recipe behind `lmlab train NAME`
     train_options: tuple[str, ...] = ()     # optional flags of `lmlab train NAME`: config, init, tokenizer, lora, nf4
+    init_config: str | None = None          # (path) -> model config of a `train --init` source (default: a run of it)
     commands: tuple[str, ...] = ()          # commands that take a run of this family
     token_vectors: str | None = None        # (folder, texts, …) -> a contextual vector per word (`embed --tokens`)
     next_step: str = ""                     # what to do with a finished run ({out} is filled in)
