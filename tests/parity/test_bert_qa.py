@@ -97,3 +97,25 @@ def test_a_given_encoder_loses_its_pooler():
     assert qa.bert is encoder and encoder.pooler is None
     start, end = qa(torch.randint(0, 50, (2, 7)))
     assert start.shape == end.shape == (2, 7)
+
+
+def test_span_selection_equals_the_pipelines():
+    """lmlab.tools.qa.window_spans against transformers' select_starts_ends (the softmax over [CLS] + context,
+    [CLS] then zeroed, spans s ≤ e < s + max_answer_len, best first): same spans, scores to 1e-6."""
+    np = pytest.importorskip("numpy")
+    from transformers.pipelines.document_question_answering import select_starts_ends
+
+    from lmlab.tools.qa import window_spans
+
+    g = torch.Generator().manual_seed(5)
+    T, offset, n = 20, 5, 12                                            # context tokens at positions 5 … 16
+    for _ in range(5):
+        start, end = torch.randn(T, generator=g) * 3, torch.randn(T, generator=g) * 3
+        p_mask = np.ones(T, dtype=np.int64)
+        p_mask[offset:offset + n] = 0
+        p_mask[0] = 0                                                    # [CLS] may answer (and is zeroed)
+        hs, he, hscores, _ = select_starts_ends(start.numpy()[None], end.numpy()[None], p_mask[None],
+                                                np.ones((1, T), dtype=np.int64), top_k=6, max_answer_len=4)
+        ours, _ = window_spans(start, end, {"offset": offset, "first": 0, "n": n}, max_answer_len=4, top_k=6)
+        assert [(s + offset, e + offset) for _, s, e in ours] == list(zip(hs.tolist(), he.tolist()))
+        assert np.allclose([v for v, _, _ in ours], hscores, rtol=1e-6, atol=1e-9)
