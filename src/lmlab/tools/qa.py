@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from lmlab.data.qa import Context, QADataConfig, eval_batches, qa_features
+from lmlab.runs.run import Run
 
 
 @torch.no_grad()
@@ -91,3 +92,9 @@ def answer_questions(model, tok, examples: list[dict], cfg: QADataConfig, top_k:
     features, contexts = qa_features(examples, tok, cfg, labels=False)
     logits = span_logits(model, features, batch_size, tok.special_ids.get("pad", 0), device)
     return best_answers(examples, features, logits, contexts, cfg, top_k)
+
+
+def load_qa(path) -> tuple:
+    """(model in eval mode, tokenizer, its QADataConfig) of a `lmlab finetune qa` run."""
+    run = Run.open(path, family="bert-qa", command="answer")
+    return run.model().eval(), run.tokenizer(), run.config("data")
