@@ -36,22 +36,20 @@ def test_the_peak_span_and_its_constraints():
 def test_best_over_windows_whole_words_and_no_answer():
     tok = train_wordpiece(CONTEXT * 3, vocab_size=80)
     ctx = encode_context(tok, CONTEXT)
-    ex = {"context": CONTEXT}
-    n = len(ctx.ids)
-    pieces = tok.tokens(ctx.ids)
-    inner = next(i for i, p in enumerate(pieces) if p.startswith("##"))    # a piece inside a word
-    f1, f2 = _feature(first=0, n=n // 2 + 2), _feature(first=n // 2, n=n - n // 2)
-    weak = _logits(f1["n"] + 5, 4 + 1, 4 + 1, high=3.0)
-    strong = _logits(f2["n"] + 5, 4 + inner - n // 2, 4 + inner - n // 2, high=9.0) if inner >= n // 2 else \
-        _logits(f2["n"] + 5, 4 + 0, 4 + 0, high=9.0)
+    ex, n = {"context": CONTEXT}, len(ctx.ids)
+    half = n // 2
+    # two windows: a weak peak on token 1 in the first, a strong one on token half + 1 in the second
+    f1, f2 = _feature(first=0, n=half + 2), _feature(first=half, n=n - half)
+    weak, strong = _logits(f1["n"] + 5, 4 + 1, 4 + 1, high=3.0), _logits(f2["n"] + 5, 4 + 1, 4 + 1, high=9.0)
     [[best]] = best_answers([ex], [f1, f2], [weak, strong], {CONTEXT: ctx}, QADataConfig(max_len=64))
-    assert best["score"] > 0.5 and best["answer"] == CONTEXT[best["start"]:best["end"]]
-    assert best["answer"].strip() and " " not in best["answer"].strip(" ")
-    w = ctx.word_of[inner]
+    assert (best["start"], best["end"]) == ctx.word_span[ctx.word_of[half + 1]] and best["score"] > 0.5
+    assert best["answer"] == CONTEXT[best["start"]:best["end"]]
+    inner = next(i for i, p in enumerate(tok.tokens(ctx.ids)) if p.startswith("##"))   # a piece inside a word
     [[wide]] = best_answers([ex], [_feature(first=0, n=n)], [_logits(n + 5, 4 + inner, 4 + inner, high=12.0)],
                             {CONTEXT: ctx}, QADataConfig(max_len=64))
-    assert (wide["start"], wide["end"]) == ctx.word_span[w]               # widened to its whole word
+    assert (wide["start"], wide["end"]) == ctx.word_span[ctx.word_of[inner]]           # widened to its whole word
+    assert ctx.offsets[inner][0] > wide["start"]
     start, end = torch.zeros(n + 5), torch.zeros(n + 5)
-    start[0] = end[0] = 12.0                                            # [CLS] sure: no answer
+    start[0] = end[0] = 12.0                                                            # [CLS] sure: no answer
     v2 = QADataConfig(max_len=64, unanswerable=True)
     assert best_answers([ex], [_feature(first=0, n=n)], [(start, end)], {CONTEXT: ctx}, v2)[0][0]["answer"] == ""

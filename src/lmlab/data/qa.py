@@ -87,7 +87,7 @@ def read_squad(path: str | Path, skip_bad: bool = False, unanswerable: bool = Fa
     try:
         doc = json.loads(path.read_text(encoding="utf-8").lstrip("\ufeff"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise LmlabError(f"{path} is not a JSON file ({e}); a SQuAD file is one JSON object with a 'data' list")
+        raise LmlabError(f"{path} is not a JSON file ({e}); a SQuAD file is one JSON object with a 'data' list") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise LmlabError(f"{path} has no 'data' list; a SQuAD file is {{\"data\": [{{\"title\", \"paragraphs\": "
                          "[{\"context\", \"qas\": [{\"id\", \"question\", \"answers\"}]}]}]}")
