@@ -60,10 +60,13 @@ def test_bad_records(tmp_path, qa, why):
         read_squad(_write(tmp_path, [qa]))
 
 
-def test_unanswerable_questions_with_v2(tmp_path):
-    path = _write(tmp_path, [{"id": "none", "question": "Who?", "answers": [], "is_impossible": True}])
+def test_unanswerable_questions_with_v2(tmp_path, tok):
+    path = _write(tmp_path, [{"id": "none", "question": "Who?", "answers": [], "is_impossible": True}],
+                  context="Depends: libc6, zlib1g, libssl3, perl. Section: utils; priority optional.")
     [ex] = read_squad(path, unanswerable=True)
     assert ex["impossible"] and ex["answers"] == []
+    feats, _ = qa_features([ex], tok, QADataConfig(max_len=16, stride=2))
+    assert len(feats) > 1 and all((f["start"], f["end"]) == (0, 0) for f in feats)   # every window: [CLS]
 
 
 def test_not_a_squad_file(tmp_path):

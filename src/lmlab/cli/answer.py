@@ -55,9 +55,10 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
         "answer", formatter_class=fmt, help="answer a question with a span of a context (a `finetune qa` run)",
         description="Read the context with the question as a fine-tuned QA BERT does ([CLS] question [SEP] "
                     "context [SEP], a long context in sliding windows) and print the best span: the answer, its "
-                    "score (p_start · p_end, the softmax of each window's start and end logits over the context "
-                    "tokens) and its characters [start, end) in the context. The same answers and scores as "
-                    "transformers' question-answering pipeline on the run exported with `lmlab hf export`.",
+                    "score (p_start · p_end, the softmaxes of a window's start and end logits over [CLS] and the "
+                    "context tokens) and its characters [start, end) in the context, widened to whole words. The "
+                    "same answers and scores as transformers' question-answering pipeline (4.x; 5.x removed it) "
+                    "on the run exported with `lmlab hf export`.",
         epilog="examples:\n"
                '  lmlab answer runs/qa --context "curl 7.88: command line tool for transferring data. Section: web." '
                '--question "Which section is curl in?"\n'
