@@ -121,24 +121,36 @@ def make(args) -> None:
           f"test.json ({len(test)} packages, {n_q(test)} questions); templated questions, split by source package")
 
 
+def later_window(run_dir: Path, examples: list[dict]) -> set[str]:
+    """Ids of the questions whose answer is not whole in the first window of the run's max_len: only the
+    sliding windows can answer them."""
+    from lmlab.data.qa import qa_features
+    from lmlab.runs.run import Run
+
+    run = Run.open(run_dir, family="bert-qa")
+    feats, _ = qa_features(examples, run.tokenizer(), run.config("data"))
+    first = {}
+    for f in feats:
+        first.setdefault(f["example"], f)
+    return {examples[k]["id"] for k, f in first.items() if f["start"] == 0}
+
+
 def score(args) -> None:
+    from lmlab.data.qa import read_squad
     from lmlab.tools.qa_metrics import squad_scores
 
     predictions = json.loads((Path(args.run) / "predictions.json").read_text(encoding="utf-8"))
-    gold = json.loads(Path(args.gold).read_text(encoding="utf-8"))
-    by_type: dict[str, dict] = defaultdict(dict)
-    answers = {}
-    for article in gold["data"]:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                answers[qa["id"]] = [a["text"] for a in qa["answers"]]
-    for qid, pred in predictions.items():
-        by_type[qid.split("/")[0]][qid] = pred
-    table = {}
-    for kind in [*TEMPLATES, "all"]:
-        preds = predictions if kind == "all" else by_type.get(kind, {})
-        if preds:
-            table[kind] = {"n": len(preds), **squad_scores(preds, {q: answers[q] for q in preds})}
+    examples = read_squad(args.gold)
+    answers = {ex["id"]: [a["text"] for a in ex["answers"]] for ex in examples}
+    later = later_window(Path(args.run), examples)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for qid in answers:
+        groups[qid.split("/")[0]].append(qid)
+    groups = {kind: groups[kind] for kind in TEMPLATES if groups[kind]}
+    groups["all"] = list(answers)
+    groups["answer beyond the first window"] = [q for q in answers if q in later]
+    table = {kind: {"n": len(ids), **squad_scores(predictions, {q: answers[q] for q in ids})}
+             for kind, ids in groups.items() if ids}
     print("| question type (templated) | questions | EM | F1 |\n| --- | --- | --- | --- |")
     for kind, s in table.items():
         print(f"| {kind} | {s['n']} | {s['exact_match']:.1f} | {s['f1']:.1f} |")

@@ -97,6 +97,8 @@ def test_a_given_encoder_loses_its_pooler():
     assert qa.bert is encoder and encoder.pooler is None
     start, end = qa(torch.randint(0, 50, (2, 7)))
     assert start.shape == end.shape == (2, 7)
+    from lmlab.models.bert.presets import count_qa_parameters
+    assert qa.num_parameters() == count_qa_parameters(qa.cfg)              # what `lmlab info` shows
 
 
 def test_span_selection_equals_the_pipelines():

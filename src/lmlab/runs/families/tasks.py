@@ -22,7 +22,7 @@ register(Family(
     configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN, "data": "lmlab.data.qa:QADataConfig"},
     model="lmlab.models.bert.model:BertForQuestionAnswering",
     presets="lmlab.models.bert.presets:PRESETS",
-    count="lmlab.models.bert.presets:count_parameters",
+    count="lmlab.models.bert.presets:count_qa_parameters",
     tokenizer="the encoder's WordPiece",
     hf=("bert",),  # exported as BertForQuestionAnswering; a BERT folder imports as "bert" (registered first)
     commands=("info", "hf", "answer"),
