@@ -33,7 +33,7 @@ def qa_run(tmp_path_factory):
     torch.set_num_threads(n)
 
 
-def test_finetune_qa_writes_a_run(qa_run, capsys):
+def test_finetune_qa_writes_a_run(qa_run):
     res = json.loads((qa_run / "results.json").read_text())
     assert res["max_len"] == 64 and res["eval"] == "held-out articles"
     assert json.loads((qa_run / "config.json").read_text())["family"] == "bert-qa"
