@@ -60,8 +60,9 @@ def add_parser(ftsub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     p.add_argument("--eval", help="a SQuAD-format .json file to evaluate on (default: hold out --val_fraction of "
                                   "the training articles)")
     p.add_argument("--max-len", type=int, help="tokens per window, question and [CLS]/[SEP] included (default 192)")
-    p.add_argument("--stride", type=int, help="step between window starts in context tokens (default: half "
-                                              "the window's context)")
+    p.add_argument("--stride", type=int, help="step between window starts in context tokens, as BERT's doc_stride "
+                                              "(default: half the window's context); Hugging Face tokenizers' "
+                                              "stride is the overlap instead, the window's context minus this")
     p.add_argument("--max-answer-len", type=int, help="the longest answer considered, in tokens (default 30)")
     p.add_argument("--unanswerable", action="store_true", help="SQuAD v2.0: keep questions without an answer; "
                                                                "the model may answer nothing")
