@@ -82,6 +82,8 @@ def test_split_keeps_articles_whole(examples):
     train, val = split_articles(examples, 0.1, seed=0)
     assert len(train) + len(val) == len(examples)
     assert not {ex["title"] for ex in train} & {ex["title"] for ex in val} and len({ex["title"] for ex in val}) == 4
+    two = [ex for ex in examples if ex["title"] in {examples[0]["title"], examples[-1]["title"]}]
+    assert all(split_articles(two, 0.9, seed=0))                               # never an empty side
 
 
 def test_windows_cover_the_context_and_labels_point_at_the_answer(examples, tok):

@@ -135,7 +135,7 @@ def split_articles(examples: list[dict], val_fraction: float, seed: int) -> tupl
     if len(titles) < 2:
         raise LmlabError(f"one article ({titles[0]!r}) cannot be split into train and validation; give --eval")
     random.Random(seed).shuffle(titles)
-    held = set(titles[:max(1, round(len(titles) * val_fraction))])
+    held = set(titles[:min(len(titles) - 1, max(1, round(len(titles) * val_fraction)))])  # both sides kept
     return [ex for ex in examples if ex["title"] not in held], [ex for ex in examples if ex["title"] in held]
 
 
