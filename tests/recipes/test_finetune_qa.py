@@ -70,3 +70,18 @@ def test_refuses_a_window_longer_than_the_encoder(finetuned, tmp_path):
     encoder = finetuned[0].parent / "bert"
     with pytest.raises(LmlabError, match="max_len 256 is longer than the encoder's 128"):
         finetune_qa(encoder, DATA, QADataConfig(max_len=256), FINETUNE_TRAIN, tmp_path / "x", quiet=True)
+
+
+def test_unanswerable_questions_train_and_score(finetuned, tmp_path):
+    """SQuAD v2: a question about another package has no answer here; it trains on [CLS] and may answer ""."""
+    doc = json.loads(DATA.read_text())
+    names = [a["title"] for a in doc["data"]]
+    for a, other in zip(doc["data"], names[1:] + names[:1]):
+        a["paragraphs"][0]["qas"].append({"id": f"none/{a['title']}", "question": f"Which section is {other} in?",
+                                          "answers": [], "is_impossible": True})
+    (tmp_path / "v2.json").write_text(json.dumps(doc))
+    train = dataclasses.replace(FINETUNE_TRAIN, max_steps=3, eval_every=3, eval_batches=1, device="cpu")
+    res = finetune_qa(finetuned[0].parent / "bert", tmp_path / "v2.json",
+                      QADataConfig(max_len=64, unanswerable=True, val_fraction=0.2), train, tmp_path / "v2", quiet=True)
+    preds = json.loads((tmp_path / "v2" / "predictions.json").read_text())
+    assert res["n_eval"] == len(preds) and sum(q.startswith("none/") for q in preds) == 8
