@@ -228,7 +228,7 @@ def test_refuses_unknown_tensors_and_heads(tmp_path):
     with pytest.raises(LmlabError, match="distance_embedding"):
         load_hf_bert(tmp_path / "m")
     with pytest.raises(LmlabError, match="unknown head"):
-        load_hf_bert(tmp_path / "m", head="qa")
+        load_hf_bert(tmp_path / "m", head="multiple-choice")
 
 
 # ------------------------------------------------------------------------------------ Pre-LN ---

@@ -34,6 +34,7 @@ from lmlab.models.bert.config import BertConfig
 from lmlab.models.bert.model import (
     BertForMaskedLM,
     BertForPreTraining,
+    BertForQuestionAnswering,
     BertForSequenceClassification,
     BertForTokenClassification,
     BertModel,
@@ -65,6 +66,7 @@ from lmlab.models.bert.model import (
 #   cls.predictions.bias                           mlm.decoder.bias              (V,)
 #   cls.seq_relationship.*                         nsp.*                         (2, C), (2,)
 #   classifier.*                                   classifier.*                  (n_classes, C), (n_classes,)
+#   qa_outputs.*                                   qa_outputs.*                  (2, C), (2,): start, end
 # ---------------------------------------------------------------------------------------------
 EMB_NAMES = {"word_embeddings": "tok_emb", "token_type_embeddings": "seg_emb",
              "position_embeddings": "pos_emb", "LayerNorm": "norm"}
@@ -73,7 +75,7 @@ LAYER_NAMES = {"attention.self.query": "attn.q_proj", "attention.self.key": "att
                "attention.output.LayerNorm": "norm1", "intermediate.dense": "ff.up",
                "output.dense": "ff.down", "output.LayerNorm": "norm2"}
 HEAD_NAMES = {"cls.predictions.transform.dense": "mlm.dense", "cls.predictions.transform.LayerNorm": "mlm.norm",
-              "cls.seq_relationship": "nsp", "classifier": "classifier"}
+              "cls.seq_relationship": "nsp", "classifier": "classifier", "qa_outputs": "qa_outputs"}
 TIED = "mlm.decoder.weight"
 IGNORED = re.compile(r"(bert\.)?embeddings\.position_ids|cls\.predictions\.decoder\.weight")
 
@@ -84,6 +86,7 @@ HEADS = {
     "mlm": (BertForMaskedLM, "BertForMaskedLM", False),
     "sequence": (BertForSequenceClassification, "BertForSequenceClassification", True),
     "token": (BertForTokenClassification, "BertForTokenClassification", False),
+    "qa": (BertForQuestionAnswering, "BertForQuestionAnswering", False),
 }
 HEAD_OF_ARCH = {arch: head for head, (_, arch, _) in HEADS.items()}
 CLASSIFIERS = (BertForSequenceClassification, BertForTokenClassification)
@@ -225,7 +228,7 @@ def _to_hf_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def _replaceable(name: str) -> bool:
     """Head and pooler tensors: may be missing (fresh init) or left over (dropped) when heads differ."""
-    return name.startswith(("mlm.", "nsp.", "classifier.")) or "pooler.dense." in name
+    return name.startswith(("mlm.", "nsp.", "classifier.", "qa_outputs.")) or "pooler.dense." in name
 
 
 def _n_classes(hf: dict[str, Any]) -> int:
@@ -235,7 +238,7 @@ def _n_classes(hf: dict[str, Any]) -> int:
 def load_hf_bert(path: str | Path, head: str = "auto") -> nn.Module:
     """Build an lmlab BERT from a Hugging Face BERT folder (config.json + model.safetensors).
 
-    head: "base" (BertModel), "pretraining", "mlm", "sequence", "token", or "auto" (the folder's
+    head: "base" (BertModel), "pretraining", "mlm", "sequence", "token", "qa", or "auto" (the folder's
     architectures[0]; BertModel if none). The encoder must be complete. Head tensors (and the pooler)
     the folder lacks, e.g. a classifier on top of a pre-trained checkpoint, keep their fresh BERT init,
     with a warning; head tensors the chosen head has no place for are dropped. The model is built in

@@ -88,3 +88,15 @@ def image_classification(model, batch: dict[str, torch.Tensor], label_smoothing:
     logits = model(batch["pixel_values"])                                                 # (B, K)
     loss = cross_entropy(logits, batch["labels"], label_smoothing)
     return {"loss": loss, "acc": (logits.detach().argmax(-1) == batch["labels"]).float().mean()}
+
+
+def span_extraction(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Extractive QA's loss (Devlin et al. 2019, §4.2): the cross-entropy of the answer's start position
+    over the window's tokens plus that of its end position, halved (Hugging Face's BertForQuestionAnswering
+    loss). Position 0 ([CLS]) is the target of a window that does not hold the answer. Also the accuracy of
+    the argmax start and end."""
+    start, end = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (B, T) each
+    s, e = batch["start_positions"], batch["end_positions"]
+    loss = (cross_entropy(start, s) + cross_entropy(end, e)) / 2
+    return {"loss": loss, "start_acc": (start.detach().argmax(-1) == s).float().mean(),
+            "end_acc": (end.detach().argmax(-1) == e).float().mean()}

@@ -4,10 +4,10 @@ from lmlab.models.bert.config import BertConfig
 from lmlab.models.bert.presets import PRESETS, count_parameters, preset
 
 __all__ = ["BertConfig", "BertModel", "BertOutput", "BertForPreTraining", "PreTrainingOutput", "BertForMaskedLM",
-           "BertForSequenceClassification", "BertForTokenClassification", "PRESETS", "count_parameters", "preset"]
+           "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering", "PRESETS", "count_parameters", "preset"]
 
 _MODEL = {"BertForMaskedLM", "BertForPreTraining", "BertForSequenceClassification", "BertForTokenClassification",
-          "BertModel", "BertOutput", "PreTrainingOutput"}
+          "BertForQuestionAnswering", "BertModel", "BertOutput", "PreTrainingOutput"}
 
 
 def __getattr__(name: str):

@@ -10,7 +10,8 @@ sequence in sentence-level tasks (NSP, classification).
 
 Task heads are separate modules that take the encoder (a BertModel, e.g. a pre-trained one) or a
 config to build one: BertForPreTraining (MLM + NSP), BertForMaskedLM, BertForSequenceClassification,
-BertForTokenClassification. They return logits; losses live in lmlab.train.
+BertForTokenClassification, BertForQuestionAnswering (start/end of an answer span, §4.2). They return
+logits; losses live in lmlab.train.
 """
 
 from __future__ import annotations
@@ -278,3 +279,32 @@ class BertForTokenClassification(_BertClassifier):
         """-> logits (B, T, n_classes)."""
         hidden, _ = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
         return self.classifier(self.drop(hidden))
+
+
+class SpanLogits(NamedTuple):
+    """What BertForQuestionAnswering returns; unpacks as `start, end = qa(ids)`."""
+    start: torch.Tensor                # (B, T) score of each token being the answer's first
+    end: torch.Tensor                  # (B, T) score of each token being the answer's last
+
+
+class BertForQuestionAnswering(nn.Module):
+    """Extractive QA (SQuAD, §4.2): one linear map of every token's final hidden state to two scores, the
+    start and the end of the answer span (the paper's start vector S and end vector E as the rows of one
+    (2, C) matrix). No pooler and no dropout before the head, as Hugging Face's class."""
+
+    def __init__(self, encoder: BertModel | BertConfig):
+        super().__init__()
+        self.bert = _encoder(encoder, pooler=False)
+        self.bert.pooler = None                              # a given encoder's pooler is never read
+        self.cfg = self.bert.cfg
+        self.qa_outputs = Linear(self.cfg.d_model, 2)
+        bert_init_(self.qa_outputs)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> SpanLogits:
+        """-> SpanLogits(start (B, T), end (B, T))."""
+        hidden, _ = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
+        start, end = self.qa_outputs(hidden).unbind(-1)                     # (B, T, 2) -> 2 × (B, T)
+        return SpanLogits(start, end)
+
+    num_parameters = BertModel.num_parameters

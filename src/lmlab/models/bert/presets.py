@@ -59,3 +59,8 @@ def facts(cfg: BertConfig) -> list[str]:
     C = cfg.d_model
     return [f"  embeddings    {(cfg.vocab_size + cfg.max_seq_len + cfg.type_vocab_size) * C:,} (tokens "
             f"{cfg.vocab_size * C:,}, positions {cfg.max_seq_len * C:,}, segments {cfg.type_vocab_size * C:,})"]
+
+
+def count_qa_parameters(cfg: BertConfig) -> int:
+    """Parameters of a BertForQuestionAnswering: the encoder without pooler and the (2, C) start/end head."""
+    return count_parameters(cfg, pooler=False) + 2 * cfg.d_model + 2

@@ -15,3 +15,15 @@ register(Family(
     hf=("bert",),  # exported as BertForSequenceClassification; a BERT folder imports as "bert" (registered first)
     commands=("info", "lora", "hf"),
 ))
+
+register(Family(
+    name="bert-qa",
+    summary="a BERT encoder with a start/end span head for extractive QA (`lmlab finetune qa`, `lmlab answer`)",
+    configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN, "data": "lmlab.data.qa:QADataConfig"},
+    model="lmlab.models.bert.model:BertForQuestionAnswering",
+    presets="lmlab.models.bert.presets:PRESETS",
+    count="lmlab.models.bert.presets:count_qa_parameters",
+    tokenizer="the encoder's WordPiece",
+    hf=("bert",),  # exported as BertForQuestionAnswering; a BERT folder imports as "bert" (registered first)
+    commands=("info", "hf", "answer"),
+))
