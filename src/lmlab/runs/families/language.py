@@ -64,7 +64,7 @@ register(Family(
     summary="train an encoder-decoder Transformer to translate, on a parallel corpus",
     configs={"model": "lmlab.models.seq2seq.config:Seq2SeqConfig", "train": TRAIN,
              "data": "lmlab.data.translation:TranslationDataConfig"},
-    defaults={"train": "lmlab.train.config:TRANSLATION_TRAIN"},
+    defaults={"train": "lmlab.train.config:TRANSLATION_TRAIN", "data": "lmlab.data.translation:TRANSLATION_DATA"},
     model="lmlab.models.seq2seq.model:Seq2SeqTransformer",
     presets="lmlab.models.seq2seq.presets:PRESETS", default_preset="transformer-small",
     count="lmlab.models.seq2seq.presets:count_parameters",

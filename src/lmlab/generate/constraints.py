@@ -1,0 +1,116 @@
+"""Constrained decoding that keeps a message's placeholders: a logits processor that rules out, step by step,
+every continuation after which the translation could no longer be printf-compatible with its source.
+
+In the spirit of lexically constrained decoding (Hokamp & Liu 2017; Post & Vilar 2018), but with a
+small, exact constraint: the translation must hold the source's placeholders (lmlab.data.placeholders),
+no others. Each step, for each row (every beam of every sentence):
+- slots (runs trained with masking, `<phk>` reserved tokens): a slot the source does not have, or one
+  already written, is forbidden; EOS is forbidden while a slot is missing;
+- raw text (any run, and the only check for runs trained before masking): a token after which the text
+  would hold a placeholder the source lacks, an extra copy of one, or (unnumbered printf) one out of the
+  source's order is forbidden; EOS is forbidden while one is missing. Only the most likely tokens are
+  checked (`top`), the rest of a risky kind (holding `%` or `{`, or continuing an open `%…`) are forbidden;
+- the budget: when the steps left are just enough to write what is missing, the one token that writes
+  it next is forced, so the guarantee holds whatever `max_new_tokens` is (if it is at least that long).
+The state of a row is read from its tokens each step (no state to reorder under beam search).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import torch
+
+from lmlab.data.placeholders import Directive, kind, placeholders
+
+_OPEN = re.compile(r"%[-+#0'\d.*$hlLqjzZt]*$|%\(\w*\)?[-+ #0\d.]*$|\{[\w:]*$")  # a directive still being written
+_CONTINUES = set("-+#0'0123456789.*$hlLqjzZt(diouxXeEfFgGaAcCsSpnm%)_:}" +
+                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _needed(phs: list[str]) -> list[str]:
+    """The placeholders a translation must hold: every argument-taking one (not %%, not %m)."""
+    return [p for p in phs if kind(p) not in ("percent", "noarg")]
+
+
+def _valid(found: list[str], needed: list[str]) -> tuple[bool, list[str]]:
+    """Whether placeholders `found` (in text order) can still grow into `needed`, and what is left to write.
+    Unnumbered printf directives must come in the source's order; the others in any order."""
+    ordered = [p for p in needed if kind(p) == "printf" and Directive.parse(p).pos is None]
+    others = Counter(p for p in needed if p not in ordered)
+    i = 0
+    for p in found:
+        if kind(p) in ("percent", "noarg"):
+            continue
+        if i < len(ordered) and p == ordered[i]:
+            i += 1
+        elif others[p] > 0:
+            others[p] -= 1
+        else:
+            return False, []
+    return True, ordered[i:] + list(others.elements())
+
+
+class PlaceholderConstraint:
+    """What the constraint needs of a target vocabulary, computed once: each token's text, which tokens are
+    risky, the reserved slot ids. `bind(...)` gives the logits processor for one batch of sources."""
+
+    def __init__(self, tokenizer, eos_id: int, slot_ids: list[int] = (), top: int = 64):
+        self.tok, self.eos, self.slot_ids, self.top = tokenizer, eos_id, list(slot_ids), top
+        self.text = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+        slots = set(self.slot_ids)
+        self.risky = torch.tensor([("%" in t or "{" in t) and i not in slots for i, t in enumerate(self.text)])
+        self.continues = torch.tensor([bool(t) and t[0] in _CONTINUES for t in self.text])
+        self._spell: dict[str, list[int]] = {}
+
+    def spell(self, s: str) -> list[int]:
+        if s not in self._spell:
+            self._spell[s] = self.tok.encode(s)
+        return self._spell[s]
+
+    def bind(self, needed_raw: list[list[str]], max_new_tokens: int, num_beams: int = 1,
+             needed_slots: list[list[int]] | None = None, prefix: int = 1):
+        """The processor (input_ids (N, T), logits (N, V)) -> logits for N = len(needed_raw) * num_beams rows,
+        beams of a source together: source b needs placeholders needed_raw[b] as text and the slot ids
+        needed_slots[b]; the first `prefix` tokens of a row are not generated (BOS)."""
+        raw = [_needed(p) for p in needed_raw]
+        slots = needed_slots or [[] for _ in needed_raw]
+
+        def processor(input_ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+            mask = torch.stack([self._row(row[prefix:].tolist(), logits[n], raw[n // num_beams],
+                                          slots[n // num_beams], max_new_tokens)
+                                for n, row in enumerate(input_ids.cpu())])
+            return logits.masked_fill(~mask.to(logits.device), float("-inf"))
+        return processor
+
+    def _row(self, ids: list[int], logits: torch.Tensor, needed: list[str], slots: list[int],
+             max_new: int) -> torch.Tensor:
+        """The allowed-token mask (V,) of one row."""
+        V = logits.size(-1)
+        allowed = torch.ones(V, dtype=torch.bool)
+        if self.eos in ids:                                          # a finished row: anything goes
+            return allowed
+        missing = [s for s in slots if s not in ids]
+        allowed[self.slot_ids] = False
+        allowed[missing] = True
+        text = self.tok.decode(ids)                                  # slots show as <phk>: no match spans them
+        left = _valid(placeholders(text), needed)[1]
+        open_ = _OPEN.search(text)
+        risky = self.risky[:V] | self.continues[:V] if open_ else self.risky[:V]
+        allowed &= ~risky
+        for t in logits.float().topk(min(self.top, V)).indices.tolist():   # check the likely risky ones
+            if risky[t]:
+                allowed[t] = _valid(placeholders(text + self.text[t]), needed)[0]
+        # what is left to write, and whether the budget still allows a free choice
+        rest = ""
+        if left:
+            rest = left[0][len(open_[0]):] if open_ and left[0].startswith(open_[0]) else \
+                (" " if open_ else "") + left[0]
+        need = len(missing) + sum(len(self.spell(p)) for p in left[1:]) + (len(self.spell(rest)) if rest else 0)
+        if missing or left:
+            allowed[self.eos] = False
+        if need and (max_new - len(ids) <= need or not allowed.any()):
+            allowed[:] = False
+            allowed[missing[0] if missing else self.spell(rest)[0]] = True
+        return allowed
