@@ -96,8 +96,9 @@ def test_translate_greedy_beam_uncached_and_the_attention_map(trained, tmp_path,
 def test_translate_keeps_placeholders_unless_told_not_to(trained, tmp_path, capsys):
     """80 steps teach little: the constraint is what keeps every placeholder, in a masked run and in a run
     trained before masking (tests/data/legacy_runs/seq2seq, no placeholder_slots in its config)."""
-    from lmlab.data.placeholders import compatible
     from tests.runs.test_legacy_runs import copy_legacy
+
+    from lmlab.data.placeholders import compatible
     texts = ["%s: copied %lu of %lu", "{0} of {name}", "%2$s by %1$s", "Done"]
     legacy = copy_legacy(tmp_path / "legacy") / "seq2seq"
     for run in (trained, legacy):
