@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.placeholders import mask_source, mask_target
 from lmlab.data.translation import load_tokenizers
 from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
@@ -57,7 +58,8 @@ def translate(run: str | Path, texts: list[str], cfg: GenerationConfig, batch_si
                            data_cfg.placeholder_slots, keep_placeholders)
     fonts = None
     if attention_png is not None:
-        fonts = attention_map(model, src_tok, tgt_tok, texts[0], outs[0], attention_png, head, layer,
+        src, phs = mask_source(texts[0], data_cfg.placeholder_slots)     # as the model reads them: <phk>
+        fonts = attention_map(model, src_tok, tgt_tok, src, mask_target(outs[0], phs), attention_png, head, layer,
                               f"{meta.get('source_lang', 'source')} -> {meta.get('target_lang', 'target')}")
     return outs, fonts
 
