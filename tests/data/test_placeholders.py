@@ -22,6 +22,9 @@ CASES = [
     ("%s: %m", "%s", True),                                    # %m takes no argument
     ("%d%% done", "完成 %d", True),                             # %% takes none either
     ("Done", "完成 100%%", True),
+    ("%s done", "%s 完成 50%", False),                         # a stray % in a c-format translation
+    ("%s: %s", "%s：%1$1$s", False),
+    ("%s done", "%s 完成 50%%", True),
     ("Done", "完成 %s", False),
     ("%-26.24s %5.1f", "%-20s %.2f", True),                    # flags, width, precision do not matter
     ("%(name)s has %(n)d", "%(n)d 属于 %(name)s", True),        # named: a set

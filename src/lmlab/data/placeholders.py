@@ -125,11 +125,22 @@ def _named(text: str) -> set[str]:
     return out
 
 
+def stray_percents(text: str) -> int:
+    """How many % of a text start no placeholder the pattern reads ("50% done", "%1$1$s", e2fsck's %B)."""
+    return PLACEHOLDER.sub("", text).count("%")
+
+
+def c_format(text: str) -> bool:
+    """Whether xgettext would call the message c-format: printf directives, and no % outside them."""
+    return any(kind(p) != "named" and kind(p) != "brace" for p in placeholders(text)) and not stray_percents(text)
+
+
 def compatible(source: str, translation: str) -> bool:
     """Whether `msgfmt -c` would accept `translation` for `source`: the same printf arguments with the same
-    types (in order, or placed with `%n$`); the same Python named and brace placeholders (as sets)."""
+    types (in order, or placed with `%n$`), no stray % in the translation of a c-format source; the same
+    Python named and brace placeholders (as sets)."""
     a, b = printf_arguments(source), printf_arguments(translation)
-    if a is None or b is None or a != b:
+    if a is None or b is None or a != b or (c_format(source) and stray_percents(translation)):
         return False
     return _named(source) == _named(translation)
 

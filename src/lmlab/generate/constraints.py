@@ -10,8 +10,10 @@ no others. Each step, for each row (every beam of every sentence):
   would hold a placeholder the source lacks, an extra copy of one, or (unnumbered printf) one out of the
   source's order is forbidden; EOS is forbidden while one is missing. Only the most likely tokens are
   checked (`top`), the rest of a risky kind (holding `%` or `{`, or continuing an open `%…`) are forbidden;
-- the budget: when the steps left are just enough to write what is missing, the one token that writes
-  it next is forced, so the guarantee holds whatever `max_new_tokens` is (if it is at least that long).
+  for a c-format source, a stray % (one that starts no directive, which msgfmt refuses) is ruled out too;
+- the budget: near the end every likely token is checked to leave room for what is missing; when the
+  steps left are just enough, the one token that writes it next is forced, so the guarantee holds
+  whatever `max_new_tokens` is (if it is at least that long).
 The state of a row is read from its tokens each step (no state to reorder under beam search).
 """
 
@@ -22,9 +24,10 @@ from collections import Counter
 
 import torch
 
-from lmlab.data.placeholders import Directive, kind, placeholders
+from lmlab.data.placeholders import PLACEHOLDER, Directive, kind, placeholders
 
-_OPEN = re.compile(r"%[-+#0'\d.*$hlLqjzZt]*$|%\(\w*\)?[-+ #0\d.]*$|\{[\w:]*$")  # a directive still being written
+_OPEN = re.compile(r"%(?:\d+\$?)?[-+#0']*(?:\d+|\*(?:\d+\$?)?)?(?:\.(?:\d+|\*(?:\d+\$?)?)?)?(?:hh?|ll?|[LqjzZt])?$"
+                   r"|%\(\w*\)?[-+ #0\d.]*$|\{[\w:]*$")                 # the start of a directive, at the end
 _CONTINUES = set("-+#0'0123456789.*$hlLqjzZt(diouxXeEfFgGaAcCsSpnm%)_:}" +
                  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -70,21 +73,45 @@ class PlaceholderConstraint:
         return self._spell[s]
 
     def bind(self, needed_raw: list[list[str]], max_new_tokens: int, num_beams: int = 1,
-             needed_slots: list[list[int]] | None = None, prefix: int = 1):
+             needed_slots: list[list[int]] | None = None, strict: list[bool] | None = None, prefix: int = 1):
         """The processor (input_ids (N, T), logits (N, V)) -> logits for N = len(needed_raw) * num_beams rows,
         beams of a source together: source b needs placeholders needed_raw[b] as text and the slot ids
-        needed_slots[b]; the first `prefix` tokens of a row are not generated (BOS)."""
+        needed_slots[b]; strict[b]: the source is c-format, so a stray % (one that starts no directive) is
+        ruled out too; the first `prefix` tokens of a row are not generated (BOS)."""
         raw = [_needed(p) for p in needed_raw]
         slots = needed_slots or [[] for _ in needed_raw]
+        strict = strict or [False] * len(needed_raw)
 
         def processor(input_ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
             mask = torch.stack([self._row(row[prefix:].tolist(), logits[n], raw[n // num_beams],
-                                          slots[n // num_beams], max_new_tokens)
+                                          slots[n // num_beams], strict[n // num_beams], max_new_tokens)
                                 for n, row in enumerate(input_ids.cpu())])
             return logits.masked_fill(~mask.to(logits.device), float("-inf"))
         return processor
 
-    def _row(self, ids: list[int], logits: torch.Tensor, needed: list[str], slots: list[int],
+    def _todo(self, text: str, needed: list[str], strict: bool) -> tuple[int, str] | None:
+        """(tokens still to write, the text to write next) for the raw placeholders; None if `text` can no
+        longer become compatible (a placeholder too many or out of order; for a c-format source, a directive
+        begun at the end that is neither one still needed nor %%)."""
+        ok, left = _valid(placeholders(text), needed)
+        if not ok:
+            return None
+        open_ = _open(text)
+        unordered = lambda p: not (kind(p) == "printf" and Directive.parse(p).pos is None)
+        nexts = [p for i, p in enumerate(left) if i == 0 or unordered(p)]      # what may come next
+        target = next((p for p in nexts if open_ and p.startswith(open_)), None)
+        if target is not None:                                      # finish the directive begun
+            left = [target] + [p for p in left if p is not target]
+            rest = target[len(open_):]
+        elif strict and open_.startswith("%") and open_ != "%":
+            return None
+        elif left:
+            rest = ("%" if strict and open_.startswith("%") else " " if open_ else "") + left[0]  # %% closes a %
+        else:
+            rest = "%" if strict and open_.startswith("%") else ""
+        return (len(self.spell(rest)) if rest else 0) + sum(len(self.spell(p)) for p in left[1:]), rest
+
+    def _row(self, ids: list[int], logits: torch.Tensor, needed: list[str], slots: list[int], strict: bool,
              max_new: int) -> torch.Tensor:
         """The allowed-token mask (V,) of one row."""
         V = logits.size(-1)
@@ -95,22 +122,37 @@ class PlaceholderConstraint:
         allowed[self.slot_ids] = False
         allowed[missing] = True
         text = self.tok.decode(ids)                                  # slots show as <phk>: no match spans them
-        left = _valid(placeholders(text), needed)[1]
-        open_ = _OPEN.search(text)
-        risky = self.risky[:V] | self.continues[:V] if open_ else self.risky[:V]
+        todo = self._todo(text, needed, strict) or (0, "")
+        need, steps_left = len(missing) + todo[0], max_new - len(ids)
+        tight = steps_left <= need + 4                               # near the end: check that the rest fits
+        open_ = _open(text)
+        if tight or (strict and open_.startswith("%")):
+            risky = torch.ones(V, dtype=torch.bool)
+        else:
+            risky = self.risky[:V] | self.continues[:V] if open_ else self.risky[:V]
+        risky[self.slot_ids] = False
+        stray = _stray(text)
         allowed &= ~risky
         for t in logits.float().topk(min(self.top, V)).indices.tolist():   # check the likely risky ones
-            if risky[t]:
-                allowed[t] = _valid(placeholders(text + self.text[t]), needed)[0]
-        # what is left to write, and whether the budget still allows a free choice
-        rest = ""
-        if left:
-            rest = left[0][len(open_[0]):] if open_ and left[0].startswith(open_[0]) else \
-                (" " if open_ else "") + left[0]
-        need = len(missing) + sum(len(self.spell(p)) for p in left[1:]) + (len(self.spell(rest)) if rest else 0)
-        if missing or left:
+            if risky[t] and t != self.eos:
+                new = text + self.text[t]
+                after = self._todo(new, needed, strict)
+                allowed[t] = after is not None and (not strict or _stray(new) <= stray) and \
+                    (not tight or len(missing) + after[0] <= steps_left - 1)
+        if need:
             allowed[self.eos] = False
-        if need and (max_new - len(ids) <= need or not allowed.any()):
-            allowed[:] = False
-            allowed[missing[0] if missing else self.spell(rest)[0]] = True
+            if steps_left <= need or not allowed.any():              # only what is missing still fits
+                allowed[:] = False
+                allowed[missing[0] if missing else self.spell(todo[1])[0]] = True
         return allowed
+
+
+def _open(text: str) -> str:
+    """The directive still being written at the end of the text ("" if none): not part of a placeholder."""
+    m = _OPEN.search(PLACEHOLDER.sub("\0", text))
+    return m[0] if m else ""
+
+
+def _stray(text: str) -> int:
+    """How many % of the text start no placeholder (one still being written at the end not counted)."""
+    return PLACEHOLDER.sub("", text).count("%") - _open(text).startswith("%")

@@ -21,7 +21,7 @@ import dataclasses
 
 import torch
 
-from lmlab.data.placeholders import mask_source, placeholders, restore, slot_tokens
+from lmlab.data.placeholders import c_format, mask_source, placeholders, restore, slot_tokens
 from lmlab.errors import LmlabError
 from lmlab.generate.constraints import PlaceholderConstraint
 from lmlab.generate.decoding import GenerationConfig, pad_batch
@@ -117,7 +117,7 @@ def translate_texts(model, src_tok, tgt_tok, texts: list[str], cfg: GenerationCo
         run_cfg = budget(model, dataclasses.replace(cfg, max_new_tokens=n_new))
         constraints = () if guard is None else [guard.bind(
             [phs[i][placeholder_slots:] for i in rows], run_cfg.max_new_tokens, run_cfg.num_beams,
-            [slot_ids[:len(masked[i][1])] for i in rows])]
+            [slot_ids[:len(masked[i][1])] for i in rows], [c_format(texts[i]) for i in rows])]
         for i, ids in zip(rows, translate_ids(model, [encoded[i] for i in rows], run_cfg, backend=backend,
                                               constraints=constraints)):
             out[i] = restore(tgt_tok.decode(ids), masked[i][1]) if placeholder_slots else tgt_tok.decode(ids)
