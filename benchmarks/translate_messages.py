@@ -130,7 +130,7 @@ def main() -> None:
 
     print(f"\n{src_col} -> {tgt_col}: {len(test)} test messages; {args.preset} "
           f"({model.num_parameters() / 1e6:.2f}M parameters), {steps} steps in {train_s:.0f} s "
-          f"(budget {args.time_budget:g} s), final val_loss {final.get('val_loss', float('nan')):.3f}")
+          f"({'trained before' if args.eval_run else f'budget {args.time_budget:g} s'}), final val_loss {final.get('val_loss', float('nan')):.3f}")
     print(f"slots {data_cfg.placeholder_slots}; {'system':<14} {'BLEU':>6} {'chrF':>6}  printf-compatible "
           f"(all / with placeholders)  agrees with reference")
     for name, r in results.items():

@@ -82,7 +82,9 @@ register(Family(
            "0.1); schedule: the paper's inverse square root after --warmup_steps (peak --lr), or\n"
            "--schedule warmup_cosine. Each evaluation logs val_loss, val_acc and, on --bleu_sentences\n"
            "validation pairs translated greedily, val_bleu and val_chrf (sacrebleu; Chinese is scored\n"
-           "per character) in metrics.jsonl, with a few translations in samples.txt."),
+           "per character) in metrics.jsonl, with a few translations in samples.txt. printf placeholders\n"
+           "(%s, %lu, %1$s, {0} …) are masked as reserved tokens <ph0> … (--placeholder_slots, 0 = raw text),\n"
+           "which `lmlab translate` restores, keeping each source's placeholders."),
     examples="""\
 examples:
   lmlab train seq2seq --data messages.en-zh.tsv --preset transformer-small --time-budget 1200 --out runs/en-zh
