@@ -14,7 +14,14 @@ script translates the 500 test messages (greedy, and beam search with --num-beam
 - the copy-the-source baseline (the English message as its own "translation"): messages are full
   of option names, paths and placeholders that stay untranslated, so copying scores above zero;
 - placeholders: of the test messages whose reference holds printf placeholders (%s, %lu, %1$s,
-  %.250s, %% …), the fraction whose translation holds exactly the same ones (as a multiset).
+  %.250s, %% …), the fraction whose translation holds exactly the same ones (as a multiset);
+- printf-compatible: of all test messages (and of those whose source holds a placeholder), the fraction
+  whose translation `msgfmt -c` would accept for its source (lmlab.data.placeholders.compatible);
+- each decoding twice: with the placeholder constraint (`lmlab translate`'s default) and without
+  (`--no-placeholder-guard`). Runs trained with --placeholder-slots 16 (the default) see placeholders as
+  reserved tokens; --placeholder-slots 0 trains as lmlab did before masking.
+
+    python benchmarks/translate_messages.py --eval-run runs/en-zh   # only evaluate a run trained before
 The figures and settings go to --json (default benchmarks/results/translate_messages.json; --quick
 writes none unless --json is given).
 """
@@ -30,13 +37,19 @@ from pathlib import Path
 
 import torch
 
-from lmlab.data.translation import TranslationDataConfig, load_tokenizers
+from lmlab.data.placeholders import placeholders
+from lmlab.data.translation import TRANSLATION_DATA, load_tokenizers
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.seq2seq import translate_texts
 from lmlab.models.seq2seq import preset
 from lmlab.recipes.train_seq2seq import run_splits, train_seq2seq
 from lmlab.runs.run import Run
-from lmlab.tools.translation_metrics import bleu_chrf, bleu_tokenizer, placeholder_agreement
+from lmlab.tools.translation_metrics import (
+    bleu_chrf,
+    bleu_tokenizer,
+    placeholder_agreement,
+    printf_compatibility,
+)
 from lmlab.train.config import TRANSLATION_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +57,12 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mt" / "messages.en-zh.tsv"
 DEFAULT_JSON = Path(__file__).parent / "results" / "translate_messages.json"
 
 
-def score(hyps: list[str], refs: list[str], tokenize: str) -> dict:
+def score(hyps: list[str], refs: list[str], srcs: list[str], tokenize: str) -> dict:
     n, total = placeholder_agreement(hyps, refs)
-    return {**bleu_chrf(hyps, refs, tokenize), "placeholders_exact": n / max(total, 1), "placeholder_sentences": total}
+    c = printf_compatibility(hyps, srcs)
+    return {**bleu_chrf(hyps, refs, tokenize), "placeholders_exact": n / max(total, 1), "placeholder_sentences": total,
+            "printf_compatible": c["n"] / c["total"], "printf_compatible_with": c["n_with"] / max(c["total_with"], 1),
+            "source_sentences_with": c["total_with"]}
 
 
 def main() -> None:
@@ -65,7 +81,10 @@ def main() -> None:
     ap.add_argument("--dtype", default="bf16", help="autocast precision: bf16 (this CPU has bf16 units) or fp32")
     ap.add_argument("--num-beams", type=int, default=4)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice, one per core)")
+    ap.add_argument("--placeholder-slots", type=int, default=TRANSLATION_DATA.placeholder_slots,
+                    help="reserved <phk> tokens for placeholders (default: 16; 0 = raw text, as before masking)")
     ap.add_argument("--run", help="run directory to keep (default: a temporary one)")
+    ap.add_argument("--eval-run", help="evaluate this trained run instead of training one")
     ap.add_argument("--quick", action="store_true", help="smoke run: no JSON unless --json is given")
     ap.add_argument("--json", help=f"where to write the results (default: {DEFAULT_JSON.relative_to(ROOT)})")
     args = ap.parse_args()
@@ -76,13 +95,21 @@ def main() -> None:
     train_cfg = dataclasses.replace(TRANSLATION_TRAIN, max_steps=1_000_000, time_budget=args.time_budget, lr=args.lr,
                                     warmup_steps=args.warmup, schedule=args.schedule, eval_every=1000,
                                     eval_batches=10, min_lr=args.lr / 100, dtype=args.dtype)
-    data_cfg = dataclasses.replace(TranslationDataConfig(), bpe_vocab_size=args.bpe_vocab, batch_tokens=args.batch_tokens)
+    data_cfg = dataclasses.replace(TRANSLATION_DATA, bpe_vocab_size=args.bpe_vocab, batch_tokens=args.batch_tokens,
+                                   placeholder_slots=args.placeholder_slots)
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(args.run) if args.run else Path(tmp) / "run"
+        run = Path(args.eval_run or args.run or Path(tmp) / "run")
         t0 = time.perf_counter()
-        final = train_seq2seq(args.data, model_cfg, train_cfg, data_cfg, run, overwrite=bool(args.run))
-        train_s = time.perf_counter() - t0
+        if args.eval_run:
+            rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            final = {k: v for r in rows if "val_loss" in r for k, v in r.items()}
+            train_s = max(r.get("time", 0) for r in rows)
+        else:
+            final = train_seq2seq(args.data, model_cfg, train_cfg, data_cfg, run, overwrite=bool(args.run))
+            train_s = time.perf_counter() - t0
         trained = Run.open(run)
+        data_cfg, args.data = trained.config("data"), trained.source
+        args.preset = "run" if args.eval_run else args.preset
         model = trained.model()
         src_tok, tgt_tok = load_tokenizers(trained.path, model.cfg, trained.config("data").joint_vocab)
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -90,22 +117,27 @@ def main() -> None:
     _, _, test, src_col, tgt_col = run_splits(args.data, data_cfg)
     srcs, refs = [p.src for p in test], [p.tgt for p in test]
     tokenize = bleu_tokenizer(tgt_col)
-    results = {"copy_source": score(srcs, refs, tokenize)}
+    results = {"reference": score(refs, refs, srcs, tokenize), "copy_source": score(srcs, refs, srcs, tokenize)}
     for name, beams in (("greedy", 1), (f"beam{args.num_beams}", args.num_beams)):
-        t0 = time.perf_counter()
-        hyps = translate_texts(model, src_tok, tgt_tok, srcs, GenerationConfig(temperature=0.0, num_beams=beams),
-                               batch_size=64)
-        results[name] = {**score(hyps, refs, tokenize), "seconds": round(time.perf_counter() - t0, 1)}
-        results[name]["examples"] = [{"src": s, "ref": r, "out": h} for s, r, h in list(zip(srcs, refs, hyps))[:8]]
+        for guard in (False, True):
+            t0 = time.perf_counter()
+            hyps = translate_texts(model, src_tok, tgt_tok, srcs, GenerationConfig(temperature=0.0, num_beams=beams),
+                                   batch_size=64, placeholder_slots=data_cfg.placeholder_slots, keep_placeholders=guard)
+            key = name + ("+guard" if guard else "")
+            results[key] = {**score(hyps, refs, srcs, tokenize), "seconds": round(time.perf_counter() - t0, 1)}
+            results[key]["examples"] = [{"src": s, "ref": r, "out": h} for s, r, h in zip(srcs, refs, hyps)
+                                        if placeholders(s)][:12]
 
     print(f"\n{src_col} -> {tgt_col}: {len(test)} test messages; {args.preset} "
           f"({model.num_parameters() / 1e6:.2f}M parameters), {steps} steps in {train_s:.0f} s "
-          f"(budget {args.time_budget:g} s), final val_loss {final.get('val_loss', float('nan')):.3f}")
-    print(f"{'system':<14} {'BLEU':>6} {'chrF':>6}  placeholders exact")
+          f"({'trained before' if args.eval_run else f'budget {args.time_budget:g} s'}), final val_loss {final.get('val_loss', float('nan')):.3f}")
+    print(f"slots {data_cfg.placeholder_slots}; {'system':<14} {'BLEU':>6} {'chrF':>6}  printf-compatible "
+          f"(all / with placeholders)  agrees with reference")
     for name, r in results.items():
-        print(f"{name:<14} {r['bleu']:6.2f} {r['chrf']:6.2f}  {r['placeholders_exact']:.3f} "
+        print(f"{name:<14} {r['bleu']:6.2f} {r['chrf']:6.2f}  {r['printf_compatible']:.3f} / "
+              f"{r['printf_compatible_with']:.3f} of {r['source_sentences_with']}  {r['placeholders_exact']:.3f} "
               f"of {r['placeholder_sentences']}")
-    for ex in results["greedy"]["examples"][:4]:
+    for ex in results["greedy+guard"]["examples"][:4]:
         print(f"  src: {ex['src']}\n  ref: {ex['ref']}\n  out: {ex['out']}")
     out = args.json or (None if args.quick else str(DEFAULT_JSON))
     if out:
@@ -113,7 +145,7 @@ def main() -> None:
         info = {"data": Path(args.data).name, "direction": f"{src_col}->{tgt_col}", "preset": args.preset,
                 "parameters": model.num_parameters(), "time_budget_s": args.time_budget, "train_s": round(train_s, 1),
                 "steps": steps, "final_val": final, "threads": torch.get_num_threads(), "settings": vars(args),
-                "bleu_tokenize": tokenize, "results": results}
+                "placeholder_slots": data_cfg.placeholder_slots, "bleu_tokenize": tokenize, "results": results}
         Path(out).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {out}")
 

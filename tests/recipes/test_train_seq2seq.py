@@ -55,6 +55,8 @@ def test_training_lowers_the_loss_and_logs_bleu_and_chrf(trained):
     assert meta["train"]["schedule"] == "inverse_sqrt" and meta["train"]["label_smoothing"] == 0.1
     model_cfg = Run.open(trained).config("model")
     assert model_cfg.share_embeddings and model_cfg.vocab_size <= 1200
+    assert meta["data"]["placeholder_slots"] == 16                       # masking: the default, recorded
+    assert json.loads((trained / "tokenizer.json").read_text())["added_tokens"][16]["content"] == "<ph15>"
     assert "=== step 80: BLEU" in (trained / "samples.txt").read_text()
     for name in ("tokenizer.json", "model.safetensors", "train_state.pt", "loss.png"):
         assert (trained / name).is_file()
@@ -89,6 +91,22 @@ def test_translate_greedy_beam_uncached_and_the_attention_map(trained, tmp_path,
                  "--head", "1", "--layer", "0"]) == 0
     assert len((tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()) == 2
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_translate_keeps_placeholders_unless_told_not_to(trained, tmp_path, capsys):
+    """80 steps teach little: the constraint is what keeps every placeholder, in a masked run and in a run
+    trained before masking (tests/data/legacy_runs/seq2seq, no placeholder_slots in its config)."""
+    from tests.runs.test_legacy_runs import copy_legacy
+
+    from lmlab.data.placeholders import compatible
+    texts = ["%s: copied %lu of %lu", "{0} of {name}", "%2$s by %1$s", "Done"]
+    legacy = copy_legacy(tmp_path / "legacy") / "seq2seq"
+    for run in (trained, legacy):
+        assert main(["translate", str(run), *texts, "--num-beams", "2"]) == 0
+        outs = capsys.readouterr().out.splitlines()
+        assert all(compatible(s, o) for s, o in zip(texts, outs)), outs
+    assert main(["translate", str(legacy), *texts, "--no-placeholder-guard"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(texts)
 
 
 def test_separate_vocabularies_in_bf16(tmp_path):

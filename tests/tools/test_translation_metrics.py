@@ -2,7 +2,13 @@
 
 import pytest
 
-from lmlab.tools.translation_metrics import bleu_chrf, bleu_tokenizer, placeholder_agreement, placeholders
+from lmlab.tools.translation_metrics import (
+    bleu_chrf,
+    bleu_tokenizer,
+    placeholder_agreement,
+    placeholders,
+    printf_compatibility,
+)
 
 
 def test_placeholders_of_real_messages():
@@ -33,3 +39,9 @@ def test_bleu_uses_character_tokens_for_chinese():
     hyps, refs = ["the cat sat on the mat"], ["the cat is on the mat"]
     assert bleu_chrf(hyps, refs)["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
     assert bleu_chrf(hyps, refs)["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+
+
+def test_printf_compatibility_counts_all_messages_and_those_with_placeholders():
+    srcs = ["%s: cannot open", "%s of %d", "Done", "Done"]
+    hyps = ["%s：无法打开", "%d 的 %s", "完成", "完成 %s"]
+    assert printf_compatibility(hyps, srcs) == {"n": 2, "total": 4, "n_with": 1, "total_with": 2}

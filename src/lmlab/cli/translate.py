@@ -26,7 +26,7 @@ def cmd_translate(args) -> None:
     cfg = GenerationConfig(temperature=0.0, num_beams=args.num_beams, length_penalty=args.length_penalty,
                            use_cache=not args.no_cache)
     outs, fonts = translate(args.run, texts, cfg, args.batch_size, args.max_new_tokens, args.device, args.backend,
-                            args.attention_map, args.head, args.layer)
+                            args.attention_map, args.head, args.layer, not args.no_placeholder_guard)
     if args.out:
         from lmlab.io.atomic import atomic_write_text
         atomic_write_text(Path(args.out), "".join(o.replace("\n", " ") + "\n" for o in outs))
@@ -49,10 +49,14 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     "log-probability / length**(--length-penalty). The source is encoded once; the decoder\n"
                     "reuses its cross-attention keys/values and a KV cache (--no-cache recomputes all, for\n"
                     "comparison). Texts are batched by length. --attention-map draws which source tokens\n"
-                    "each target token attended to (the first text; one decoder layer; mean over heads).",
+                    "each target token attended to (the first text; one decoder layer; mean over heads).\n"
+                    "Placeholders (%s, %lu, %1$s, %(name)s, {0}) are kept: each translation holds exactly its\n"
+                    "source's, in an order printf accepts (as `msgfmt -c` checks), by constrained decoding\n"
+                    "over reserved <phk> tokens (runs trained with masking) or over the raw text (older runs).",
         epilog="examples:\n  lmlab translate runs/en-zh \"File not found\" \"%s: cannot open\"\n"
                "  lmlab translate runs/en-zh --input messages.txt --num-beams 4 --out messages.zh.txt\n"
-               "  lmlab translate runs/en-zh \"Permission denied\" --attention-map attn.png --head 2")
+               "  lmlab translate runs/en-zh \"Permission denied\" --attention-map attn.png --head 2\n"
+               "  lmlab translate runs/en-zh \"%s: copied %lu of %lu\" --no-placeholder-guard   # unconstrained")
     tr.add_argument("run", help="run directory from `lmlab train seq2seq`")
     tr.add_argument("text", nargs="*", help="texts to translate (or use --input)")
     tr.add_argument("--input", metavar="FILE", help="a UTF-8 file of texts, one per line (blank lines skipped)")
@@ -67,6 +71,9 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     help="re-run the decoder over the whole translation at every step (slow; for comparison)")
     tr.add_argument("--backend", choices=BACKENDS, default=None,
                     help="attention kernel for this call (default: the model's, normally sdpa)")
+    tr.add_argument("--no-placeholder-guard", action="store_true",
+                    help="decode without the placeholder constraint (translations may drop or add a %%s; "
+                         "for comparison)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     skip_bad_flag(tr)
     tr.add_argument("--attention-map", metavar="PNG", help="draw the cross-attention of the first text")

@@ -283,14 +283,15 @@ def _batches(text: str):
     return (lines[i:i + 1000] for i in range(0, len(lines), 1000))
 
 
-def train_bpe(text: str, vocab_size: int = 1024) -> TextTokenizer:
-    """Byte-level BPE: start from the 256 bytes, merge the most frequent pairs until `vocab_size`."""
+def train_bpe(text: str, vocab_size: int = 1024, specials: tuple[str, ...] = ()) -> TextTokenizer:
+    """Byte-level BPE: start from the 256 bytes, merge the most frequent pairs until `vocab_size`; `specials`
+    are reserved tokens besides EOS (whole in any text, never merged, e.g. translation's <ph0>)."""
     if vocab_size < 257:
         raise LmlabError(f"byte-level BPE needs vocab_size ≥ 257 (256 bytes + 1 special), got {vocab_size}")
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, *specials], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_batches(text), trainer=trainer)
     return TextTokenizer(tok, "bpe")

@@ -13,6 +13,10 @@ embedding, target embedding and output projection share one matrix, Vaswani et a
 per side. Every sentence ends in EOS; the decoder input starts with BOS (here the same token, as
 in fairseq): source `x_1 … x_S EOS`, decoder input `BOS y_1 … y_T`, labels `y_1 … y_T EOS`.
 
+Placeholders (`placeholder_slots` > 0): the k-th printf placeholder of a source becomes the reserved
+token <phk>, and the target's placeholders the slots they stand for (lmlab.data.placeholders), so the
+model copies one opaque token instead of spelling `%`, `l`, `u` (decoding then restores them).
+
 Batching (§5.1: "each training batch contained a set of sentence pairs containing approximately
 25000 source tokens and 25000 target tokens"): pairs of similar length are batched together, up to
 `batch_tokens` tokens (padding included) on the longer side, so little compute goes to padding.
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.placeholders import mask_source, mask_target
 from lmlab.data.rows import Rows
 from lmlab.data.tokenizers import TextTokenizer
 from lmlab.errors import LmlabError
@@ -46,16 +51,24 @@ class TranslationDataConfig:
     split_seed: int = 0
     bleu_sentences: int = 200       # validation pairs translated (greedy) at each evaluation for BLEU/chrF; 0: none
     bleu_tokenize: str = "auto"     # sacrebleu tokenizer: auto (zh for Chinese, ja-mecab…: see metrics), 13a, zh, char, none
+    placeholder_slots: int = 0      # reserved tokens <ph0> … for printf placeholders (masking); 0: raw text, as
+                                    # runs from before masking (their config.json has no such key) were trained
 
     def __post_init__(self):
         for name in ("bpe_vocab_size", "max_len", "batch_tokens"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.placeholder_slots < 0:
+            raise ValueError(f"placeholder_slots must be ≥ 0, got {self.placeholder_slots}")
         if self.val_size < 1 or self.test_size < 0 or self.bleu_sentences < 0:
             raise ValueError("need val_size ≥ 1, test_size ≥ 0 and bleu_sentences ≥ 0")
         if self.batch_tokens < self.max_len:
             raise ValueError(f"batch_tokens ({self.batch_tokens}) must hold at least one pair of max_len "
                              f"({self.max_len}) tokens")
+
+
+# what `lmlab train seq2seq` trains with: placeholders masked as 16 reserved tokens (messages hold at most 12)
+TRANSLATION_DATA = TranslationDataConfig(placeholder_slots=16)
 
 
 @dataclass(frozen=True)
@@ -119,9 +132,23 @@ class Example:
     tgt: list[int]                  # y_1 … y_T EOS
 
 
-def encode_pairs(pairs: list[Pair], src_tok, tgt_tok, eos_id: int, max_len: int | None = None) -> list[Example]:
-    """Token ids of each pair with EOS appended; with max_len, pairs longer on either side are left out."""
+def masked_pairs(pairs: list[Pair], n_slots: int) -> list[Pair]:
+    """The pairs with their placeholders as reserved tokens (lmlab.data.placeholders); n_slots 0: as they are."""
+    if not n_slots:
+        return pairs
     out = []
+    for p in pairs:
+        src, phs = mask_source(p.src, n_slots)
+        out.append(Pair(src, mask_target(p.tgt, phs)))
+    return out
+
+
+def encode_pairs(pairs: list[Pair], src_tok, tgt_tok, eos_id: int, max_len: int | None = None,
+                 n_slots: int = 0) -> list[Example]:
+    """Token ids of each pair with EOS appended (placeholders masked into n_slots reserved tokens); with
+    max_len, pairs longer on either side are left out."""
+    out = []
+    pairs = masked_pairs(pairs, n_slots)
     src_ids = src_tok.tok.encode_batch([p.src for p in pairs])
     tgt_ids = tgt_tok.tok.encode_batch([p.tgt for p in pairs])
     for s, t in zip(src_ids, tgt_ids):

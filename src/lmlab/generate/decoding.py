@@ -20,13 +20,13 @@ no running beam can still beat the worst of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from lmlab.generate.processors import apply_processors, build_processors
+from lmlab.generate.processors import Processor, apply_processors, build_processors
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,10 @@ StopFn = Callable[[int, list[int]], bool]  # (row, generated ids so far) -> stop
 
 @torch.no_grad()
 def decode(stepper: LMStepper, cfg: GenerationConfig, generator: torch.Generator | None = None,
-           stop: StopFn | None = None, n_top: int = 5) -> Iterator[Step]:
-    """Greedy or sampled decoding; yields one Step per generated position until every row ends."""
-    processors = cfg.processors()
+           stop: StopFn | None = None, n_top: int = 5, constraints: Sequence[Processor] = ()) -> Iterator[Step]:
+    """Greedy or sampled decoding; yields one Step per generated position until every row ends.
+    `constraints`: processors applied after cfg's (e.g. lmlab.generate.constraints)."""
+    processors = cfg.processors() + list(constraints)
     B = stepper.ids.size(0)
     pad = cfg.eos_id if cfg.eos_id is not None else 0
     finished = torch.zeros(B, dtype=torch.bool, device=stepper.ids.device)
@@ -200,11 +201,12 @@ class BeamResult:
 
 
 @torch.no_grad()
-def beam_search(stepper: LMStepper, cfg: GenerationConfig) -> BeamResult:
+def beam_search(stepper: LMStepper, cfg: GenerationConfig, constraints: Sequence[Processor] = ()) -> BeamResult:
     """Beam search with K = cfg.num_beams; the stepper holds the prompts (B rows), and is expanded
-    to B·K rows here. Matches Hugging Face generate(num_beams=K, do_sample=False)."""
+    to B·K rows here (the beams of a prompt together, as `constraints` see them). Matches Hugging Face
+    generate(num_beams=K, do_sample=False)."""
     K, n_new, eos = cfg.num_beams, cfg.max_new_tokens, cfg.eos_id
-    processors = cfg.processors()
+    processors = cfg.processors() + list(constraints)
     B = stepper.ids.size(0)
     device = stepper.ids.device
     stepper.reorder(torch.arange(B, device=device).repeat_interleave(K))     # (B·K) rows, beams of a row together

@@ -21,6 +21,9 @@ import dataclasses
 
 import torch
 
+from lmlab.data.placeholders import c_format, mask_source, placeholders, restore, slot_tokens
+from lmlab.errors import LmlabError
+from lmlab.generate.constraints import PlaceholderConstraint
 from lmlab.generate.decoding import GenerationConfig, pad_batch
 from lmlab.generate.text import inference, stepper_ids
 
@@ -70,31 +73,52 @@ class Seq2SeqStepper:
             self.cache.reorder(index)
 
 
+def budget(model, cfg: GenerationConfig) -> GenerationConfig:
+    """cfg with the model's EOS, its max_new_tokens cut to what the decoder can hold (max_seq_len)."""
+    return dataclasses.replace(cfg, eos_id=model.cfg.eos_id, max_new_tokens=min(cfg.max_new_tokens,
+                                                                                model.cfg.max_seq_len))
+
+
 def translate_ids(model, sources: list[list[int]], cfg: GenerationConfig, generator: torch.Generator | None = None,
-                  backend: str | None = None) -> list[list[int]]:
+                  backend: str | None = None, constraints=()) -> list[list[int]]:
     """Target ids (EOS and what follows dropped) for a batch of source id lists (each ending in EOS).
     The decoder may emit at most max_seq_len tokens, whatever cfg.max_new_tokens says."""
-    cfg = dataclasses.replace(cfg, eos_id=model.cfg.eos_id, max_new_tokens=min(cfg.max_new_tokens,
-                                                                                model.cfg.max_seq_len))
+    cfg = budget(model, cfg)
     device = next(model.parameters()).device
     ids, mask = right_pad(sources, model.cfg.pad_id)
     with inference(model):
         stepper = Seq2SeqStepper(model, ids.to(device), mask.to(device), cfg.use_cache, cfg.max_new_tokens, backend)
-        return stepper_ids(stepper, cfg, len(sources), generator)
+        return stepper_ids(stepper, cfg, len(sources), generator, constraints=constraints)
 
 
 def translate_texts(model, src_tok, tgt_tok, texts: list[str], cfg: GenerationConfig, batch_size: int = 32,
-                    max_new_tokens: int | None = None, backend: str | None = None) -> list[str]:
+                    max_new_tokens: int | None = None, backend: str | None = None, placeholder_slots: int = 0,
+                    keep_placeholders: bool = True) -> list[str]:
     """Translate texts in batches of similar length (sorted, then put back in order). Sources longer
-    than the model's max_seq_len are cut to fit. max_new_tokens None: twice the source length + 10."""
+    than the model's max_seq_len are cut to fit. max_new_tokens None: twice the source length + 10.
+
+    placeholder_slots (the run's, 0 for runs trained before masking): the sources' placeholders become
+    <ph0> … and come back after decoding (lmlab.data.placeholders). keep_placeholders: decode under
+    PlaceholderConstraint, so each translation holds its source's placeholders, no more, no fewer."""
     eos, limit = model.cfg.eos_id, model.cfg.max_seq_len
-    encoded = [src_tok.encode(t)[:limit - 1] + [eos] for t in texts]
+    masked = [mask_source(t, placeholder_slots) for t in texts]
+    encoded = [src_tok.encode(m)[:limit - 1] + [eos] for m, _ in masked]
+    phs = [placeholders(t) for t in texts]
+    slot_ids = [tgt_tok.tok.token_to_id(s) for s in slot_tokens(placeholder_slots)]
+    if None in slot_ids:
+        raise LmlabError(f"the target tokenizer lacks the reserved tokens {slot_tokens(placeholder_slots)[0]} … "
+                         "that the run's config names (placeholder_slots); the run's files do not match")
+    guard = PlaceholderConstraint(tgt_tok, eos, slot_ids) if keep_placeholders else None
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
     out: list[str] = [""] * len(texts)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         n_new = max_new_tokens or 2 * max(len(encoded[i]) for i in rows) + 10
-        run_cfg = dataclasses.replace(cfg, max_new_tokens=n_new)
-        for i, ids in zip(rows, translate_ids(model, [encoded[i] for i in rows], run_cfg, backend=backend)):
-            out[i] = tgt_tok.decode(ids)
+        run_cfg = budget(model, dataclasses.replace(cfg, max_new_tokens=n_new))
+        constraints = () if guard is None else [guard.bind(
+            [phs[i][placeholder_slots:] for i in rows], run_cfg.max_new_tokens, run_cfg.num_beams,
+            [slot_ids[:len(masked[i][1])] for i in rows], [c_format(texts[i]) for i in rows])]
+        for i, ids in zip(rows, translate_ids(model, [encoded[i] for i in rows], run_cfg, backend=backend,
+                                              constraints=constraints)):
+            out[i] = restore(tgt_tok.decode(ids), masked[i][1]) if placeholder_slots else tgt_tok.decode(ids)
     return out

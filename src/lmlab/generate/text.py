@@ -59,15 +59,15 @@ def _until(ids: Iterator[int], eos_id: int | None) -> Iterator[int]:
 
 
 def stepper_ids(stepper, cfg: GenerationConfig, batch: int, generator: torch.Generator | None = None,
-                stop: StopFn | None = None) -> list[list[int]]:
+                stop: StopFn | None = None, constraints: Sequence = ()) -> list[list[int]]:
     """Each row's generated ids from a stepper (LM or encoder-decoder): beam search when cfg.num_beams > 1,
-    else greedy or sampled decoding; EOS and what follows dropped."""
+    else greedy or sampled decoding (with extra `constraints` processors); EOS and what follows dropped."""
     if cfg.num_beams > 1:
-        out = beam_search(stepper, cfg).sequences
+        out = beam_search(stepper, cfg, constraints).sequences
     else:
         out = [[] for _ in range(batch)]
         ended = [False] * batch
-        for step in decode(stepper, cfg, generator, stop):
+        for step in decode(stepper, cfg, generator, stop, constraints=constraints):
             for i, tok in enumerate(step.tokens.tolist()):
                 if not ended[i]:  # after its end a row only receives pads
                     out[i].append(tok)

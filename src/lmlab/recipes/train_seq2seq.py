@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.placeholders import slot_tokens
 from lmlab.data.tokenizers import TextTokenizer, train_bpe
 from lmlab.data.translation import (
     Pair,
@@ -26,6 +27,7 @@ from lmlab.data.translation import (
     encode_pairs,
     eval_batches,
     load_tokenizers,
+    masked_pairs,
     read_parallel,
     split_pairs,
     tokenizer_files,
@@ -46,12 +48,14 @@ SAMPLES = 5  # validation translations written to samples.txt at each evaluation
 
 
 def train_tokenizers(train: list[Pair], cfg: TranslationDataConfig) -> tuple[TextTokenizer, TextTokenizer]:
-    """Byte-level BPE on the training pairs: one for both sides, or one per side."""
+    """Byte-level BPE on the training pairs (placeholders masked, the <phk> tokens reserved): one for both
+    sides, or one per side."""
+    train, slots = masked_pairs(train, cfg.placeholder_slots), tuple(slot_tokens(cfg.placeholder_slots))
     if cfg.joint_vocab:
-        tok = train_bpe("\n".join([p.src for p in train] + [p.tgt for p in train]), cfg.bpe_vocab_size)
+        tok = train_bpe("\n".join([p.src for p in train] + [p.tgt for p in train]), cfg.bpe_vocab_size, slots)
         return tok, tok
-    return (train_bpe("\n".join(p.src for p in train), cfg.bpe_vocab_size),
-            train_bpe("\n".join(p.tgt for p in train), cfg.bpe_vocab_size))
+    return (train_bpe("\n".join(p.src for p in train), cfg.bpe_vocab_size, slots),
+            train_bpe("\n".join(p.tgt for p in train), cfg.bpe_vocab_size, slots))
 
 
 def sized_config(model_cfg: Seq2SeqConfig, src_tok: TextTokenizer, tgt_tok: TextTokenizer,
@@ -77,12 +81,15 @@ def run_splits(data: str, data_cfg: TranslationDataConfig,
     return (*split_pairs(pairs, data_cfg.val_size, data_cfg.test_size, data_cfg.split_seed), src_col, tgt_col)
 
 
-def bleu_on_eval(run_dir: Path, pairs: list[Pair], src_tok, tgt_tok, tokenize: str, batch_size: int = 64):
-    """An on_eval callback: translate `pairs` greedily, return BLEU and chrF, append a few to samples.txt."""
+def bleu_on_eval(run_dir: Path, pairs: list[Pair], src_tok, tgt_tok, tokenize: str, batch_size: int = 64,
+                 placeholder_slots: int = 0):
+    """An on_eval callback: translate `pairs` greedily (placeholders kept), return BLEU and chrF, append a few
+    to samples.txt."""
     greedy = GenerationConfig(temperature=0.0)
 
     def on_eval(step: int, model) -> dict[str, float]:
-        hyps = translate_texts(model, src_tok, tgt_tok, [p.src for p in pairs], greedy, batch_size)
+        hyps = translate_texts(model, src_tok, tgt_tok, [p.src for p in pairs], greedy, batch_size,
+                               placeholder_slots=placeholder_slots)
         scores = bleu_chrf(hyps, [p.tgt for p in pairs], tokenize)
         with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
             f.write(f"=== step {step}: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} ===\n")
@@ -118,8 +125,9 @@ def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: 
         src_tok, tgt_tok = train_tokenizers(train, data_cfg)
         model_cfg = sized_config(model_cfg, src_tok, tgt_tok, data_cfg)
     eos, bos, pad = model_cfg.eos_id, model_cfg.bos_id, model_cfg.pad_id
-    train_ex = encode_pairs(train, src_tok, tgt_tok, eos, data_cfg.max_len)
-    val_ex = encode_pairs(val, src_tok, tgt_tok, eos, model_cfg.max_seq_len)
+    slots = data_cfg.placeholder_slots
+    train_ex = encode_pairs(train, src_tok, tgt_tok, eos, data_cfg.max_len, slots)
+    val_ex = encode_pairs(val, src_tok, tgt_tok, eos, model_cfg.max_seq_len, slots)
     train_data = TokenBatches(train_ex, data_cfg.batch_tokens, pad, bos, train_cfg.seed, dist.rank, dist.world_size)
     val_batches = eval_batches(val_ex, data_cfg.batch_tokens, pad, bos, train_cfg.eval_batches)
 
@@ -145,7 +153,7 @@ def train_seq2seq(data: str | None, model_cfg: Seq2SeqConfig | None, train_cfg: 
     on_eval = None
     if data_cfg.bleu_sentences:
         on_eval = bleu_on_eval(run_dir, val[:data_cfg.bleu_sentences], src_tok, tgt_tok,
-                               bleu_tokenizer(tgt_col, data_cfg.bleu_tokenize))
+                               bleu_tokenizer(tgt_col, data_cfg.bleu_tokenize), placeholder_slots=slots)
     trainer = Trainer(model, objective, train_data, train_cfg, run_dir, eval_data=val_batches,
                       eval_objective=seq2seq_lm, on_eval=on_eval, on_step_end=on_step_end, dist=dist, quiet=quiet)
     try:

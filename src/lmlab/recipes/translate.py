@@ -1,5 +1,10 @@
 """Translate with a trained run (`lmlab translate`): batched greedy or beam search, and attention maps.
 
+Placeholders (`%s`, `%lu`, `{0}` …): a run trained with masking sees each as a reserved token <phk> and
+gets the source's text back after decoding; by default decoding is constrained so that every
+translation holds exactly its source's placeholders (printf-compatible, as `msgfmt -c` checks), for
+runs trained before masking too (then over the raw text); keep_placeholders=False turns that off.
+
 Decoding comes from lmlab.generate (the same engine as GPT's): greedy is beam search with one
 beam; `num_beams` > 1 keeps the best partial translations, scored by log-probability divided by
 length ** length_penalty. The attention map re-runs the chosen translation teacher-forced and
@@ -12,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.data.placeholders import mask_source, mask_target
 from lmlab.data.translation import load_tokenizers
 from lmlab.errors import LmlabError
 from lmlab.generate.decoding import GenerationConfig
@@ -32,11 +38,13 @@ def check_map_args(cfg, head: int | None, layer: int) -> None:
 
 def translate(run: str | Path, texts: list[str], cfg: GenerationConfig, batch_size: int = 32,
               max_new_tokens: int | None = None, device: str = "cpu", backend: str | None = None,
-              attention_png: str | Path | None = None, head: int | None = None, layer: int = -1
-              ) -> tuple[list[str], bool | None]:
+              attention_png: str | Path | None = None, head: int | None = None, layer: int = -1,
+              keep_placeholders: bool = True) -> tuple[list[str], bool | None]:
     """The translations of `texts` by the model of run directory `run`; with attention_png, also the
     cross-attention map of the first text (see attention_map). Returns (translations, whether a CJK
-    font was found for the map's labels, or None without a map)."""
+    font was found for the map's labels, or None without a map). Placeholders: masked as the run was
+    trained (its data section's placeholder_slots; none for runs from before masking) and, with
+    keep_placeholders, kept by constrained decoding (lmlab.generate.constraints)."""
     if not texts:
         raise LmlabError("no texts to translate: give them as arguments or with --input FILE (one per line)")
     run = Run.open(run, command="translate")
@@ -46,10 +54,12 @@ def translate(run: str | Path, texts: list[str], cfg: GenerationConfig, batch_si
     if attention_png is not None:
         check_map_args(model.cfg, head, layer)
     model.to(resolve_device(device))
-    outs = translate_texts(model, src_tok, tgt_tok, texts, cfg, batch_size, max_new_tokens, backend)
+    outs = translate_texts(model, src_tok, tgt_tok, texts, cfg, batch_size, max_new_tokens, backend,
+                           data_cfg.placeholder_slots, keep_placeholders)
     fonts = None
     if attention_png is not None:
-        fonts = attention_map(model, src_tok, tgt_tok, texts[0], outs[0], attention_png, head, layer,
+        src, phs = mask_source(texts[0], data_cfg.placeholder_slots)     # as the model reads them: <phk>
+        fonts = attention_map(model, src_tok, tgt_tok, src, mask_target(outs[0], phs), attention_png, head, layer,
                               f"{meta.get('source_lang', 'source')} -> {meta.get('target_lang', 'target')}")
     return outs, fonts
 

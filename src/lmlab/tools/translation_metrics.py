@@ -10,21 +10,16 @@ which `bleu_tokenizer("zh")` picks.
 Software messages carry placeholders that a program fills in at run time (`%s`, `%d`, `%lu`,
 `%1$s`, `%.250s`, `%%`, Python's `%(name)s` and `{0}`; the space flag of printf is left out, so
 "50% done" holds none): a translation that drops or alters one
-breaks the program. `placeholders(text)` lists them in order; a translation carries them over
-exactly when its multiset of placeholders equals the reference's.
+breaks the program. `placeholders(text)` lists them in order (lmlab.data.placeholders); a translation
+agrees with the reference when its multiset of placeholders equals the reference's, and is *printf-compatible*
+with its source when `msgfmt -c` would accept it (the same arguments and types, in order or placed with `%n$`).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
-PLACEHOLDER = re.compile(
-    r"%%"                                                       # a literal percent sign
-    r"|%\(\w+\)[-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]"         # Python: %(name)s
-    r"|%(?:\d+\$)?[-+#0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?"         # printf: %[n$][flags][width][.precision]
-    r"(?:hh|h|ll|l|L|q|j|z|Z|t)?[diouxXeEfFgGaAcCsSpnm]"        #         [length]conversion
-    r"|\{\d*(?::[^{}]*)?\}|\{[A-Za-z_]\w*(?::[^{}]*)?\}")       # {0}, {}, {name}, {0:>8}
+from lmlab.data.placeholders import compatible, placeholders
 
 _BLEU_TOKENIZERS = {"zh": "zh", "ja": "ja-mecab", "ko": "ko-mecab"}
 
@@ -48,11 +43,6 @@ def bleu_chrf(hyps: list[str], refs: list[str], tokenize: str = "13a") -> dict[s
             "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
 
 
-def placeholders(text: str) -> list[str]:
-    """The placeholders of a message, in order: placeholders('%s: %lu of %%') = ['%s', '%lu', '%%']."""
-    return PLACEHOLDER.findall(text)
-
-
 def placeholder_agreement(hyps: list[str], refs: list[str]) -> tuple[int, int]:
     """(n, total): of the `total` references holding a placeholder, `n` whose translation holds the
     same ones, as many times each (order may differ: `%2$s … %1$s` reorders legitimately)."""
@@ -63,3 +53,16 @@ def placeholder_agreement(hyps: list[str], refs: list[str]) -> tuple[int, int]:
             total += 1
             n += Counter(placeholders(h)) == want
     return n, total
+
+
+def printf_compatibility(hyps: list[str], srcs: list[str]) -> dict[str, int]:
+    """How many translations `msgfmt -c` would accept for their source: of all ("n", "total") and of the
+    sources holding a placeholder ("n_with", "total_with")."""
+    out = dict.fromkeys(("n", "total", "n_with", "total_with"), 0)
+    for h, s in zip(hyps, srcs):
+        ok, has = compatible(s, h), bool(placeholders(s))
+        out["n"] += ok
+        out["total"] += 1
+        out["n_with"] += ok and has
+        out["total_with"] += has
+    return out

@@ -69,7 +69,7 @@ register(Family(
     summary="train an encoder-decoder Transformer to translate, on a parallel corpus",
     configs={"model": "lmlab.models.seq2seq.config:Seq2SeqConfig", "train": TRAIN,
              "data": "lmlab.data.translation:TranslationDataConfig"},
-    defaults={"train": "lmlab.train.config:TRANSLATION_TRAIN"},
+    defaults={"train": "lmlab.train.config:TRANSLATION_TRAIN", "data": "lmlab.data.translation:TRANSLATION_DATA"},
     model="lmlab.models.seq2seq.model:Seq2SeqTransformer",
     presets="lmlab.models.seq2seq.presets:PRESETS", default_preset="transformer-small",
     count="lmlab.models.seq2seq.presets:count_parameters",
@@ -87,7 +87,9 @@ register(Family(
            "0.1); schedule: the paper's inverse square root after --warmup_steps (peak --lr), or\n"
            "--schedule warmup_cosine. Each evaluation logs val_loss, val_acc and, on --bleu_sentences\n"
            "validation pairs translated greedily, val_bleu and val_chrf (sacrebleu; Chinese is scored\n"
-           "per character) in metrics.jsonl, with a few translations in samples.txt."),
+           "per character) in metrics.jsonl, with a few translations in samples.txt. printf placeholders\n"
+           "(%s, %lu, %1$s, {0} …) are masked as reserved tokens <ph0> … (--placeholder_slots, 0 = raw text),\n"
+           "which `lmlab translate` restores, keeping each source's placeholders."),
     examples="""\
 examples:
   lmlab train seq2seq --data messages.en-zh.tsv --preset transformer-small --time-budget 1200 --out runs/en-zh
