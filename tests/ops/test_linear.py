@@ -1,5 +1,7 @@
 """ops.linear: the oneDNN path equals F.linear (outputs and all three gradients) up to float rounding."""
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -69,3 +71,44 @@ def test_kernel_switch():
         set_linear_kernel(previous)
     with pytest.raises(ValueError, match="linear kernel"):
         set_linear_kernel("mkl")
+
+
+@pytest.fixture
+def tuned(tmp_path, monkeypatch):
+    """Autotuning on against an empty temporary cache; the switch at auto; decisions forgotten after."""
+    from lmlab.ops import autotune
+    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
+    autotune._decided.clear()
+    previous = set_linear_kernel("auto")
+    yield autotune
+    set_linear_kernel(previous)
+    autotune._decided.clear()
+
+
+@needs_onednn
+def test_auto_is_decided_by_measurement_even_first_under_inference_mode(tuned):
+    x, w, b = _case((4, 8), 3, True)
+    with torch.inference_mode():                                            # e.g. the first call is in generate
+        y = linear(x, w, b)
+    entry = tuned.decision("linear_fp32")
+    assert entry["choice"] == min(entry["ms"], key=entry["ms"].get) == linear_mod.resolved_kernel()
+    torch.testing.assert_close(y, F.linear(x, w, b), **TOL)
+
+
+@needs_onednn
+@pytest.mark.parametrize("cached", ["torch", "onednn"])
+def test_auto_follows_the_cache_and_a_forced_kernel_wins(tuned, cached):
+    data = {tuned.cache_key(): {"linear_fp32": {"choice": cached, "ms": {}}}}
+    tuned.cache_path().write_text(json.dumps(data))
+    x, w, _ = _case((4, 8), 3, False)
+    assert uses_onednn(x, w) == (cached == "onednn")
+    set_linear_kernel("torch")
+    assert not uses_onednn(x, w) and linear_mod.resolved_kernel() == "torch"
+
+
+@needs_onednn
+def test_auto_without_measuring_follows_the_cpu(tuned, monkeypatch):
+    from lmlab.ops.cpu import cpu_info
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "0")
+    assert linear_mod.resolved_kernel() == ("onednn" if cpu_info().avx512 else "torch")

@@ -79,16 +79,16 @@ class CpuInfo:
                 "torch_capability": self.capability, "threads": self.threads, "torch": torch.__version__}
 
 
-def cpu_info(cpuinfo_text: str | None = None, threads: int | None = None) -> CpuInfo:
-    """This machine's CpuInfo (or one built from a given /proc/cpuinfo text, for tests)."""
-    if cpuinfo_text is None:
-        cpuinfo_text = _read_cpuinfo()
-    model, flags = parse_cpuinfo(cpuinfo_text)
+def cpu_info(cpuinfo_text: str | None = None, threads: int | None = None, capability: str | None = None) -> CpuInfo:
+    """This machine's CpuInfo, or one described by a /proc/cpuinfo text (then oneDNN, which can only
+    speak for this machine, is not asked about bf16)."""
+    here = cpuinfo_text is None
+    model, flags = parse_cpuinfo(_read_cpuinfo() if here else cpuinfo_text)
     onednn_bf16 = False
-    if torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported"):
+    if here and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported"):
         onednn_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return CpuInfo(model=model or platform.processor() or platform.machine() or "unknown CPU", flags=flags,
-                   capability=torch.backends.cpu.get_cpu_capability(),
+                   capability=capability or torch.backends.cpu.get_cpu_capability(),
                    threads=threads or torch.get_num_threads(), onednn_bf16=onednn_bf16)
 
 
@@ -107,7 +107,7 @@ def torch_build() -> str:
     for line in torch.__config__.show().splitlines():
         line = line.strip(" -")
         if "Math Kernel Library Version" in line:
-            parts.append("MKL " + line.split("Version")[1].split()[0])
+            parts.append("MKL " + line.split("Version")[1].split()[0].split("-")[0])
         elif line.startswith("Intel(R) MKL-DNN"):
             parts.append("oneDNN " + line.split()[2])
     return ", ".join(parts)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from lmlab.ops import autotune
-from lmlab.ops.cpu import cpu_info
+from lmlab.ops.cpu import CpuInfo, cpu_info
 from lmlab.ops.linear import _ONEDNN, kernel_setting, linear, resolved_kernel
 from lmlab.train import distributed as D
 
@@ -73,11 +73,12 @@ def agree(kernels: dict[str, str], dist: D.DistInfo) -> dict[str, str]:
     return {k: options[k][int(i)] for k, i in zip(options, picks, strict=True)}
 
 
-def bf16_warning(dtype: str, device: torch.device) -> str | None:
-    """For bf16 training on a CPU without native bf16: what it costs here (measured), and what to do."""
+def bf16_warning(dtype: str, device: torch.device, info: CpuInfo | None = None) -> str | None:
+    """For bf16 training on a CPU without native bf16 (`info`: this one by default): what it costs here
+    (measured), and what to do."""
     if dtype != "bf16" or device.type != "cpu":
         return None
-    info = cpu_info()
+    info = info or cpu_info()
     if info.bf16:
         return None
     cpu_train_dtype()
