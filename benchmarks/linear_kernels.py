@@ -19,7 +19,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from lmlab.ops.linear import _mm, onednn_available
+from lmlab.ops.cpu import cpu_info
+from lmlab.ops.linear import _mm, onednn_available, resolved_kernel
 
 SHAPES = [(768, 768), (768, 3072), (3072, 768)]  # attention projections, FF up, FF down
 
@@ -53,7 +54,7 @@ def main() -> None:
         raise SystemExit("this PyTorch has no oneDNN")
     torch.manual_seed(0)
     M, rows = args.rows, []
-    print(f"fp32, {torch.get_num_threads()} threads, M = {M}")
+    print(f"fp32, M = {M}; CPU {cpu_info().label()}; lmlab's auto picks {resolved_kernel()}")
     print(f"{'K -> N':>12} {'product':<16}{'torch ms':>10}{'oneDNN ms':>11}{'speed-up':>10}")
     with torch.no_grad():
         for K, N in SHAPES:
@@ -68,7 +69,8 @@ def main() -> None:
                 print(f"{f'{K} -> {N}':>12} {name:<16}{ta:>10.1f}{tb:>11.1f}{ta / tb:>9.2f}x")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"threads": torch.get_num_threads(), "rows": rows}, f, indent=1)
+            json.dump({"threads": torch.get_num_threads(), "cpu": cpu_info().as_dict(),
+                       "auto_picks": resolved_kernel(), "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

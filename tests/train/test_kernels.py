@@ -39,14 +39,17 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_explicit_beats_record_beats_cache(cache):
-    cache({"linear_fp32": "onednn", "train_dtype": "bf16"})
-    assert K.resolve("auto", CPU) == {"linear_fp32": "onednn", "dtype": "bf16"}
-    assert K.resolve("fp32", CPU) == {"linear_fp32": "onednn", "dtype": "fp32"}
-    assert K.resolve("auto", CPU, {"linear_fp32": "torch", "dtype": "fp32"}) == {"linear_fp32": "torch",
-                                                                                 "dtype": "fp32"}
+    cache({"train_dtype": "bf16"})
+    shapes = {"linear_fp32/8x3@64": "torch"}
+    assert K.resolve("auto", CPU) == {"linear_fp32": "auto", "linear_fp32_shapes": {}, "dtype": "bf16"}
+    assert K.resolve("fp32", CPU)["dtype"] == "fp32"
+    recorded = {"linear_fp32": "auto", "linear_fp32_shapes": shapes, "dtype": "fp32"}
+    assert K.resolve("auto", CPU, recorded) == recorded
+    assert K.resolve("auto", CPU, K.LEGACY)["linear_fp32"] == K.LEGACY["linear_fp32"]   # a run from before records
     previous = set_linear_kernel("torch")
     try:
-        assert K.resolve("auto", CPU, {"linear_fp32": "onednn", "dtype": "bf16"})["linear_fp32"] == "torch"
+        assert K.resolve("auto", CPU, recorded)["linear_fp32"] == "torch"
+        assert K.resolve("auto", CPU, recorded)["linear_fp32_shapes"] == {}
     finally:
         set_linear_kernel(previous)
 
@@ -70,17 +73,19 @@ def _cfg(**kw):
 
 def test_resume_replays_the_recorded_kernels_after_the_cache_changed(shakespeare_small, tmp_path, cache):
     model, data = preset("tiny", max_seq_len=16), str(shakespeare_small)
-    cache({"linear_fp32": "torch", "train_dtype": "fp32", **DECODE})
+    cache({"train_dtype": "fp32", **DECODE})            # each linear shape measured as it is met (tiny: fast)
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "straight", quiet=True)
+    recorded = json.loads((tmp_path / "straight" / "config.json").read_text())["kernels"]
+    assert recorded["linear_fp32"] == "auto" and recorded["dtype"] == "fp32" and recorded["linear_fp32_shapes"]
 
     def interrupt(step):
         if step == 2:
             raise KeyboardInterrupt
     with pytest.raises(LmlabError, match="interrupted at step 2"):
         pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", quiet=True, on_step_end=interrupt)
-    recorded = {"linear_fp32": "torch", "dtype": "fp32"}
     assert load_train_state(tmp_path / "split")["kernels"] == recorded
-    cache({"linear_fp32": "onednn", "train_dtype": "bf16", **DECODE})      # a new cache: other winners
+    flipped = {k: "torch" if v == "onednn" else "onednn" for k, v in recorded["linear_fp32_shapes"].items()}
+    cache({"train_dtype": "bf16", **DECODE, **flipped})  # a new cache: every choice the other way
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", resume=True, quiet=True)
     assert json.loads((tmp_path / "split" / "config.json").read_text())["kernels"] == recorded
 

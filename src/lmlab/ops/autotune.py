@@ -13,10 +13,11 @@ CPU's features predict) and nothing is written. `clear_cache()` (and `lmlab info
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -115,6 +116,26 @@ def choose(name: str, candidates: Callable[[], dict[str, Callable[[], object]]],
         _save(data)
     _decided[name] = entry["choice"]
     return entry["choice"]
+
+
+def decided(prefix: str) -> dict[str, str]:
+    """This process's decisions whose names start with `prefix` (what a run records)."""
+    return {k: v for k, v in _decided.items() if k.startswith(prefix)}
+
+
+@contextlib.contextmanager
+def replaying(decisions: dict[str, str]) -> Iterator[None]:
+    """Inside the block these decisions stand, whatever the cache says (a resumed run's own kernels)."""
+    previous = {k: _decided.get(k) for k in decisions}
+    _decided.update(decisions)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                _decided.pop(k, None)
+            else:
+                _decided[k] = v
 
 
 def decision(name: str) -> dict | None:

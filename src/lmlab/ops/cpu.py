@@ -25,15 +25,21 @@ CPUINFO = "/proc/cpuinfo"
 
 def parse_cpuinfo(text: str) -> tuple[str, frozenset[str]]:
     """The model name and the flags of the first processor in a /proc/cpuinfo text ("" and {} if absent)."""
-    model, flags = "", frozenset()
+    return _fields(text)[:2]
+
+
+def _fields(text: str) -> tuple[str, frozenset[str], str]:
+    model, flags, vendor = "", frozenset(), ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
-        if key == "model name" and not model:
+        if key == "vendor_id" and not vendor:
+            vendor = value.strip()
+        elif key == "model name" and not model:
             model = " ".join(value.split())
         elif key in ("flags", "Features") and not flags:   # x86 | arm64
             flags = frozenset(value.split())
-    return model, flags
+    return model, flags, vendor
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class CpuInfo:
     capability: str                 # torch's dispatch level: DEFAULT | AVX2 | AVX512 | …
     threads: int                    # torch's intra-op threads
     onednn_bf16: bool = False       # oneDNN's own check for bf16 instructions
+    vendor: str = ""                # GenuineIntel | AuthenticAMD | "" (arm64 names none)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -75,7 +82,7 @@ class CpuInfo:
         return f"{self.model} ({feats}; {self.threads} threads)"
 
     def as_dict(self) -> dict:
-        return {"model": self.model, "features": self.features(), "native_bf16": self.bf16,
+        return {"model": self.model, "vendor": self.vendor, "features": self.features(), "native_bf16": self.bf16,
                 "torch_capability": self.capability, "threads": self.threads, "torch": torch.__version__}
 
 
@@ -83,13 +90,13 @@ def cpu_info(cpuinfo_text: str | None = None, threads: int | None = None, capabi
     """This machine's CpuInfo, or one described by a /proc/cpuinfo text (then oneDNN, which can only
     speak for this machine, is not asked about bf16)."""
     here = cpuinfo_text is None
-    model, flags = parse_cpuinfo(_read_cpuinfo() if here else cpuinfo_text)
+    model, flags, vendor = _fields(_read_cpuinfo() if here else cpuinfo_text)
     onednn_bf16 = False
     if here and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported"):
         onednn_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return CpuInfo(model=model or platform.processor() or platform.machine() or "unknown CPU", flags=flags,
                    capability=capability or torch.backends.cpu.get_cpu_capability(),
-                   threads=threads or torch.get_num_threads(), onednn_bf16=onednn_bf16)
+                   threads=threads or torch.get_num_threads(), onednn_bf16=onednn_bf16, vendor=vendor)
 
 
 @functools.cache

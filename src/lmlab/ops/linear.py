@@ -27,6 +27,7 @@ from lmlab.ops import autotune
 from lmlab.ops.cpu import cpu_info
 
 KERNELS = ("auto", "torch", "onednn")
+CHOICE = "linear_fp32"          # autotune's choices are named CHOICE/KxN@M
 _kernel = "auto"
 
 
@@ -84,28 +85,50 @@ def kernel_setting() -> str:
     return _kernel
 
 
-def resolved_kernel() -> str:
-    """The kernel fp32 CPU products use now: torch or onednn ("auto" decided by lmlab.ops.autotune)."""
+def default_kernel() -> str:
+    """What the CPU's features predict, for when nothing is measured: oneDNN on AMD processors with AVX-512
+    (where MKL keeps to its AVX2 code), MKL elsewhere (on Intel it runs AVX-512 itself)."""
+    info = cpu_info()
+    return "onednn" if _ONEDNN and info.avx512 and info.vendor == "AuthenticAMD" else "torch"
+
+
+def rows_bucket(m: int) -> int:
+    """Rows M rounded up to a power of two in [64, 4096]: the M a choice is measured at (and named by)."""
+    return min(4096, max(64, 1 << (max(m, 1) - 1).bit_length()))
+
+
+def choice_name(m: int, k: int, n: int) -> str:
+    """The autotune choice for a (K -> N) layer on about m rows: "linear_fp32/768x3072@2048"."""
+    return f"{CHOICE}/{k}x{n}@{rows_bucket(m)}"
+
+
+def kernel_for(m: int, k: int, n: int) -> str:
+    """The fp32 kernel for x (m, k) @ W(n, k)ᵀ: the forced one, else the faster here for this shape
+    (measured forward + backward once per CPU, torch version and threads; lmlab.ops.autotune)."""
     if not _ONEDNN:
         return "torch"
     if _kernel != "auto":
         return _kernel
-    return autotune.choose("linear_fp32", _candidates, default="onednn" if cpu_info().avx512 else "torch")
+    return autotune.choose(choice_name(m, k, n), lambda: _candidates(rows_bucket(m), k, n), default_kernel(),
+                           reps=3)
 
 
-def _candidates() -> dict:
-    """A GPT-2-sized feed-forward pair (768 -> 3072 -> 768) on 256 rows, forward and backward, both ways."""
+def resolved_kernel() -> str:
+    """The switch with "auto" resolved at a GPT-2-small feed-forward layer (768 -> 3072, 2048 rows)."""
+    return kernel_for(2048, 768, 3072)
+
+
+def _candidates(m: int, k: int, n: int) -> dict:
+    """One (k -> n) layer on m rows, forward and backward (the three products), both ways."""
     g = torch.Generator().manual_seed(0)
     with torch.inference_mode(False):   # the first linear layer may run under no_grad or inference_mode
-        x = torch.randn(256, 768, generator=g, requires_grad=True)
-        w1 = (torch.randn(3072, 768, generator=g) * 0.02).requires_grad_()
-        w2 = (torch.randn(768, 3072, generator=g) * 0.02).requires_grad_()
+        x = torch.randn(m, k, generator=g, requires_grad=True)
+        w = (torch.randn(n, k, generator=g) * 0.02).requires_grad_()
 
     def step(fn):
         def run():
             with torch.inference_mode(False), torch.enable_grad():
-                y = fn(fn(x, w1, None), w2, None)
-                torch.autograd.grad(y.sum(), (x, w1, w2))
+                torch.autograd.grad(fn(x, w, None).sum(), (x, w))
         return run
     return {"torch": step(F.linear), "onednn": step(_OneDNNLinear.apply)}
 
@@ -114,7 +137,8 @@ def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether linear(x, weight) takes the oneDNN path."""
     return (_ONEDNN and _kernel != "torch" and x.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype == torch.float32 and x.dim() >= 2 and x.numel() > 0
-            and not torch.is_autocast_enabled("cpu") and resolved_kernel() == "onednn")
+            and not torch.is_autocast_enabled("cpu")
+            and kernel_for(x.numel() // x.shape[-1], weight.shape[1], weight.shape[0]) == "onednn")
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

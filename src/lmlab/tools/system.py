@@ -12,15 +12,16 @@ import torch
 from lmlab.nn.packed_linear import packing_pays, packing_supported
 from lmlab.ops import autotune
 from lmlab.ops.cpu import cpu_count, cpu_info, matmul_gflops, memory_bandwidth, torch_build
-from lmlab.ops.linear import kernel_setting, onednn_available, resolved_kernel
+from lmlab.ops.linear import CHOICE, choice_name, kernel_setting, onednn_available, resolved_kernel
 from lmlab.train.kernels import cpu_train_dtype
 
+LINEAR = choice_name(2048, 768, 3072)  # the shape `resolved_kernel` stands for
 KERNEL_NAMES = {  # autotune's choice names, as the report calls them
-    "linear_fp32": "linear layers, fp32",
+    LINEAR: "linear fp32 768->3072",
     "train_dtype": "training --dtype auto",
     "decode_weights_fp32": "decode weights, fp32",
     "decode_weights_bf16": "decode weights, bf16",
-}
+}  # (the linear kernel at 2048 rows; other shapes and row counts are measured when first met)
 
 
 def measurements() -> dict[str, float]:
@@ -31,7 +32,7 @@ def measurements() -> dict[str, float]:
 
 def choose_all() -> dict[str, str]:
     """Make (or read from the cache) every kernel decision lmlab takes on this CPU."""
-    chosen = {"linear_fp32": resolved_kernel(), "train_dtype": cpu_train_dtype()}
+    chosen = {LINEAR: resolved_kernel(), "train_dtype": cpu_train_dtype()}
     for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
         if packing_supported(torch.empty(0, dtype=dtype)):
             chosen[f"decode_weights_{name}"] = "packed" if packing_pays(dtype) else "plain"
@@ -66,6 +67,11 @@ def report(measure: bool = True) -> list[str]:
     forced = kernel_setting() != "auto"
     lines.append("kernels lmlab will use" + (f" (linear forced to {kernel_setting()})" if forced else "") + ":")
     lines += [f"  {KERNEL_NAMES[k]:<24}{v} {_why(k)}".rstrip() for k, v in chosen.items()]
+    shapes = {k: v["choice"] for k, v in autotune.cached().items() if k.startswith(CHOICE + "/") and k != LINEAR}
+    if shapes:
+        by = {kernel: sum(1 for v in shapes.values() if v == kernel) for kernel in sorted(set(shapes.values()))}
+        lines.append(f"  {'linear fp32, others':<24}" + ", ".join(f"{k} for {n}" for k, n in by.items())
+                     + " (each layer shape is measured the first time it trains here)")
     where = autotune.cache_path()
     lines.append(f"cache           {where}" + (" (present)" if where.exists() else " (none)")
                  + f"\n  key           {autotune.cache_key()}"

@@ -1,38 +1,40 @@
 """The kernels a training run uses, decided once and recorded, so that `--resume` replays them.
 
 Two decisions shape a CPU training step's numbers and speed: the fp32 linear kernel (MKL or oneDNN,
-lmlab.ops.linear) and, for `--dtype auto`, the precision (bf16 autocast or fp32). Both are measured on
-this machine by lmlab.ops.autotune. A run records what it trained with (train_state.pt and config.json's
-"kernels"), and a resumed run takes the recorded kernels rather than today's cache, so exact resume
-survives a cleared cache, a new torch or a different thread count. An explicit choice (`--dtype bf16`,
+lmlab.ops.linear, chosen per layer shape) and, for `--dtype auto`, the precision (bf16 autocast or
+fp32). Both are measured on this machine by lmlab.ops.autotune. A run records what it trained with
+(train_state.pt and config.json's "kernels": the switch, the kernel of each layer shape met so far, the
+dtype), and a resumed run takes the recorded kernels rather than today's cache, so exact resume survives
+a cleared cache, a new torch or a different thread count. An explicit choice (`--dtype bf16`,
 `set_linear_kernel("torch")`) always wins over both.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from lmlab.ops import autotune
 from lmlab.ops.cpu import CpuInfo, cpu_info
-from lmlab.ops.linear import _ONEDNN, kernel_setting, linear, resolved_kernel
+from lmlab.ops.linear import _ONEDNN, CHOICE, kernel_setting
 from lmlab.train import distributed as D
 
-LINEAR, DTYPE = "linear_fp32", "dtype"
+LINEAR, SHAPES, DTYPE = "linear_fp32", "linear_fp32_shapes", "dtype"
 PRECISIONS = ("fp32", "bf16")
 LEGACY = {LINEAR: "onednn" if _ONEDNN else "torch"}   # what "auto" meant before runs recorded their kernels
 
 
 def _dtype_candidates() -> dict:
-    """A GPT-2-sized feed-forward pair on 256 rows, forward and backward, in fp32 and under bf16 autocast."""
+    """A GPT-2-sized feed-forward pair on 1024 rows, forward and backward, in fp32 and under bf16 autocast."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(256, 768, generator=g, requires_grad=True)
+    x = torch.randn(1024, 768, generator=g, requires_grad=True)
     w1 = (torch.randn(3072, 768, generator=g) * 0.02).requires_grad_()
     w2 = (torch.randn(768, 3072, generator=g) * 0.02).requires_grad_()
 
     def step(dtype):
         def run():
             with torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-                y = linear(torch.nn.functional.gelu(linear(x, w1)), w2)
+                y = F.linear(F.gelu(F.linear(x, w1)), w2)
                 torch.autograd.grad(y.float().sum(), (x, w1, w2))
         return run
     return {p: step(p) for p in PRECISIONS}
@@ -41,18 +43,19 @@ def _dtype_candidates() -> dict:
 def cpu_train_dtype() -> str:
     """fp32 or bf16, whichever trains faster on this CPU (measured once; with autotuning off, bf16 only
     where the CPU has native bf16)."""
-    return autotune.choose("train_dtype", _dtype_candidates, default="bf16" if cpu_info().bf16 else "fp32")
+    return autotune.choose("train_dtype", _dtype_candidates, default="bf16" if cpu_info().bf16 else "fp32",
+                           reps=3)
 
 
-def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> dict[str, str]:
-    """The kernels to train with: {"linear_fp32": torch|onednn, "dtype": fp32|bf16|fp16}. `dtype` is the
-    config's (auto: measured on CPU, bf16 on a GPU that has it); `recorded`: a resumed run's record
-    (LEGACY for a run from before records), which wins over the cache for whatever is left to "auto"."""
+def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> dict:
+    """The kernels to train with: {"linear_fp32": auto|torch|onednn, "linear_fp32_shapes": {choice: kernel},
+    "dtype": fp32|bf16|fp16}. `dtype` is the config's (auto: measured on CPU, bf16 on a GPU that has it);
+    `recorded`: a resumed run's record (LEGACY for a run from before records), which wins over the cache
+    for whatever is left to "auto"."""
     recorded = recorded or {}
-    if kernel_setting() != "auto":
-        linear_kernel = resolved_kernel()
-    else:
-        linear_kernel = recorded.get(LINEAR) or resolved_kernel()
+    forced = kernel_setting() != "auto"
+    linear = kernel_setting() if forced else recorded.get(LINEAR, "auto")
+    shapes = {} if forced else dict(recorded.get(SHAPES) or {})
     if dtype != "auto":
         chosen = dtype
     elif recorded.get(DTYPE) in PRECISIONS:
@@ -61,16 +64,24 @@ def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> d
         chosen = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     else:
         chosen = cpu_train_dtype()
-    return {LINEAR: linear_kernel, DTYPE: chosen}
+    return {LINEAR: linear, SHAPES: shapes, DTYPE: chosen}
 
 
-def agree(kernels: dict[str, str], dist: D.DistInfo) -> dict[str, str]:
-    """Process 0's kernels on every process (each may have measured differently)."""
+def current(kernels: dict) -> dict:
+    """The record as it stands now: the per-shape linear kernels decided so far added."""
+    if kernels[LINEAR] != "auto":
+        return kernels
+    return {**kernels, SHAPES: {**kernels[SHAPES], **autotune.decided(CHOICE + "/")}}
+
+
+def agree(kernels: dict, dist: D.DistInfo) -> dict:
+    """Process 0's dtype on every process (each may have measured differently; the linear kernels may
+    differ between processes, which changes only float rounding, as DDP's all-reduce does)."""
     if not dist.enabled:
         return kernels
-    options = {LINEAR: ("torch", "onednn"), DTYPE: ("fp32", "bf16", "fp16")}
-    picks = D.from_main([float(options[k].index(kernels[k])) for k in options], dist)
-    return {k: options[k][int(i)] for k, i in zip(options, picks, strict=True)}
+    options = ("fp32", "bf16", "fp16")
+    pick = D.from_main([float(options.index(kernels[DTYPE]))], dist)[0]
+    return {**kernels, DTYPE: options[int(pick)]}
 
 
 def bf16_warning(dtype: str, device: torch.device, info: CpuInfo | None = None) -> str | None:

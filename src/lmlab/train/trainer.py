@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from lmlab.errors import LmlabError
 from lmlab.io import checkpoint
 from lmlab.io.atomic import write_error
+from lmlab.ops import autotune
 from lmlab.ops.linear import set_linear_kernel
 from lmlab.optim.clipping import clip_grad_norm_
 from lmlab.optim.param_groups import decay_groups
@@ -177,9 +178,10 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(),
                     **({"cuda": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})},
             **({"scaler": self.scaler.state_dict()} if self.scaler else {}),
-            "kernels": self.kernels,
+            "kernels": K.current(self.kernels),
         }
         checkpoint.save_checkpoint(self.run_dir, self.model, self.step, state)
+        checkpoint.record_in_config(self.run_dir, "kernels", state["kernels"])
         self.saved_at = self.step
         if (self.run_dir / "metrics.jsonl").exists():
             plot_loss(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png", title=self.run_dir.name)
@@ -269,7 +271,8 @@ class Trainer:
             checkpoint.record_in_config(self.run_dir, "kernels", self.kernels)
         previous_kernel = set_linear_kernel(self.kernels[K.LINEAR])
         try:
-            return self._fit()
+            with autotune.replaying(self.kernels[K.SHAPES]):
+                return self._fit()
         finally:
             set_linear_kernel(previous_kernel)
 
