@@ -82,7 +82,7 @@ from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
 from lmlab.models.gpt.presets import PRESETS
 from lmlab.ops.cpu import cpu_info
-from lmlab.ops.linear import linear, resolved_kernel, set_linear_kernel
+from lmlab.ops.linear import _mm, linear, resolved_kernel, set_linear_kernel
 from lmlab.optim.param_groups import decay_groups
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import causal_lm
@@ -302,9 +302,11 @@ def train_step(c: Contestant, batch: dict, autocast) -> tuple[float, ...]:
 
 def matmul_peak(dtype: torch.dtype, kernel: str = "torch", n: int = 2048, reps: int = 5) -> float:
     """FLOP/s of an n x n @ n x n matmul: 2 n^3 over the median of `reps` timed runs. kernel "torch"
-    is `a @ b` (MKL for fp32 on the CPU), "onednn" is lmlab.ops.linear (oneDNN for fp32 on the CPU)."""
+    is `a @ b` (MKL for fp32 on the CPU), "onednn" is lmlab.ops.linear's oneDNN product (whatever its
+    "auto" would pick for this shape)."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    mm = (lambda: a @ b) if kernel == "torch" else (lambda: linear(a, b))
+    mm = (lambda: a @ b) if kernel == "torch" else (lambda: _mm(a, b)) if dtype == torch.float32 else \
+        (lambda: linear(a, b))
     with torch.no_grad():
         for _ in range(2):
             mm()
