@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from lmlab.ops import autotune
 from lmlab.ops.cpu import CpuInfo, cpu_info
-from lmlab.ops.linear import _ONEDNN, CHOICE, kernel_setting
+from lmlab.ops.linear import _ONEDNN, CHOICE, kernel_setting, linear
 from lmlab.train import distributed as D
 
 LINEAR, SHAPES, DTYPE = "linear_fp32", "linear_fp32_shapes", "dtype"
@@ -25,7 +25,8 @@ LEGACY = {LINEAR: "onednn" if _ONEDNN else "torch"}   # what "auto" meant before
 
 
 def _dtype_candidates() -> dict:
-    """A GPT-2-sized feed-forward pair on 1024 rows, forward and backward, in fp32 and under bf16 autocast."""
+    """A GPT-2-sized feed-forward pair on 1024 rows, forward and backward, in fp32 (lmlab's linear, so each
+    layer through the kernel it would train with) and under bf16 autocast (oneDNN's bf16 products)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1024, 768, generator=g, requires_grad=True)
     w1 = (torch.randn(3072, 768, generator=g) * 0.02).requires_grad_()
@@ -34,7 +35,7 @@ def _dtype_candidates() -> dict:
     def step(dtype):
         def run():
             with torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-                y = F.linear(F.gelu(F.linear(x, w1)), w2)
+                y = linear(F.gelu(linear(x, w1)), w2)   # fp32: each shape's faster kernel
                 torch.autograd.grad(y.float().sum(), (x, w1, w2))
         return run
     return {p: step(p) for p in PRECISIONS}
