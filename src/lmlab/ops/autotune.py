@@ -118,6 +118,11 @@ def choose(name: str, candidates: Callable[[], dict[str, Callable[[], object]]],
     return entry["choice"]
 
 
+def known(name: str) -> str | None:
+    """This process's decision for `name`, if it made one (no cache read, no timing)."""
+    return _decided.get(name)
+
+
 def decided(prefix: str) -> dict[str, str]:
     """This process's decisions whose names start with `prefix` (what a run records)."""
     return {k: v for k, v in _decided.items() if k.startswith(prefix)}

@@ -7,9 +7,10 @@ Which library is faster depends on the processor: on an AMD EPYC with AVX-512 MK
 path and oneDNN (also shipped inside PyTorch, and what it already uses for bf16) is 1.8–2.2× faster for
 the forward and input-gradient products; on a Zen 3 EPYC without AVX-512 oneDNN is the slower one
 (`python benchmarks/linear_kernels.py`; BENCHMARKS.md, per CPU). So "auto", the default, is decided
-by measurement (lmlab.ops.autotune: a small layer's forward + backward timed both ways, once per CPU
-model, torch version and thread count, cached); with autotuning off it follows the CPU's features
-(oneDNN with AVX-512, MKL without). The results are fp32 products summed in another order: they
+by measurement, per layer shape (lmlab.ops.autotune: the layer's forward + backward timed both ways
+the first time a shape is met, once per CPU model, torch version and thread count, cached); with
+autotuning off, or inside a torch.compile trace before a shape was measured, it follows the CPU's
+features (oneDNN on AMD with AVX-512, MKL elsewhere). The results are fp32 products summed in another order: they
 differ from F.linear by float rounding (~1e-6 relative), as any two GEMM libraries do.
 
 `linear(x, weight, bias)` takes the oneDNN path only where it applies: CPU tensors in fp32, outside
@@ -92,6 +93,9 @@ def default_kernel() -> str:
     return "onednn" if _ONEDNN and info.avx512 and info.vendor == "AuthenticAMD" else "torch"
 
 
+_default = default_kernel()
+
+
 def rows_bucket(m: int) -> int:
     """Rows M rounded up to a power of two in [64, 4096]: the M a choice is measured at (and named by)."""
     return min(4096, max(64, 1 << (max(m, 1) - 1).bit_length()))
@@ -109,8 +113,10 @@ def kernel_for(m: int, k: int, n: int) -> str:
         return "torch"
     if _kernel != "auto":
         return _kernel
-    return autotune.choose(choice_name(m, k, n), lambda: _candidates(rows_bucket(m), k, n), default_kernel(),
-                           reps=3)
+    name = choice_name(m, k, n)
+    if torch.compiler.is_compiling():   # no timing inside a trace: what was decided, else the CPU's default
+        return autotune.known(name) or _default
+    return autotune.choose(name, lambda: _candidates(rows_bucket(m), k, n), default_kernel(), reps=3)
 
 
 def resolved_kernel() -> str:
