@@ -197,8 +197,9 @@ def main() -> None:
             if f and n and n["peak_mib"] > 0:
                 print(f"flash peak = {100 * f['peak_mib'] / n['peak_mib']:.1f} % of naive at T = {T}"
                       + (f", W = {window}" if window else "") + (" (goal <= 10 % at T = 8192)" if T == 8192 else ""))
+    from lmlab.ops.cpu import cpu_info  # the CPU every figure above was measured on
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"config": config, "results": rows}, indent=1) + "\n")
+    args.json.write_text(json.dumps({"config": config, "cpu": cpu_info().as_dict(), "results": rows}, indent=1) + "\n")
     print(f"wrote {args.json}")
 
 

@@ -46,6 +46,7 @@ from lmlab.io.hf_gpt2 import load_hf_gpt2
 from lmlab.models.gpt import GPT
 from lmlab.models.gpt.presets import preset
 from lmlab.nn.kv_cache import kv_bytes_per_token
+from lmlab.ops.cpu import cpu_info
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -180,8 +181,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
     bw = read_bandwidth(args.threads)
-    print(f"threads {args.threads}; measured read bandwidth {bw / 1e9:.1f} GB/s", flush=True)
-    out = {"threads": args.threads, "read_bandwidth_GBps": bw / 1e9, "torch": torch.__version__}
+    print(f"CPU {cpu_info().label()}; measured read bandwidth {bw / 1e9:.1f} GB/s", flush=True)
+    out = {"threads": args.threads, "read_bandwidth_GBps": bw / 1e9, "torch": torch.__version__,
+           "cpu": cpu_info().as_dict()}
     if "hf" in parts:
         out["hf"] = part_hf(args, bw)
     if "cache" in parts:

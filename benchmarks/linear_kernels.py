@@ -6,7 +6,10 @@
 For each (K -> N) layer shape and M rows: forward x Wᵀ, input gradient g W, weight gradient gᵀ x,
 timed as F.linear / torch.matmul (MKL sgemm for fp32 on the CPU) and as lmlab.ops.linear's kernels
 (oneDNN: `torch.ops.mkldnn._linear_pointwise`, operands made contiguous as ops/linear.py does),
-interleaved, median of --reps. Prints ms and the speed-up; --json writes them.
+interleaved, median of --reps. Prints ms and the speed-up, and for each layer the sum of its three
+products both ways beside the kernel lmlab's "auto" picks for that shape (lmlab.ops.autotune: measured
+once per CPU, torch version and thread count, cached) and how its time compares with the faster one's
+(1.00x: auto chose right; within noise of 1.00x: a near tie). --json writes them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from lmlab.ops.linear import _mm, onednn_available
+from lmlab.ops.cpu import cpu_info
+from lmlab.ops.linear import _mm, kernel_for, onednn_available, resolved_kernel
 
 SHAPES = [(768, 768), (768, 3072), (3072, 768)]  # attention projections, FF up, FF down
 
@@ -52,8 +56,8 @@ def main() -> None:
     if not onednn_available():
         raise SystemExit("this PyTorch has no oneDNN")
     torch.manual_seed(0)
-    M, rows = args.rows, []
-    print(f"fp32, {torch.get_num_threads()} threads, M = {M}")
+    M, rows, layers = args.rows, [], []
+    print(f"fp32, M = {M}; CPU {cpu_info().label()}; lmlab's auto picks {resolved_kernel()}")
     print(f"{'K -> N':>12} {'product':<16}{'torch ms':>10}{'oneDNN ms':>11}{'speed-up':>10}")
     with torch.no_grad():
         for K, N in SHAPES:
@@ -66,9 +70,18 @@ def main() -> None:
                 ta, tb = statistics.median(a) * 1e3, statistics.median(b) * 1e3
                 rows.append(dict(K=K, N=N, M=M, product=name, torch_ms=ta, onednn_ms=tb, speedup=ta / tb))
                 print(f"{f'{K} -> {N}':>12} {name:<16}{ta:>10.1f}{tb:>11.1f}{ta / tb:>9.2f}x")
+            layer = rows[-3:]
+            sums = {k: sum(r[f"{k}_ms"] for r in layer) for k in ("torch", "onednn")}
+            pick = kernel_for(M, K, N)   # lmlab's choice for this layer shape (measured once, cached)
+            layers.append(dict(K=K, N=N, M=M, **{f"{k}_ms": v for k, v in sums.items()}, auto=pick,
+                               auto_over_best=sums[pick] / min(sums.values())))
+            print(f"{'':>12} {'all three':<16}{sums['torch']:>10.1f}{sums['onednn']:>11.1f}"
+                  f"{sums['torch'] / sums['onednn']:>9.2f}x   auto picks {pick}: "
+                  f"{sums[pick] / min(sums.values()):.2f}x the faster one's time")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"threads": torch.get_num_threads(), "rows": rows}, f, indent=1)
+            json.dump({"threads": torch.get_num_threads(), "cpu": cpu_info().as_dict(),
+                       "auto_picks": resolved_kernel(), "rows": rows, "layers": layers}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ Variants (prototypes of possible lmlab changes, measured in the same interleaved
     explicit  lmlab only: a leaner explicit attention, same maths as "naive": one
               baddbmm(cached additive -inf mask, Q, K^T, alpha=1/sqrt(d)), softmax, bmm
     math      F.scaled_dot_product_attention restricted to its math (unfused) backend
+    mkl       lmlab only: its fp32 linear layers forced to F.linear (MKL), set_linear_kernel("torch")
+    onednn    lmlab only: forced to oneDNN (plain `lmlab` is "auto": per layer shape, whichever of the
+              two this machine measured faster, lmlab.ops.autotune)
 """
 
 from __future__ import annotations
@@ -60,7 +63,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -79,7 +81,8 @@ from torch import nn
 from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
 from lmlab.models.gpt.presets import PRESETS
-from lmlab.ops.linear import linear
+from lmlab.ops.cpu import cpu_info
+from lmlab.ops.linear import _mm, linear, resolved_kernel, set_linear_kernel
 from lmlab.optim.param_groups import decay_groups
 from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import causal_lm
@@ -89,7 +92,7 @@ from lmlab.train.objectives import causal_lm
 DEFAULTS = dict(d_model=384, n_layers=6, n_heads=6, seq_len=256, vocab=8192, batch=8)
 QUICK = dict(d_model=128, n_layers=2, n_heads=4, seq_len=64, vocab=1024, batch=4, steps=2, rounds=4, warmup=1)
 OPTIONS = {"fused", "foreach", "qkv", "nofloat", "compile", "compileloss", "fastgelu", "naive", "explicit", "math",
-           "eager"}
+           "eager", "mkl", "onednn"}
 
 
 # ------------------------------------------------------------------------------- models ---
@@ -265,6 +268,14 @@ def build(name: str, cfg: GPTConfig, args, train_cfg: TrainConfig) -> Contestant
         def loss_fn(net, b, inner=inner):
             with sdpa_kernel(SDPBackend.MATH):
                 return inner(net, b)
+    if base == "lmlab" and {"mkl", "onednn"} & set(opts):  # the forward's choice also decides its backward
+        kernel, forced = "torch" if "mkl" in opts else "onednn", loss_fn
+        def loss_fn(net, b, inner=forced, kernel=kernel):
+            previous = set_linear_kernel(kernel)
+            try:
+                return inner(net, b)
+            finally:
+                set_linear_kernel(previous)
     return Contestant(name, model, net, loss_fn, optimizer)
 
 
@@ -291,9 +302,11 @@ def train_step(c: Contestant, batch: dict, autocast) -> tuple[float, ...]:
 
 def matmul_peak(dtype: torch.dtype, kernel: str = "torch", n: int = 2048, reps: int = 5) -> float:
     """FLOP/s of an n x n @ n x n matmul: 2 n^3 over the median of `reps` timed runs. kernel "torch"
-    is `a @ b` (MKL for fp32 on the CPU), "onednn" is lmlab.ops.linear (oneDNN for fp32 on the CPU)."""
+    is `a @ b` (MKL for fp32 on the CPU), "onednn" is lmlab.ops.linear's oneDNN product (whatever its
+    "auto" would pick for this shape)."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    mm = (lambda: a @ b) if kernel == "torch" else (lambda: linear(a, b))
+    mm = (lambda: a @ b) if kernel == "torch" else (lambda: _mm(a, b)) if dtype == torch.float32 else \
+        (lambda: linear(a, b))
     with torch.no_grad():
         for _ in range(2):
             mm()
@@ -400,8 +413,8 @@ def main(argv=None):
     batches = [{"input_ids": s[:, :-1].contiguous(), "labels": s[:, 1:].contiguous()} for s in seqs]
 
     print("lmlab GPT vs Hugging Face GPT2LMHeadModel: training tokens/s, one process, interleaved")
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads ({os.cpu_count()} cores), dtype {args.dtype}, malloc {args.malloc}")
+    print(f"CPU {cpu_info().label()}; torch {torch.__version__}, {os.cpu_count()} cores, dtype {args.dtype}, "
+          f"malloc {args.malloc}, lmlab's fp32 linear kernel {resolved_kernel()}")
     contestants = [build(n, cfg, args, train_cfg) for n in names]
     ref = contestants[0].model
     fpt = flops_per_token(ref if isinstance(ref, GPT) else GPT(cfg), cfg, T)
@@ -492,6 +505,7 @@ def main(argv=None):
     if args.json:
         out = dict(args=vars(args), config=asdict(cfg), tokens_per_step=B * T, flops_per_token=fpt,
                    n_params=n_params, torch=torch.__version__, threads=torch.get_num_threads(),
+                   cpu=cpu_info().as_dict(), linear_kernel=resolved_kernel(),
                    matmul_peak_flops=peaks, matmul_peak_samples=peak_samples, results=rows)
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)

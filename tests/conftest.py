@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from lmlab.data.corpora import load_text
+
+# Kernel choices follow the CPU's features in tests (no timing, nothing written to ~/.cache/lmlab);
+# tests/ops/test_autotune.py turns measurement on against a temporary cache.
+os.environ.setdefault("LMLAB_AUTOTUNE", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -40,3 +40,20 @@ def test_packing_sees_weight_updates_only_when_re_entered():
         with packed_linears(model):
             y = model(x)
     assert torch.allclose(y, model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("winner", ["plain", "packed"])
+def test_packing_only_where_this_machine_measured_it_faster(tmp_path, monkeypatch, winner):
+    import json
+
+    from lmlab.ops import autotune
+    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
+    autotune._decided.clear()
+    (tmp_path / "kernels.json").write_text(json.dumps(
+        {autotune.cache_key(): {"decode_weights_fp32": {"choice": winner, "ms": {}}}}))
+    try:
+        with torch.no_grad(), packed_linears(nn.Linear(8, 4)) as n:
+            assert n == (winner == "packed")
+    finally:
+        autotune._decided.clear()

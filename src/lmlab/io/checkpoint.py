@@ -47,6 +47,14 @@ def save_config(run_dir: Path, config: dict[str, Any]) -> None:
     atomic_write_text(run_dir / CONFIG_FILE, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
+def record_in_config(run_dir: str | Path, key: str, value: Any) -> None:
+    """Set one top-level key of a run's config.json (e.g. the kernels it trains with); no file, no change."""
+    if (Path(run_dir) / CONFIG_FILE).is_file():
+        config = load_config(run_dir, required=())
+        if config.get(key) != value:
+            save_config(Path(run_dir), {**config, key: value})
+
+
 def load_config(run_dir: str | Path, required: tuple[str, ...] = ("family", "model")) -> dict[str, Any]:
     """A run's config.json as a dict, refused with a clear message if damaged or lacking `required` keys."""
     path = Path(run_dir) / CONFIG_FILE

@@ -85,7 +85,8 @@ def estimate(family: Family, model_cfg, train_cfg, lora_rank: int | None = None,
     B, T = train_cfg.batch_size, model_cfg.max_seq_len
     C, L, V = model_cfg.d_model, int(getattr(model_cfg, "n_layers", 1)), model_cfg.vocab_size
     N = B * T
-    dtype, mixed = (train_cfg.dtype, True) if train_cfg.dtype != "fp32" else ("fp32", False)
+    precision = "fp32" if train_cfg.dtype == "auto" else train_cfg.dtype   # auto may pick fp32: the larger bill
+    dtype, mixed = (precision, True) if precision != "fp32" else ("fp32", False)
     optimizer = train_cfg.optimizer.removeprefix("torch-")
     method = "full" if lora_rank is None else "qlora" if qlora else "lora"
     if family.memory:

@@ -38,7 +38,8 @@ class TrainConfig:
     eval_every: int = 250           # steps between evaluations (and checkpoints)
     eval_batches: int = 20          # validation batches per evaluation
     log_every: int = 10             # steps between metrics.jsonl lines
-    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast precision; fp16 needs CUDA
+    dtype: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"  # autocast precision; fp16 needs CUDA; auto: the
+                                    # faster of bf16 and fp32 here (measured once, recorded in the run)
     seed: int = 1337
     time_budget: float = 0.0        # seconds of training before a clean stop; 0 = no limit. The cosine
                                     # then also follows the clock (not bit-reproducible across machines)
@@ -66,8 +67,8 @@ class TrainConfig:
                              f"{self.label_smoothing}, '{self.smoothing}'")
         if self.step_size < 0 or not 0 < self.gamma <= 1:
             raise ValueError(f"need step_size ≥ 0 and 0 < gamma ≤ 1, got {self.step_size}, {self.gamma}")
-        if self.dtype not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"dtype must be fp32, bf16 or fp16, got '{self.dtype}'")
+        if self.dtype not in ("fp32", "bf16", "fp16", "auto"):
+            raise ValueError(f"dtype must be fp32, bf16, fp16 or auto, got '{self.dtype}'")
 
     def warmup_warning(self) -> str | None:
         """What is wrong when the warm-up does not end before max_steps: the rate never reaches its peak and

@@ -29,11 +29,14 @@ from tqdm.auto import tqdm
 from lmlab.errors import LmlabError
 from lmlab.io import checkpoint
 from lmlab.io.atomic import write_error
+from lmlab.ops import autotune
+from lmlab.ops.linear import set_linear_kernel
 from lmlab.optim.clipping import clip_grad_norm_
 from lmlab.optim.param_groups import decay_groups
 from lmlab.optim.registry import build_optimizer
 from lmlab.optim.schedules import schedule_lr
 from lmlab.train import distributed as D
+from lmlab.train import kernels as K
 from lmlab.train.config import TrainConfig
 from lmlab.train.metrics import plot_loss, read_metrics
 
@@ -68,6 +71,10 @@ class Trainer:
                                          betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.dtype == "fp16" else None
+        self.kernels = K.agree(K.resolve(cfg.dtype, self.device), self.dist)  # resume() replays the run's own
+        warning = K.bf16_warning(self.kernels[K.DTYPE], self.device)
+        if warning and self.dist.is_main:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         net = torch.compile(self.model) if cfg.compile else self.model
         self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
             if self.dist.enabled else net
@@ -78,7 +85,7 @@ class Trainer:
 
     # ---- pieces of a step -------------------------------------------------------------
     def autocast(self):
-        dtype = DTYPES[self.cfg.dtype]
+        dtype = DTYPES[self.kernels[K.DTYPE]]
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
@@ -171,8 +178,10 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(),
                     **({"cuda": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})},
             **({"scaler": self.scaler.state_dict()} if self.scaler else {}),
+            "kernels": K.current(self.kernels),
         }
         checkpoint.save_checkpoint(self.run_dir, self.model, self.step, state)
+        checkpoint.record_in_config(self.run_dir, "kernels", state["kernels"])
         self.saved_at = self.step
         if (self.run_dir / "metrics.jsonl").exists():
             plot_loss(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png", title=self.run_dir.name)
@@ -200,6 +209,8 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
         self.saved_at = self.step
+        # the kernels it trained with, not today's cache: the same numbers step for step
+        self.kernels = K.agree(K.resolve(self.cfg.dtype, self.device, state.get("kernels", K.LEGACY)), self.dist)
         # drop metrics logged after the checkpoint: they will be produced again
         if self.dist.is_main and (self.run_dir / "metrics.jsonl").exists():
             kept = [r for r in read_metrics(self.run_dir / "metrics.jsonl") if r["step"] <= self.step]
@@ -261,6 +272,17 @@ class Trainer:
                 print(f"resuming {self.run_dir} at step {self.step}")
         if self.dist.is_main and c.warmup_warning():
             print(f"warning: {c.warmup_warning()}", file=sys.stderr)
+        if self.run_dir and self.dist.is_main:
+            checkpoint.record_in_config(self.run_dir, "kernels", self.kernels)
+        previous_kernel = set_linear_kernel(self.kernels[K.LINEAR])
+        try:
+            with autotune.replaying(self.kernels[K.SHAPES]):
+                return self._fit()
+        finally:
+            set_linear_kernel(previous_kernel)
+
+    def _fit(self) -> dict[str, float]:
+        """fit's loop with the run's kernels in force: steps, the final evaluation and checkpoint."""
         self.net.train()
         start = time.perf_counter() - self.elapsed
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=self.quiet, dynamic_ncols=True,

@@ -121,9 +121,10 @@ def _h(n: float) -> str:
     return f"{n:g}"
 
 
-def _onednn_linear() -> bool:
-    """Whether lmlab's fp32 linear layers take the oneDNN path (lmlab.ops.linear) in this process."""
-    return linear.onednn_available() and linear._kernel != "torch"
+def _onednn_linear(rows: int, k: int, n: int) -> bool:
+    """Whether lmlab's fp32 linear layer (k -> n) on `rows` rows takes the oneDNN path (lmlab.ops.linear)
+    in this process (forced, or chosen for that shape on this machine)."""
+    return linear.onednn_available() and linear.kernel_for(rows, k, n) == "onednn"
 
 
 # ---- the bill ------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ def training_bill(cfg=None, *, params: float | None = None, batch: int = 8, seq_
     flowing = N * (C * r + k_ff * F * a) + (F * C * w if full else 0.0)
     if method == "qlora":
         flowing += 2 * C * max(F, C)             # one matrix dequantised to 16 bits
-    if full and b == 4 and not mixed and _onednn_linear():
+    if full and b == 4 and not mixed and _onednn_linear(N, F, C):
         # lmlab's fp32 CPU linear (ops/linear.py, oneDNN) takes the weight gradient gᵀx from transposed
         # contiguous copies of g and x: B·T·(C + F) fp32 values alive while FF down's gradient is made
         flowing += N * (C + F) * 4

@@ -1,0 +1,81 @@
+"""ops.autotune: the fastest candidate is chosen and cached per CPU model, torch version and thread count;
+the cache is read back, cleared, ignored when damaged, and left alone when autotuning is off.
+(No timing is asserted: only that the choice is the candidate the recorded timings call fastest.)"""
+
+import json
+
+import pytest
+import torch
+
+from lmlab.ops import autotune
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """Autotuning on, against an empty cache in a temporary folder; this process's decisions forgotten."""
+    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
+    autotune._decided.clear()
+    yield tmp_path / "cache" / "kernels.json"
+    autotune._decided.clear()
+
+
+def work(n):
+    a = torch.randn(n, n)
+    return lambda: a @ a
+
+
+def candidates():
+    return {"small": work(8), "big": work(256)}
+
+
+def never():
+    raise AssertionError("measured although the answer was known")
+
+
+def test_measures_chooses_the_fastest_and_caches_it(cache):
+    choice = autotune.choose("demo", candidates, default="big", reps=3)
+    data = json.loads(cache.read_text())
+    key = autotune.cache_key()
+    assert torch.__version__ in key and f"{torch.get_num_threads()} threads" in key
+    entry = data[key]["demo"]
+    assert entry["choice"] == choice == min(entry["ms"], key=entry["ms"].get)
+    assert set(entry["ms"]) == {"small", "big"}
+    assert autotune.choose("demo", never, default="big") == choice          # this process remembers
+    autotune._decided.clear()
+    assert autotune.choose("demo", never, default="big") == choice          # the cache answers a new process
+
+
+def test_another_thread_count_is_another_key(cache):
+    autotune.choose("demo", candidates, default="big", reps=1)
+    threads = torch.get_num_threads()
+    autotune._decided.clear()
+    try:
+        torch.set_num_threads(threads + 1)
+        measured = []
+        autotune.choose("demo", lambda: measured.append(1) or candidates(), default="big", reps=1)
+        assert measured and len(json.loads(cache.read_text())) == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_clear_and_damaged_cache(cache):
+    assert autotune.clear_cache() is None
+    autotune.choose("demo", candidates, default="big", reps=1)
+    assert autotune.clear_cache() == cache and not cache.exists()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text("{not json")
+    assert autotune.choose("demo", candidates, default="big", reps=1) in ("small", "big")
+    assert "demo" in autotune.cached()
+
+
+def test_off_takes_the_default_and_writes_nothing(cache, monkeypatch):
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "0")
+    assert autotune.choose("demo", never, default="big") == "big"
+    assert not cache.exists()
+
+
+def test_default_cache_folder_follows_xdg(tmp_path, monkeypatch):
+    monkeypatch.delenv("LMLAB_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert autotune.cache_path() == tmp_path / "lmlab" / "kernels.json"

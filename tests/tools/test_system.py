@@ -1,0 +1,17 @@
+"""tools.system: the `info --system` report names the CPU, its features, the torch build and every kernel choice."""
+
+import torch
+
+from lmlab.ops.cpu import cpu_info
+from lmlab.tools.system import KERNEL_NAMES, choose_all, report
+
+
+def test_report_without_measuring_names_everything():
+    lines = report(measure=False)                    # LMLAB_AUTOTUNE=0 in the tests: choices from the CPU
+    text = "\n".join(lines)
+    assert lines[0] == f"CPU             {cpu_info().model}"
+    assert torch.__version__ in text and "not measured" in text
+    chosen = choose_all()
+    assert set(chosen) <= set(KERNEL_NAMES) and {"train_dtype"} < set(chosen)
+    for name, kernel in chosen.items():
+        assert f"{KERNEL_NAMES[name]:<24}{kernel}" in text
