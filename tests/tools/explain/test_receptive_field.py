@@ -11,4 +11,4 @@ def test_receptive_field_numbers(tmp_path, capsys):
     assert (r["3×3 ×3"]["field"], r["7×7"]["field"]) == (7, 7)
     assert all(v["field"] == v["formula"] for v in r.values())
     assert (r["3×3 + 3×3"]["per_c2"], r["5×5"]["per_c2"], r["3×3 ×3"]["per_c2"], r["7×7"]["per_c2"]) == (18, 25, 27, 49)
-    assert (tmp_path / "receptive_field.png").is_file()
+    assert (tmp_path / "receptive-field.png").is_file()

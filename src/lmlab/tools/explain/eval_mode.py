@@ -19,7 +19,7 @@ from lmlab.data.images import ImageDataConfig, Preprocessing, load_images, split
 from lmlab.models.cnn import CNN, preset
 from lmlab.models.gpt import GPT
 from lmlab.models.gpt import preset as gpt_preset
-from lmlab.tools.explain._report import heading
+from lmlab.tools.explain._report import heading, save_plot
 
 STEPS, BATCH = 30, 64
 
@@ -45,7 +45,23 @@ def run(out: Path | None) -> dict:
     heading(f"a CNN with BatchNorm and dropout (vgg-digits, {STEPS} steps on digits), on the test images")
     cnn, x, y = trained_cnn()
     with torch.no_grad():
-        return compare(cnn, x, y)
+        result = compare(cnn, x, y)
+    save_plot(out, "eval-mode.png", lambda plt: draw(plt, result))
+    return result
+
+
+def draw(plt, r: dict):
+    """One bar per comparison: the largest change of an output between two calls."""
+    bars = {"CNN\ntrain vs eval": r["cnn_train_vs_eval"], "CNN\ntrain vs train": r["cnn_train_vs_train"],
+            "GPT, dropout 0\ntrain vs eval": r["gpt_dropout_0.0"], "GPT, dropout 0.1\ntrain vs eval": r["gpt_dropout_0.1"]}
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar(list(bars), list(bars.values()), color=["tab:red", "tab:orange", "tab:green", "tab:blue"])
+    for i, v in enumerate(bars.values()):
+        ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom")
+    ax.set_ylabel("max |difference| (CNN: probability, GPT: logit)")
+    ax.set_title("does model.eval() change the output?")
+    fig.tight_layout()
+    return fig
 
 
 def compare(cnn, x: torch.Tensor, y: torch.Tensor) -> dict:

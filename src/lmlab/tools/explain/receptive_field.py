@@ -68,5 +68,5 @@ def run(out: Path | None) -> dict:
             ax.axis("off")
         fig.suptitle("input pixels the centre output depends on (non-zero gradient)")
         return fig
-    save_plot(out, "receptive_field.png", draw)
+    save_plot(out, "receptive-field.png", draw)
     return result
