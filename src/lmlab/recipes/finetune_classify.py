@@ -44,7 +44,7 @@ from lmlab.data.classification import (
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.peft_adapters import run_adapter_writer
-from lmlab.models.bert.model import BertForSequenceClassification, BertModel
+from lmlab.models.bert.model import BertForSequenceClassification, freeze_lower_layers
 from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.apply import apply_lora
 from lmlab.peft.lora import LoRAConfig
@@ -69,20 +69,6 @@ def mlm_only(model_path: str | Path) -> bool:
     cfg = Path(model_path) / "config.json"
     meta = json.loads(cfg.read_text()) if cfg.is_file() else {}
     return meta.get("family") == "bert" and meta.get("data", {}).get("sentence_task") == "none"
-
-
-def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
-    """Freeze the embeddings and the k lowest blocks (k = 0: nothing); returns the frozen parameter names."""
-    if k > len(encoder.blocks):
-        raise LmlabError(f"freeze_layers {k} is more than the encoder's {len(encoder.blocks)} layers")
-    if k == 0:
-        return []
-    frozen = []
-    for prefix, module in [("emb", encoder.emb), *((f"blocks.{i}", encoder.blocks[i]) for i in range(k))]:
-        for name, p in module.named_parameters():
-            p.requires_grad_(False)
-            frozen.append(f"{prefix}.{name}")
-    return frozen
 
 
 @torch.no_grad()

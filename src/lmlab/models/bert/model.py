@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from lmlab.errors import LmlabError
 from lmlab.models.bert.config import BertConfig
 from lmlab.nn.attention import MultiHeadAttention
 from lmlab.nn.blocks import TransformerBlock
@@ -273,8 +274,28 @@ class BertForTokenClassification(_BertClassifier):
     """Dropout + linear on every token's hidden state: one label per token (NER, §4.3). No pooler."""
     pooler = False
 
+    @classmethod
+    def from_sections(cls, configs: dict, meta: dict) -> BertForTokenClassification:
+        """An untrained tagger of a fine-tuned run's shape: the encoder config, the labels, the head's dropout."""
+        ft = configs.get("finetune")
+        return cls(configs["model"], len(meta["labels"]), classifier_dropout=ft.classifier_dropout if ft else None)
+
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> torch.Tensor:
         """-> logits (B, T, n_classes)."""
         hidden, _ = self.bert(input_ids, token_type_ids, attention_mask, backend=backend)
         return self.classifier(self.drop(hidden))
+
+
+def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
+    """Freeze the embeddings and the k lowest blocks (k = 0: nothing); returns the frozen parameter names."""
+    if k > len(encoder.blocks):
+        raise LmlabError(f"freeze_layers {k} is more than the encoder's {len(encoder.blocks)} layers")
+    if k == 0:
+        return []
+    frozen = []
+    for prefix, module in [("emb", encoder.emb), *((f"blocks.{i}", encoder.blocks[i]) for i in range(k))]:
+        for name, p in module.named_parameters():
+            p.requires_grad_(False)
+            frozen.append(f"{prefix}.{name}")
+    return frozen
