@@ -224,6 +224,8 @@ class _BertClassifier(nn.Module):
         self.bert = _encoder(encoder, pooler=self.pooler)
         if self.pooler and self.bert.pooler is None:
             raise ValueError(f"{type(self).__name__} needs an encoder with a pooler")
+        if not self.pooler:
+            self.bert.pooler = None  # a given encoder's pooler is dropped: this head never reads it
         self.cfg = self.bert.cfg
         self.drop = nn.Dropout(self.cfg.dropout if classifier_dropout is None else classifier_dropout)
         self.classifier = Linear(self.cfg.d_model, n_classes)
@@ -251,8 +253,6 @@ class BertForSequenceClassification(_BertClassifier):
         self.pooling = pooling
         self.pooler = pooling == "cls"                       # before super().__init__: it builds the encoder
         super().__init__(encoder, n_classes, classifier_dropout)
-        if not self.pooler:
-            self.bert.pooler = None
 
     @classmethod
     def from_sections(cls, configs: dict, meta: dict) -> BertForSequenceClassification:
