@@ -135,4 +135,11 @@ def test_cli_end_to_end_and_refusals(encoder, tmp_path, capsys):
     [row] = json.loads(capsys.readouterr().out)
     assert row["text"] == TEXTS[0] and isinstance(row["entities"], list)
     assert main(["tag", str(out)]) == 2 and "no texts" in capsys.readouterr().err
+    lora = tmp_path / "lora"                                      # LoRA: adapters + the classifier train
+    assert main(["finetune", "ner", "--model", str(encoder), "--data", str(DATA), "--max-len", "32", "--quiet",
+                 "--out", str(lora), "--max_steps", "2", "--batch_size", "4", "--eval_every", "2",
+                 "--lora", "r=2,targets=qkv"]) == 0
+    res = json.loads((lora / "results.json").read_text())
+    assert res["lora"]["modules_to_save"] == ["classifier"] and (lora / "adapter" / "adapter_config.json").is_file()
+    assert main(["tag", str(lora), TEXTS[0]]) == 0 and TEXTS[0] in capsys.readouterr().out
     assert main(["tag", str(encoder), "x"]) == 2 and "bert-ner" in capsys.readouterr().err

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli._common import keys_help, parse_overrides, route, skip_bad_flag
+from lmlab.cli._common import (
+    LORA_HELP,
+    NF4_HELP,
+    keys_help,
+    lora_config,
+    nf4_config,
+    parse_overrides,
+    route,
+    skip_bad_flag,
+)
 
 EXAMPLES = """\
 examples:
@@ -13,6 +22,7 @@ examples:
       --lr 5e-4 --max_steps 1000 --max-len 128 --out runs/ner
   lmlab finetune ner --model path/to/hf-bert --data eng.train --test eng.testb --scheme iob1 --lr 3e-5 \\
       --out runs/conll03                                 # the original CoNLL-2003 files are IOB1
+  lmlab finetune ner --model runs/bert --data train.conll --lora r=8,targets=qkv,ff --lr 1e-3 --out runs/ner-lora
   lmlab tag runs/ner "Perl bindings for the libfoo library, see also python3-foo"
   lmlab hf export runs/ner --out exported/ner            # a BertForTokenClassification with id2label
 
@@ -38,10 +48,12 @@ def run(args, extra: list[str]) -> None:
     values.update({k: str(v) for k, v in flags.items() if v is not None})
     routed = route(values, config_classes())
     cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
+    lora = lora_config(args.lora)
+    nf4 = nf4_config(args.nf4, lora)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
         res = finetune_ner(args.model, args.data, cfgs["data"], cfgs["train"], cfgs["finetune"], args.out,
                            val=args.val, test=args.test, overwrite=args.overwrite, quiet=args.quiet,
-                           skip_bad=args.skip_bad)
+                           skip_bad=args.skip_bad, lora=lora, nf4=nf4)
     t, u = res["test"], res["test_unseen"]
     print(f"run saved in {args.out}; test entity F1 {t['f1']:.4f} (precision {t['precision']:.4f}, recall "
           f"{t['recall']:.4f}, {t['support']} entities in {res['n_test']} sentences); on the {u['support']} "
@@ -77,6 +89,8 @@ def add_parser(ftsub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                    help="freeze the embeddings and the K lowest encoder layers (default: 0, none)")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--lora", metavar="SPEC", help=LORA_HELP + " (the classifier always trains in full)")
+    p.add_argument("--nf4", action="store_true", help=NF4_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     skip_bad_flag(p)
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

@@ -23,7 +23,6 @@ and confusion.png.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -49,7 +48,7 @@ from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.apply import apply_lora
 from lmlab.peft.lora import LoRAConfig
 from lmlab.runs.directory import prepare_run_dir
-from lmlab.runs.hf import load_bert_encoder
+from lmlab.runs.hf import hf_bert_base, load_bert_encoder
 from lmlab.runs.run import check_qlora, write_run_config
 from lmlab.tools.classification import accuracy, confusion_matrix, macro_f1, plot_confusion
 from lmlab.train.config import FINETUNE_TRAIN, FinetuneConfig, TrainConfig
@@ -59,9 +58,7 @@ from lmlab.train.trainer import Trainer
 
 def with_classifier(lora: LoRAConfig) -> LoRAConfig:
     """The LoRA config a classifier fine-tune runs with: the new classifier always trains in full."""
-    if "classifier" in lora.modules_to_save:
-        return lora
-    return dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
+    return lora.saving("classifier")
 
 
 def mlm_only(model_path: str | Path) -> bool:
@@ -135,8 +132,7 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
               f"({len(train_seqs)} training sequences, {data_cfg.truncation})")
     train_data = SequenceBatches(train_seqs, train_cfg.batch_size, pad, train_cfg.seed)
     val = doc_batches(val_seqs, train_cfg.batch_size, pad)[:train_cfg.eval_batches]
-    hf_base = str(model_path) if (Path(model_path) / "config.json").is_file() and \
-        json.loads((Path(model_path) / "config.json").read_text()).get("model_type") == "bert" else None
+    hf_base = hf_bert_base(model_path)
     on_eval = run_adapter_writer(run_dir, model, hf_base, quiet=quiet) if lora else None
     trainer = Trainer(model, classification, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
                       on_eval=on_eval)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from lmlab.config import to_dict
 from lmlab.data.conll import (
     NerDataConfig,
     TokenBatches,
@@ -35,10 +36,14 @@ from lmlab.data.conll import (
 )
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
+from lmlab.io.peft_adapters import run_adapter_writer
 from lmlab.models.bert.model import BertForTokenClassification, freeze_lower_layers
+from lmlab.nn.nf4_linear import NF4Config
+from lmlab.peft.apply import apply_lora
+from lmlab.peft.lora import LoRAConfig
 from lmlab.runs.directory import prepare_run_dir
-from lmlab.runs.hf import load_bert_encoder
-from lmlab.runs.run import write_run_config
+from lmlab.runs.hf import hf_bert_base, load_bert_encoder
+from lmlab.runs.run import check_qlora, write_run_config
 from lmlab.tools.token_tagging import entity_names, gazetteer_tags, only_unseen, predict_words, seqeval_scores
 from lmlab.train.config import FINETUNE_TRAIN, TaggerConfig, TrainConfig
 from lmlab.train.objectives import token_classification
@@ -66,9 +71,12 @@ def evaluate(model, sentences, chunks, vocab, pad: int, batch_size: int, device)
 def finetune_ner(model_path: str | Path, data: str | Path, data_cfg: NerDataConfig, train_cfg: TrainConfig,
                  tagger_cfg: TaggerConfig, out: str | Path, val: str | Path | None = None,
                  test: str | Path | None = None, overwrite: bool = False, quiet: bool = False,
-                 skip_bad: bool = False) -> dict:
+                 skip_bad: bool = False, lora: LoRAConfig | None = None, nf4: NF4Config | None = None) -> dict:
     """Fine-tune the encoder of `model_path` on the CoNLL sentences of `data` into run directory `out`;
-    returns results.json's contents (seqeval scores on the test sentences, on unseen entities, the gazetteer's)."""
+    returns results.json's contents (seqeval scores on the test sentences, on unseen entities, the gazetteer's).
+    With `lora` the encoder is frozen and adapters train with the classifier (always in full: it is new), also
+    saved in peft's layout in RUN/adapter/; with `nf4` too (QLoRA) the frozen linear layers are stored in NF4."""
+    check_qlora(lora, nf4)
     train_s, val_s, test_s = load_splits(data, val, test, data_cfg, skip_bad)
     vocab = label_vocab(train_s + val_s + test_s)
     encoder, tok = load_bert_encoder(model_path)
@@ -81,11 +89,17 @@ def finetune_ner(model_path: str | Path, data: str | Path, data_cfg: NerDataConf
     torch.manual_seed(train_cfg.seed)
     model = BertForTokenClassification(encoder, len(vocab), classifier_dropout=tagger_cfg.classifier_dropout)
     frozen = freeze_lower_layers(model.bert, tagger_cfg.freeze_layers)
+    if lora is not None:
+        if tagger_cfg.freeze_layers:
+            raise LmlabError("--freeze-layers and --lora do not mix: with LoRA every encoder weight is frozen "
+                             "already (only the adapters and the classifier train)")
+        lora = lora.saving("classifier")
+        apply_lora(model, lora, quiet=quiet, nf4=nf4)
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
     tok.save(run_dir / "tokenizer.json")
     write_run_config(run_dir, "bert-ner", {"model": encoder.cfg, "train": train_cfg, "data": data_cfg,
                                            "finetune": tagger_cfg},
-                     source=str(data), encoder=str(model_path), labels=vocab)
+                     source=str(data), encoder=str(model_path), labels=vocab, lora=lora, nf4=nf4)
     if not quiet:
         n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(f"fine-tuning {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters "
@@ -94,8 +108,9 @@ def finetune_ner(model_path: str | Path, data: str | Path, data_cfg: NerDataConf
               f"({len(train_c)} training chunks of at most {data_cfg.max_len} pieces)")
     train_data = TokenBatches(train_c, train_cfg.batch_size, pad, train_cfg.seed)
     val_batches = token_batches(val_c, train_cfg.batch_size, pad)[:train_cfg.eval_batches] if val_c else None
+    on_eval = run_adapter_writer(run_dir, model, hf_bert_base(model_path), quiet=quiet) if lora else None
     trainer = Trainer(model, token_classification, train_data, train_cfg, run_dir, eval_data=val_batches,
-                      quiet=quiet)
+                      quiet=quiet, on_eval=on_eval)
     trainer.fit()
 
     words = [s.words for s in test_s]
@@ -115,6 +130,8 @@ def finetune_ner(model_path: str | Path, data: str | Path, data_cfg: NerDataConf
                               evaluate(model, val_s, val_c, vocab, pad, train_cfg.batch_size, trainer.device))
         if val_s else None,
         "n_training_names": len(names), "freeze_layers": tagger_cfg.freeze_layers,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "lora": to_dict(lora) if lora else None, "nf4": nf4 is not None,
         "scorer": "seqeval (CoNLL rules: type and both ends right), micro-averaged over entities",
     }
     atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")

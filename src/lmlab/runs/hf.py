@@ -117,3 +117,9 @@ def load_bert_encoder(source: str | Path):
     if tok is None:
         raise LmlabError(f"{source} has no tokenizer.json or vocab.txt")
     return encoder, tok
+
+
+def hf_bert_base(source: str | Path) -> str | None:
+    """`source` when it is a Hugging Face BERT folder (the base a peft adapter names), else None."""
+    cfg = Path(source) / CONFIG_FILE
+    return str(source) if cfg.is_file() and json.loads(cfg.read_text()).get("model_type") == "bert" else None
