@@ -58,16 +58,16 @@ class Sentence:
 
 
 # ---- reading ---------------------------------------------------------------------------------------
-def _check_labels(labels: list[str], scheme: str) -> str | None:
-    """Why the label sequence is not valid BIO (None when it is); iob1 labels are converted in place."""
+def _check_labels(labels: list[str], scheme: str) -> tuple[int, str] | None:
+    """(index, why) of the first label that breaks BIO, or None; iob1 labels are converted in place."""
     prev = "O"
     for i, label in enumerate(labels):
         if label.startswith("I-") and prev[2:] != label[2:]:  # an entity that does not begin with B-
             if scheme == "iob1":
                 labels[i] = label = "B-" + label[2:]
             else:
-                return (f"'{label}' follows '{prev}': in IOB2 (BIO) an entity begins with B-{label[2:]} "
-                        "(IOB1 files, e.g. the original CoNLL-2003: --scheme iob1)")
+                return i, (f"'{label}' follows '{prev}': in IOB2 (BIO) an entity begins with B-{label[2:]} "
+                           "(IOB1 files, e.g. the original CoNLL-2003: --scheme iob1)")
         prev = label
     return None
 
@@ -88,13 +88,11 @@ def read_conll(path: str | Path, scheme: str = "iob2", skip_bad: bool = False) -
     def close() -> None:
         nonlocal words, labels, lines, broken
         if words and not broken:
-            why = _check_labels(labels, scheme)
-            if why is None:
+            problem = _check_labels(labels, scheme)
+            if problem is None:
                 sentences.append(Sentence(words, labels, lines[0]))
             else:
-                at = lines[next(i for i, lb in enumerate(labels) if lb.startswith("I-")
-                                and (i == 0 or labels[i - 1][2:] != lb[2:]))]
-                bad.reject(at, why)
+                bad.reject(lines[problem[0]], problem[1])
         words, labels, lines, broken = [], [], [], False
 
     for n, line in enumerate(text.splitlines(), 1):
