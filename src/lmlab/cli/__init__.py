@@ -29,7 +29,7 @@ examples:
 
 # command -> module; the order is the order of `lmlab --help`
 COMMANDS = ("train", "finetune", "generate", "translate", "classify", "info", "memory", "hf", "convert", "quantize", "data",
-            "explain", "keywords", "tokenizer", "embed", "fill-mask", "answer", "distill", "lora",
+            "explain", "keywords", "tokenizer", "embed", "fill-mask", "tag", "answer", "distill", "lora",
             "similar", "analogy", "vectors")
 TAKES_CONFIG_KEYS = ("train", "finetune", "distill")  # commands whose unknown --key value flags are config keys
 

@@ -7,7 +7,7 @@ import importlib
 
 from lmlab.errors import LmlabError
 
-TASKS = ("classify", "qa")  # task -> lmlab.cli.finetune_<task>, each with add_parser(subparsers) and run(args, extra)
+TASKS = ("classify", "ner", "qa")  # task -> lmlab.cli.finetune_<task>, each with add_parser(subparsers) and run(args, extra)
 
 
 def _task(name: str):

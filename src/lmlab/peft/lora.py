@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +68,12 @@ class LoRAConfig:
                     re.compile(t[3:])
                 except re.error as e:
                     raise ValueError(f"'{t}' is not a valid regular expression ({e})") from None
+
+    def saving(self, *names: str) -> LoRAConfig:
+        """This config with `names` also in modules_to_save: a task's new head trains in full (it has no
+        pretrained weights to adapt)."""
+        extra = tuple(n for n in names if n not in self.modules_to_save)
+        return replace(self, modules_to_save=(*self.modules_to_save, *extra)) if extra else self
 
     @property
     def scaling(self) -> float:

@@ -23,7 +23,6 @@ and confusion.png.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -44,12 +43,12 @@ from lmlab.data.classification import (
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.peft_adapters import run_adapter_writer
-from lmlab.models.bert.model import BertForSequenceClassification, BertModel
+from lmlab.models.bert.model import BertForSequenceClassification, freeze_lower_layers
 from lmlab.nn.nf4_linear import NF4Config
 from lmlab.peft.apply import apply_lora
 from lmlab.peft.lora import LoRAConfig
 from lmlab.runs.directory import prepare_run_dir
-from lmlab.runs.hf import load_bert_encoder
+from lmlab.runs.hf import hf_bert_base, load_bert_encoder
 from lmlab.runs.run import check_qlora, write_run_config
 from lmlab.tools.classification import accuracy, confusion_matrix, macro_f1, plot_confusion
 from lmlab.train.config import FINETUNE_TRAIN, FinetuneConfig, TrainConfig
@@ -59,9 +58,7 @@ from lmlab.train.trainer import Trainer
 
 def with_classifier(lora: LoRAConfig) -> LoRAConfig:
     """The LoRA config a classifier fine-tune runs with: the new classifier always trains in full."""
-    if "classifier" in lora.modules_to_save:
-        return lora
-    return dataclasses.replace(lora, modules_to_save=(*lora.modules_to_save, "classifier"))
+    return lora.saving("classifier")
 
 
 def mlm_only(model_path: str | Path) -> bool:
@@ -69,20 +66,6 @@ def mlm_only(model_path: str | Path) -> bool:
     cfg = Path(model_path) / "config.json"
     meta = json.loads(cfg.read_text()) if cfg.is_file() else {}
     return meta.get("family") == "bert" and meta.get("data", {}).get("sentence_task") == "none"
-
-
-def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
-    """Freeze the embeddings and the k lowest blocks (k = 0: nothing); returns the frozen parameter names."""
-    if k > len(encoder.blocks):
-        raise LmlabError(f"freeze_layers {k} is more than the encoder's {len(encoder.blocks)} layers")
-    if k == 0:
-        return []
-    frozen = []
-    for prefix, module in [("emb", encoder.emb), *((f"blocks.{i}", encoder.blocks[i]) for i in range(k))]:
-        for name, p in module.named_parameters():
-            p.requires_grad_(False)
-            frozen.append(f"{prefix}.{name}")
-    return frozen
 
 
 @torch.no_grad()
@@ -149,8 +132,7 @@ def finetune_classify(model_path: str | Path, data: str | Path, data_cfg: Classi
               f"({len(train_seqs)} training sequences, {data_cfg.truncation})")
     train_data = SequenceBatches(train_seqs, train_cfg.batch_size, pad, train_cfg.seed)
     val = doc_batches(val_seqs, train_cfg.batch_size, pad)[:train_cfg.eval_batches]
-    hf_base = str(model_path) if (Path(model_path) / "config.json").is_file() and \
-        json.loads((Path(model_path) / "config.json").read_text()).get("model_type") == "bert" else None
+    hf_base = hf_bert_base(model_path)
     on_eval = run_adapter_writer(run_dir, model, hf_base, quiet=quiet) if lora else None
     trainer = Trainer(model, classification, train_data, train_cfg, run_dir, eval_data=val, quiet=quiet,
                       on_eval=on_eval)

@@ -186,3 +186,7 @@ def hf_origin(run_dir: str | Path) -> str | None:
         return None
     source = str(meta.get("source", ""))
     return source.removeprefix("hf:") if source.startswith("hf:") else None
+def hf_bert_base(source: str | Path) -> str | None:
+    """`source` when it is a Hugging Face BERT folder (the base a peft adapter names), else None."""
+    cfg = Path(source) / CONFIG_FILE
+    return str(source) if cfg.is_file() and json.loads(cfg.read_text()).get("model_type") == "bert" else None

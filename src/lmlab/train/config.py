@@ -95,6 +95,18 @@ class FinetuneConfig:
             raise ValueError(f"pooling must be one of cls, mean, got '{self.pooling}'")
 
 
+@dataclass(frozen=True)
+class TaggerConfig:
+    """How a pretrained encoder is fine-tuned for token classification (NER): FinetuneConfig without pooling."""
+    freeze_layers: int = 0                  # freeze the embeddings and this many lowest encoder layers
+    classifier_dropout: float = 0.1
+
+    def __post_init__(self):
+        if self.freeze_layers < 0 or not 0 <= self.classifier_dropout < 1:
+            raise ValueError(f"need freeze_layers ≥ 0 and 0 ≤ classifier_dropout < 1, got "
+                             f"{self.freeze_layers}, {self.classifier_dropout}")
+
+
 # Fine-tuning's defaults (notes: a small rate with warm-up, a tenth of pretraining's 1e-3; BERT's linear decay)
 FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warmup_steps=30, max_steps=300,
                              batch_size=32, weight_decay=0.01, eval_every=50, eval_batches=50, log_every=10)

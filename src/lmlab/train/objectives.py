@@ -83,6 +83,16 @@ def classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return {"loss": loss, "acc": (logits.argmax(-1) == batch["labels"]).float().mean()}
 
 
+def token_classification(model, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cross-entropy of a tagger's logits (B, T, K) at the labelled pieces (each word's first; -100 elsewhere)
+    and their accuracy."""
+    logits = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])   # (B, T, K)
+    labels = batch["labels"]
+    keep = labels != -100
+    loss = cross_entropy(logits, labels, ignore_index=-100)
+    return {"loss": loss, "acc": (logits.detach().argmax(-1) == labels)[keep].float().mean()}
+
+
 def image_classification(model, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
     """Cross-entropy of an image classifier (CNN, ViT): `pixel_values` (B, C, H, W) -> logits (B, K); and accuracy."""
     logits = model(batch["pixel_values"])                                                 # (B, K)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from lmlab.errors import LmlabError
 from lmlab.models.bert.config import BertConfig
 from lmlab.nn.attention import MultiHeadAttention
 from lmlab.nn.blocks import TransformerBlock
@@ -224,6 +225,8 @@ class _BertClassifier(nn.Module):
         self.bert = _encoder(encoder, pooler=self.pooler)
         if self.pooler and self.bert.pooler is None:
             raise ValueError(f"{type(self).__name__} needs an encoder with a pooler")
+        if not self.pooler:
+            self.bert.pooler = None  # a given encoder's pooler is dropped: this head never reads it
         self.cfg = self.bert.cfg
         self.drop = nn.Dropout(self.cfg.dropout if classifier_dropout is None else classifier_dropout)
         self.classifier = Linear(self.cfg.d_model, n_classes)
@@ -251,8 +254,6 @@ class BertForSequenceClassification(_BertClassifier):
         self.pooling = pooling
         self.pooler = pooling == "cls"                       # before super().__init__: it builds the encoder
         super().__init__(encoder, n_classes, classifier_dropout)
-        if not self.pooler:
-            self.bert.pooler = None
 
     @classmethod
     def from_sections(cls, configs: dict, meta: dict) -> BertForSequenceClassification:
@@ -273,6 +274,12 @@ class BertForSequenceClassification(_BertClassifier):
 class BertForTokenClassification(_BertClassifier):
     """Dropout + linear on every token's hidden state: one label per token (NER, §4.3). No pooler."""
     pooler = False
+
+    @classmethod
+    def from_sections(cls, configs: dict, meta: dict) -> BertForTokenClassification:
+        """An untrained tagger of a fine-tuned run's shape: the encoder config, the labels, the head's dropout."""
+        ft = configs.get("finetune")
+        return cls(configs["model"], len(meta["labels"]), classifier_dropout=ft.classifier_dropout if ft else None)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
                 attention_mask: torch.Tensor | None = None, *, backend: str | None = None) -> torch.Tensor:
@@ -308,3 +315,15 @@ class BertForQuestionAnswering(nn.Module):
         return SpanLogits(start, end)
 
     num_parameters = BertModel.num_parameters
+def freeze_lower_layers(encoder: BertModel, k: int) -> list[str]:
+    """Freeze the embeddings and the k lowest blocks (k = 0: nothing); returns the frozen parameter names."""
+    if k > len(encoder.blocks):
+        raise LmlabError(f"freeze_layers {k} is more than the encoder's {len(encoder.blocks)} layers")
+    if k == 0:
+        return []
+    frozen = []
+    for prefix, module in [("emb", encoder.emb), *((f"blocks.{i}", encoder.blocks[i]) for i in range(k))]:
+        for name, p in module.named_parameters():
+            p.requires_grad_(False)
+            frozen.append(f"{prefix}.{name}")
+    return frozen

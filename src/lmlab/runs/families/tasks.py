@@ -17,6 +17,19 @@ register(Family(
 ))
 
 register(Family(
+    name="bert-ner",
+    summary="a BERT encoder with a token-classification head, e.g. named entities (`lmlab finetune ner`)",
+    configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN,
+             "data": "lmlab.data.conll:NerDataConfig", "finetune": "lmlab.train.config:TaggerConfig"},
+    model="lmlab.models.bert.model:BertForTokenClassification.from_sections", model_takes="sections",
+    presets="lmlab.models.bert.presets:PRESETS",
+    count="lmlab.models.bert.presets:count_parameters",
+    tokenizer="the encoder's WordPiece",
+    hf=("bert",),  # exported as BertForTokenClassification with id2label; a BERT folder imports as "bert"
+    commands=("info", "hf", "tag"),
+))
+
+register(Family(
     name="bert-qa",
     summary="a BERT encoder with a start/end span head for extractive QA (`lmlab finetune qa`, `lmlab answer`)",
     configs={"model": "lmlab.models.bert.config:BertConfig", "train": TRAIN, "data": "lmlab.data.qa:QADataConfig"},
