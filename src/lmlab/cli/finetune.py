@@ -10,6 +10,18 @@ from lmlab.errors import LmlabError
 TASKS = ("classify", "ner", "qa")  # task -> lmlab.cli.finetune_<task>, each with add_parser(subparsers) and run(args, extra)
 
 
+def task_configs(recipe: str, extra: list[str], flags: dict) -> dict:
+    """A task's config sections: its recipe's fine-tuning defaults (lmlab.recipes.<recipe>), then the task's own
+    flags that were given, then `--key value` config keys."""
+    from lmlab.cli._common import parse_overrides, route
+    from lmlab.config import replace
+    module = importlib.import_module(f"lmlab.recipes.{recipe}")
+    values = parse_overrides(extra)
+    values.update({k: str(v) for k, v in flags.items() if v is not None})
+    routed = route(values, module.config_classes())
+    return {name: replace(cfg, routed[name]) for name, cfg in module.default_configs().items()}
+
+
 def _task(name: str):
     return importlib.import_module(f"lmlab.cli.finetune_{name}")
 

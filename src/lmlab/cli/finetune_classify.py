@@ -10,8 +10,6 @@ from lmlab.cli._common import (
     keys_help,
     lora_config,
     nf4_config,
-    parse_overrides,
-    route,
     skip_bad_flag,
 )
 
@@ -37,17 +35,14 @@ def _finetune_keys_help() -> str:
 
 
 def run(args, extra: list[str]) -> None:
-    from lmlab.config import replace
-    from lmlab.recipes.finetune_classify import config_classes, default_configs, finetune_classify
+    from lmlab.cli.finetune import task_configs
+    from lmlab.recipes.finetune_classify import finetune_classify
     from lmlab.runs.directory import restore_on_failure
 
-    values = parse_overrides(extra)
     flags = {"text_column": args.text_column, "label_column": args.label_column, "truncation": args.truncation,
              "max_len": args.max_len, "stride": args.stride, "freeze_layers": args.freeze_layers,
              "pooling": args.pooling}
-    values.update({k: str(v) for k, v in flags.items() if v is not None})
-    routed = route(values, config_classes())
-    cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
+    cfgs = task_configs("finetune_classify", extra, flags)
     lora = lora_config(args.lora)
     nf4 = nf4_config(args.nf4, lora)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):

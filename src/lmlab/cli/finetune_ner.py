@@ -10,8 +10,6 @@ from lmlab.cli._common import (
     keys_help,
     lora_config,
     nf4_config,
-    parse_overrides,
-    route,
     skip_bad_flag,
 )
 
@@ -39,15 +37,12 @@ def _keys_help() -> str:
 
 
 def run(args, extra: list[str]) -> None:
-    from lmlab.config import replace
-    from lmlab.recipes.finetune_ner import config_classes, default_configs, finetune_ner
+    from lmlab.cli.finetune import task_configs
+    from lmlab.recipes.finetune_ner import finetune_ner
     from lmlab.runs.directory import restore_on_failure
 
-    values = parse_overrides(extra)
     flags = {"max_len": args.max_len, "scheme": args.scheme, "freeze_layers": args.freeze_layers}
-    values.update({k: str(v) for k, v in flags.items() if v is not None})
-    routed = route(values, config_classes())
-    cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
+    cfgs = task_configs("finetune_ner", extra, flags)
     lora = lora_config(args.lora)
     nf4 = nf4_config(args.nf4, lora)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli._common import keys_help, parse_overrides, route, skip_bad_flag
+from lmlab.cli._common import keys_help, skip_bad_flag
 
 EXAMPLES = """\
 examples:
@@ -23,16 +23,13 @@ def _keys_help() -> str:
 
 
 def run(args, extra: list[str]) -> None:
-    from lmlab.config import replace
-    from lmlab.recipes.finetune_qa import config_classes, default_configs, finetune_qa
+    from lmlab.cli.finetune import task_configs
+    from lmlab.recipes.finetune_qa import finetune_qa
     from lmlab.runs.directory import restore_on_failure
 
-    values = parse_overrides(extra)
     flags = {"max_len": args.max_len, "stride": args.stride, "max_answer_len": args.max_answer_len,
              "unanswerable": "true" if args.unanswerable else None}
-    values.update({k: str(v) for k, v in flags.items() if v is not None})
-    routed = route(values, config_classes())
-    cfgs = {name: replace(cfg, routed[name]) for name, cfg in default_configs().items()}
+    cfgs = task_configs("finetune_qa", extra, flags)
     with restore_on_failure(args.out, resume=False, overwrite=args.overwrite):
         res = finetune_qa(args.model, args.data, cfgs["data"], cfgs["train"], args.out, eval_data=args.eval,
                           overwrite=args.overwrite, quiet=args.quiet, skip_bad=args.skip_bad)
