@@ -90,13 +90,23 @@ def cpu_info(cpuinfo_text: str | None = None, threads: int | None = None, capabi
     """This machine's CpuInfo, or one described by a /proc/cpuinfo text (then oneDNN, which can only
     speak for this machine, is not asked about bf16)."""
     here = cpuinfo_text is None
-    model, flags, vendor = _fields(_read_cpuinfo() if here else cpuinfo_text)
-    onednn_bf16 = False
-    if here and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported"):
-        onednn_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    model, flags, vendor = _local_fields() if here else _fields(cpuinfo_text)
+    onednn_bf16 = here and _onednn_bf16()
     return CpuInfo(model=model or platform.processor() or platform.machine() or "unknown CPU", flags=flags,
                    capability=capability or torch.backends.cpu.get_cpu_capability(),
                    threads=threads or torch.get_num_threads(), onednn_bf16=onednn_bf16, vendor=vendor)
+
+
+@functools.cache
+def _local_fields() -> tuple[str, frozenset[str], str]:
+    """This machine's (model, flags, vendor), parsed once: cpu_info() is asked on hot paths (kernel keys)."""
+    return _fields(_read_cpuinfo())
+
+
+@functools.cache
+def _onednn_bf16() -> bool:
+    return bool(torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported")
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 @functools.cache
