@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from lmlab.io.hf_vit import hf_config_from_vit, load_hf_vit
 from lmlab.models.vit import preset
+from lmlab.ops.cpu import cpu_info
 from lmlab.ops.linear import set_linear_kernel
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "vision_vit.json"
@@ -58,19 +59,23 @@ def build_pair(name: str, **overrides):
     return hf.train(), ours.train(), cfg
 
 
-def steps(hf, ours, images, labels, kernels: list[str]) -> dict:
+def steps(hf, ours, images, labels, kernels: list[str], bf16: bool = False) -> dict:
     """One step function per model: HF, and lmlab with each CPU fp32 linear kernel asked for (lmlab.ops.linear:
     "auto" sends its products to oneDNN, "torch" to F.linear, the kernel HF's nn.Linear calls)."""
     def hf_step():
         hf.zero_grad(set_to_none=True)
-        F.cross_entropy(hf(pixel_values=images).logits, labels).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(hf(pixel_values=images).logits, labels)
+        loss.backward()
 
     def lmlab_step(kernel: str):
         def step():
             previous = set_linear_kernel(kernel)
             try:
                 ours.zero_grad(set_to_none=True)
-                F.cross_entropy(ours(images), labels).backward()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = F.cross_entropy(ours(images), labels)
+                loss.backward()
             finally:
                 set_linear_kernel(previous)
         return step
@@ -102,6 +107,8 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="vit-tiny shape (32², 4×4 patches), batch 4, 3 rounds")
     p.add_argument("--kernels", default="auto", help="lmlab's CPU fp32 linear kernels to time, comma-separated: "
                                                      "auto (oneDNN), torch (F.linear, as HF)")
+    p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: forward and loss of both under torch.autocast (for CPUs with native bf16)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if args.quick:
@@ -115,8 +122,8 @@ def main(argv=None) -> dict:
     hf.train(), ours.train()
     n = sum(q.numel() for q in ours.parameters())
     print(f"{args.preset}: {n:,} parameters, {cfg.image_size}² × {cfg.n_channels}, {cfg.n_patches} patches, batch "
-          f"{args.batch}, fp32, {torch.get_num_threads()} threads; logits agree to {diff:.1e}")
-    times = time_pair(steps(hf, ours, images, labels, args.kernels.split(",")), args.rounds, args.warmup)
+          f"{args.batch}, {args.dtype}, {torch.get_num_threads()} threads; logits agree to {diff:.1e}")
+    times = time_pair(steps(hf, ours, images, labels, args.kernels.split(","), args.dtype == "bf16"), args.rounds, args.warmup)
     row = {name: {"median_s": statistics.median(ts), "p25_s": quantile(ts, 0.25), "p75_s": quantile(ts, 0.75),
                   "images_per_s": args.batch / statistics.median(ts), "times_s": ts} for name, ts in times.items()}
     print("\n| model | s/step median (p25–p75) | images/s | ÷ HF |\n| --- | ---: | ---: | ---: |")
@@ -126,7 +133,7 @@ def main(argv=None) -> dict:
                         "lmlab faster" if r["ratio"] > 1 else "HF faster")
         print(f"| {name} | {r['median_s']:.3f} ({r['p25_s']:.3f}–{r['p75_s']:.3f}) | {r['images_per_s']:.2f} | "
               f"{r['ratio']:.2f}× {r['verdict'] if name != 'hf' else ''} |")
-    result = {"preset": args.preset, "batch": args.batch, "parameters": n, "image_size": cfg.image_size,
+    result = {"preset": args.preset, "batch": args.batch, "dtype": args.dtype, "cpu": cpu_info().label(), "parameters": n, "image_size": cfg.image_size,
               "threads": torch.get_num_threads(), "logit_diff": diff, "rows": row}
     out = args.json or (None if args.quick else DEFAULT_JSON)
     if out is not None:

@@ -13,8 +13,10 @@ and lmlab/HF ratios of medians. Both call the same torch convolution and BatchNo
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +24,13 @@ from transformers import ResNetConfig, ResNetForImageClassification
 
 from lmlab.io.hf_resnet import to_hf_state_dict
 from lmlab.models.cnn import CNN, preset
+from lmlab.ops.cpu import cpu_info
 
 
-def step(forward, model, x, y) -> float:
+def step(forward, model, x, y, bf16: bool = False) -> float:
     t0 = time.perf_counter()
-    loss = F.cross_entropy(forward(x), y)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = F.cross_entropy(forward(x), y)
     loss.backward()
     model.zero_grad(set_to_none=True)
     return time.perf_counter() - t0
@@ -39,6 +43,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: forward and loss of both under torch.autocast (for CPUs with native bf16)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -59,11 +66,11 @@ def main() -> None:
         order = list(runners) if r % 2 == 0 else list(reversed(runners))
         for name in order:
             fwd, model = runners[name]
-            dt = step(fwd, model, x, y)
+            dt = step(fwd, model, x, y, args.dtype == "bf16")
             if r >= args.warmup:
                 times[name].append(dt)
     print(f"ResNet-18 ({sum(q.numel() for q in ours.parameters()):,} parameters), {args.size}×{args.size} RGB, "
-          f"batch {args.batch}, fp32, forward + backward, {args.rounds} interleaved rounds, "
+          f"batch {args.batch}, {args.dtype}, forward + backward, {args.rounds} interleaved rounds, "
           f"{torch.get_num_threads()} threads")
     print(f"{'':8}{'median ms':>11}{'fastest ms':>12}{'images/s':>10}")
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -74,6 +81,11 @@ def main() -> None:
     verdict = "tie (within 5 %)" if abs(ratio - 1) <= 0.05 else ("lmlab faster" if ratio > 1 else "lmlab slower")
     print(f"lmlab / HF throughput: {ratio:.3f} (of medians), {paired:.3f} (median of paired rounds), "
           f"{min(times['hf']) / min(times['lmlab']):.3f} (fastest) -> {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"size": args.size, "batch": args.batch, "dtype": args.dtype,
+                                         "cpu": cpu_info().label(), "times_s": times, "ratio_of_medians": ratio,
+                                         "ratio_paired": paired, "verdict": verdict}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
