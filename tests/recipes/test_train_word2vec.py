@@ -23,6 +23,7 @@ def test_run_folder_and_loss_falls(w2v_run):
     words = (w2v_run / "vocab.txt").read_text().split("\n")
     assert words[0].split()[0] in ("the", "I", "to", "and", ",")  # most frequent first
     assert metrics["vocab_size"] == len([w for w in words if w])
+    assert json.loads((w2v_run / "config.json").read_text())["train"]["engine"] == "numba"  # which engine ran
 
 
 @pytest.mark.parametrize("arch,loss", [("cbow", "neg"), ("skipgram", "hs")])

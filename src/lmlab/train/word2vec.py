@@ -1,16 +1,21 @@
-"""The word2vec training loop (the C tool's, batched): epochs of sub-sampled text, a window shrunk at
-random per centre word, plain SGD with the rate decayed linearly from lr to min_lr over all epochs.
+"""The word2vec training loop (the C tool's): epochs of sub-sampled text, a window shrunk at random per
+centre word, plain SGD with the rate decayed linearly from lr to min_lr by the words processed.
 
-word2vec has no use for the generic Trainer (no autograd, no optimizer state, no validation loss):
-the model updates its own rows (lmlab.models.word2vec.model). With `workers` > 1 the corpus is cut
-into that many shards and each is trained by its own single-threaded process on the same weights in
-shared memory, without locks — Hogwild (Recht et al. 2011), as the C tool's and gensim's threads do.
+word2vec has no use for the generic Trainer (no autograd, no optimizer state, no validation loss): the
+model's rows are updated by hand. Two engines:
+- numba (the default): gensim's scheme. The corpus is cut into jobs of whole sentences (~10,000 words);
+  `workers` Python threads take the next job in turn and run it in the compiled per-pair kernel
+  (lmlab.models.word2vec.kernel), which releases the GIL, on the same weights without locks — Hogwild
+  (Recht et al. 2011). The rate of a job is set from the words of all finished jobs, as gensim does.
+- torch: the batched update of lmlab.models.word2vec.model, `workers` processes on shards of the corpus
+  and weights in shared memory.
 The loop is shared by word2vec on text and Item2Vec on baskets (a basket is a sentence whose window
 is the whole basket).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -77,10 +82,88 @@ def _worker(model, shard, keep, cfg, shrink, seed, done, start_time, queue) -> N
         queue.put(f"{type(e).__name__}: {e}")
 
 
+JOB_WORDS = 10_000  # gensim's and the C tool's unit of work: a job's rate is fixed, the clock read after it
+
+
+def jobs(sid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence bounds (S+1,) into the corpus, and the jobs (J+1,): job j is sentences jobs[j]..jobs[j+1]-1,
+    the sentences that start in the same block of JOB_WORDS words."""
+    bounds = np.concatenate([np.flatnonzero(np.diff(sid, prepend=-1)), [len(sid)]])
+    first = np.flatnonzero(np.diff(bounds[:-1] // JOB_WORDS, prepend=-1))
+    return bounds, np.concatenate([first, [len(bounds) - 1]])
+
+
+def kernel_tables(model: Word2Vec) -> tuple:
+    """What the kernel draws its output rows from, as numpy: Huffman points, labels and path lengths
+    (hs; else empty), and the noise alias table (neg; else empty)."""
+    if model.cfg.loss == "hs":
+        none = np.zeros(0, np.float32), np.zeros(0, np.int64)
+        return (model.points.numpy(), model.labels.numpy(), model.mask.sum(1).long().numpy(), *none)
+    return (np.zeros((0, 1), np.int64), np.zeros((0, 1), np.float32), np.zeros(0, np.int64),
+            model.accept.numpy(), model.alias.numpy())
+
+
+def _train_numba(model: Word2Vec, ids, sid, keep, cfg: Word2VecTrainConfig, shrink: bool, quiet: bool) -> TrainStats:
+    from lmlab.models.word2vec.kernel import train_job
+    tables, (bounds, job) = kernel_tables(model), jobs(sid)
+    inputs, outputs = model.in_emb.data.numpy(), model.out_emb.data.numpy()    # the threads write here
+    keep = np.asarray(keep, dtype=np.float64)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    m, total = model.cfg, cfg.epochs * len(ids)
+    states = [np.random.default_rng([cfg.seed, k]).integers(1, 1 << 48, size=1).astype(np.uint64)
+              for k in range(cfg.workers)]  # each thread's generator, seeded from the run's seed
+    lock = threading.Lock()
+    shared = {"done": 0, "stop": False, "errors": []}
+    stats, start = TrainStats(), time.perf_counter()
+    bar = tqdm(total=total, disable=quiet, unit="w", unit_scale=True, dynamic_ncols=True)
+
+    def work(k: int, queue, sums: list) -> None:
+        try:
+            while True:
+                with lock:
+                    j = next(queue, None)
+                    if j is None or shared["stop"]:
+                        return
+                    lr = cfg.lr - (cfg.lr - cfg.min_lr) * shared["done"] / total
+                got = train_job(inputs, outputs, ids, bounds[job[j]:job[j + 1] + 1], keep, m.arch == "skipgram",
+                                m.window, shrink, *tables, m.negative, lr, states[k])
+                with lock:
+                    shared["done"] += int(bounds[job[j + 1]] - bounds[job[j]])
+                    sums[:] = [a + b for a, b in zip(sums, got, strict=True)]
+                    if cfg.time_budget is not None and time.perf_counter() - start > cfg.time_budget:
+                        shared["stop"] = True
+        except BaseException as e:  # the main thread raises it
+            shared["errors"].append(e)
+            shared["stop"] = True
+
+    for epoch in range(cfg.epochs):
+        queue, sums = iter(range(len(job) - 1)), [0, 0, 0.0]                  # words, examples, loss
+        threads = [threading.Thread(target=work, args=(k, queue, sums), daemon=True) for k in range(cfg.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+                bar.update(shared["done"] - bar.n)
+        if shared["errors"]:
+            raise shared["errors"][0]
+        stats.words, stats.pairs = stats.words + sums[0], stats.pairs + sums[1]
+        stats.epoch_loss.append(sums[2] / max(sums[1], 1))
+        if shared["stop"]:
+            stats.stopped_early = epoch < cfg.epochs - 1 or next(queue, None) is not None
+            break
+    bar.update(total - bar.n)
+    bar.close()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
 def train_word2vec(model: Word2Vec, ids: np.ndarray, sid: np.ndarray, keep: np.ndarray,
                    cfg: Word2VecTrainConfig, *, shrink: bool = True, quiet: bool = True) -> TrainStats:
     """Train `model` in place on the corpus `ids` (N,) with sentence numbers `sid` (N,); `keep` (V,) are the
     sub-sampling keep probabilities. shrink=False uses the whole window every time (Item2Vec)."""
+    if cfg.engine == "numba":
+        return _train_numba(model, ids, sid, keep, cfg, shrink, quiet)
     import torch.multiprocessing as mp
     n = cfg.workers
     bounds = np.linspace(0, len(ids), n + 1).astype(int)

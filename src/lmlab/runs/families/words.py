@@ -19,7 +19,9 @@ register(Family(
            "window is shrunk at random to 1..--window. --arch skipgram predicts the centre word from each context "
            "word, cbow from the mean of them; --loss neg contrasts it with --negative noise words drawn from the "
            "unigram distribution to the 3/4 power, hs walks its path in a Huffman tree. Plain SGD, the rate decayed "
-           "linearly from --lr to --min_lr. Writes config.json, model.safetensors, vocab.txt and metrics.json."),
+           "linearly from --lr to --min_lr, one example at a time in --workers threads on shared weights (--engine "
+           "numba, the C tool's scheme; --engine torch: batches of --batch_size centre words). Writes config.json, "
+           "model.safetensors, vocab.txt and metrics.json."),
     examples="""\
 examples:
   lmlab train word2vec --data wiki.txt --arch skipgram --loss neg --dim 100 --window 5 --negative 5 --epochs 5 --out runs/w2v
