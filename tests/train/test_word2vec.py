@@ -75,3 +75,23 @@ def test_one_numba_worker_is_deterministic_by_seed(corpus):
                        Word2VecTrainConfig(epochs=1, workers=1, seed=seed))
         vectors.append(model.in_emb.numpy().copy())
     assert np.array_equal(vectors[0], vectors[1]) and not np.array_equal(vectors[0], vectors[2])
+
+
+def test_a_state_continues_mid_epoch_exactly():
+    """Stopped by the clock after its first job (of 3 an epoch), continued from stats.state: the same weights
+    and epoch losses as 2 epochs in one go (one thread)."""
+    ids, sid = _two_topics(3000)  # 24,000 words: 3 jobs
+    runs = []
+    for budget in (None, 0.0):
+        torch.manual_seed(0)
+        model = Word2Vec(Word2VecConfig(vocab_size=20, dim=8, window=3))
+        model.set_counts(np.bincount(ids, minlength=20))
+        cfg = Word2VecTrainConfig(epochs=2, workers=1, time_budget=budget)
+        stats = train_word2vec(model, ids, sid, np.ones(20), cfg)
+        if budget is not None:
+            assert stats.stopped_early and (stats.state["epoch"], stats.state["job"]) == (0, 1)
+            stats = train_word2vec(model, ids, sid, np.ones(20), Word2VecTrainConfig(epochs=2, workers=1),
+                                   state=stats.state)
+        runs.append((model.in_emb.numpy().copy(), stats.epoch_loss))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1] and len(runs[0][1]) == 2

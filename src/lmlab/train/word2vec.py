@@ -31,11 +31,12 @@ from lmlab.models.word2vec.model import Word2Vec
 
 @dataclass
 class TrainStats:
-    words: int = 0              # centre words trained on (after sub-sampling), all epochs
-    pairs: int = 0              # (input, predicted word) examples
+    words: int = 0              # centre words trained on (after sub-sampling), in this call
+    pairs: int = 0              # (input, predicted word) examples, in this call
     seconds: float = 0.0
-    epoch_loss: list[float] = field(default_factory=list)   # mean loss per example, per epoch
+    epoch_loss: list[float] = field(default_factory=list)   # mean loss per example, per epoch (all epochs)
     stopped_early: bool = False
+    state: dict | None = None   # engine numba: where the run stands (train_word2vec's `state` to continue)
 
     @property
     def words_per_s(self) -> float:
@@ -103,67 +104,97 @@ def kernel_tables(model: Word2Vec) -> tuple:
             model.accept.numpy(), model.alias.numpy())
 
 
-def _train_numba(model: Word2Vec, ids, sid, keep, cfg: Word2VecTrainConfig, shrink: bool, quiet: bool) -> TrainStats:
+def start_state(cfg: Word2VecTrainConfig) -> dict:
+    """Where a numba run stands, all a --resume needs besides the weights: the next epoch and job, the words
+    done (they set the rate), each thread's generator (seeded from the run's seed), the partial epoch's sums
+    (words, examples, loss) and the loss of each finished epoch."""
+    return {"epoch": 0, "job": 0, "done": 0, "rng": [], "sums": [0, 0, 0.0], "epoch_loss": []}
+
+
+def _train_numba(model: Word2Vec, ids, sid, keep, cfg: Word2VecTrainConfig, shrink: bool, quiet: bool,
+                 state: dict | None, on_epoch) -> TrainStats:
     from lmlab.models.word2vec.kernel import train_job
     tables, (bounds, job) = kernel_tables(model), jobs(sid)
     inputs, outputs = model.in_emb.data.numpy(), model.out_emb.data.numpy()    # the threads write here
     keep = np.asarray(keep, dtype=np.float64)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
-    m, total = model.cfg, cfg.epochs * len(ids)
-    states = [np.random.default_rng([cfg.seed, k]).integers(1, 1 << 48, size=1).astype(np.uint64)
-              for k in range(cfg.workers)]  # each thread's generator, seeded from the run's seed
+    m, total, n_jobs = model.cfg, cfg.epochs * len(ids), len(job) - 1
+    state = {**start_state(cfg), **(state or {})}
+    rngs = [np.array([s], np.uint64) for s in state["rng"]][:cfg.workers]
+    rngs += [np.random.default_rng([cfg.seed, k]).integers(1, 1 << 48, size=1).astype(np.uint64)
+             for k in range(len(rngs), cfg.workers)]
     lock = threading.Lock()
-    shared = {"done": 0, "stop": False, "errors": []}
+    shared = {"done": state["done"], "next": state["job"], "stop": False, "errors": []}
     stats, start = TrainStats(), time.perf_counter()
-    bar = tqdm(total=total, disable=quiet, unit="w", unit_scale=True, dynamic_ncols=True)
+    bar = tqdm(total=total, initial=min(state["done"], total), disable=quiet, unit="w", unit_scale=True,
+               dynamic_ncols=True)
 
-    def work(k: int, queue, sums: list) -> None:
+    def work(k: int, sums: list) -> None:
         try:
             while True:
                 with lock:
-                    j = next(queue, None)
-                    if j is None or shared["stop"]:
+                    j = shared["next"]
+                    if j >= n_jobs or shared["stop"]:
                         return
-                    lr = cfg.lr - (cfg.lr - cfg.min_lr) * shared["done"] / total
+                    shared["next"] += 1
+                    lr = max(cfg.lr - (cfg.lr - cfg.min_lr) * shared["done"] / total, cfg.min_lr)
                 got = train_job(inputs, outputs, ids, bounds[job[j]:job[j + 1] + 1], keep, m.arch == "skipgram",
-                                m.window, shrink, *tables, m.negative, lr, states[k])
+                                m.window, shrink, *tables, m.negative, lr, rngs[k])
                 with lock:
                     shared["done"] += int(bounds[job[j + 1]] - bounds[job[j]])
                     sums[:] = [a + b for a, b in zip(sums, got, strict=True)]
+                    stats.words, stats.pairs = stats.words + got[0], stats.pairs + got[1]
                     if cfg.time_budget is not None and time.perf_counter() - start > cfg.time_budget:
                         shared["stop"] = True
         except BaseException as e:  # the main thread raises it
             shared["errors"].append(e)
             shared["stop"] = True
 
-    for epoch in range(cfg.epochs):
-        queue, sums = iter(range(len(job) - 1)), [0, 0, 0.0]                  # words, examples, loss
-        threads = [threading.Thread(target=work, args=(k, queue, sums), daemon=True) for k in range(cfg.workers)]
+    epoch_loss = list(state["epoch_loss"])
+    for epoch in range(state["epoch"], cfg.epochs):
+        sums = list(state["sums"]) if epoch == state["epoch"] else [0, 0, 0.0]      # words, examples, loss
+        threads = [threading.Thread(target=work, args=(k, sums), daemon=True) for k in range(cfg.workers)]
         for t in threads:
             t.start()
         for t in threads:
             while t.is_alive():
                 t.join(0.2)
-                bar.update(shared["done"] - bar.n)
+                bar.update(min(shared["done"], total) - bar.n)
         if shared["errors"]:
             raise shared["errors"][0]
-        stats.words, stats.pairs = stats.words + sums[0], stats.pairs + sums[1]
-        stats.epoch_loss.append(sums[2] / max(sums[1], 1))
-        if shared["stop"]:
-            stats.stopped_early = epoch < cfg.epochs - 1 or next(queue, None) is not None
+        finished = shared["next"] >= n_jobs
+        state = {"epoch": epoch + finished, "job": 0 if finished else shared["next"], "done": shared["done"],
+                 "rng": [int(r[0]) for r in rngs], "sums": [0, 0, 0.0] if finished else sums,
+                 "epoch_loss": epoch_loss + [sums[2] / max(sums[1], 1)] * finished}
+        epoch_loss = state["epoch_loss"]
+        if not finished:  # stopped by the clock: the partial epoch's loss is reported, not recorded
+            stats.epoch_loss, stats.stopped_early = epoch_loss + [sums[2] / max(sums[1], 1)], True
             break
+        shared["next"] = 0
+        if on_epoch is not None:
+            on_epoch(state)
+        if shared["stop"] and epoch < cfg.epochs - 1:
+            stats.epoch_loss, stats.stopped_early = list(epoch_loss), True
+            break
+    else:
+        stats.epoch_loss = list(epoch_loss)
     bar.update(total - bar.n)
     bar.close()
-    stats.seconds = time.perf_counter() - start
+    stats.seconds, stats.state = time.perf_counter() - start, state
     return stats
 
 
 def train_word2vec(model: Word2Vec, ids: np.ndarray, sid: np.ndarray, keep: np.ndarray,
-                   cfg: Word2VecTrainConfig, *, shrink: bool = True, quiet: bool = True) -> TrainStats:
+                   cfg: Word2VecTrainConfig, *, shrink: bool = True, quiet: bool = True, state: dict | None = None,
+                   on_epoch=None) -> TrainStats:
     """Train `model` in place on the corpus `ids` (N,) with sentence numbers `sid` (N,); `keep` (V,) are the
-    sub-sampling keep probabilities. shrink=False uses the whole window every time (Item2Vec)."""
+    sub-sampling keep probabilities. shrink=False uses the whole window every time (Item2Vec). Engine numba
+    only: `state` (stats.state of an earlier run) continues where it stopped, and `on_epoch(state)` is
+    called after each epoch (to save a checkpoint)."""
     if cfg.engine == "numba":
-        return _train_numba(model, ids, sid, keep, cfg, shrink, quiet)
+        return _train_numba(model, ids, sid, keep, cfg, shrink, quiet, state, on_epoch)
+    if state is not None:
+        raise LmlabError("engine torch trains in one go and cannot continue a run; use --engine numba")
     import torch.multiprocessing as mp
     n = cfg.workers
     bounds = np.linspace(0, len(ids), n + 1).astype(int)
