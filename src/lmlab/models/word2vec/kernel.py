@@ -55,19 +55,22 @@ def sgd_example(h, out_emb, rows, labels, n: int, lr: np.float32, work) -> float
     g = lr·(label - σ(v·h)); work (C,) gathers h's step Σ g·v (v before its move). Returns the loss
     Σ -log σ(±v·h). (Rows are indexed, never sliced: a slice would count references to the shared
     matrix atomically, and two threads doing so would fight over one cache line.)"""
-    loss = 0.0
+    loss, likelihood = 0.0, 1.0      # the loss is -log Π σ(±v·h): one log an example, not one a row
     for s in range(n):
         r = rows[s]
         score = _dot(h, out_emb, r)
-        e = np.exp(-abs(score))                                  # σ and the loss from one exp, stably
-        p = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)    # σ(score)
-        loss += np.log(np.float32(1.0) + e) + (max(-score, 0.0) if labels[s] > 0 else max(score, 0.0))
+        e = np.exp(-abs(score))                                  # σ from one exp, stably
+        high, low = 1.0 / (1.0 + e), e / (1.0 + e)              # σ(|score|), σ(-|score|)
+        p = high if score >= 0 else low                          # σ(score)
+        likelihood *= high if (score >= 0) == (labels[s] > 0) else low
+        if likelihood < 1e-200:                                  # far from float64's underflow
+            loss, likelihood = loss - np.log(likelihood), 1.0
         g = np.float32((labels[s] - p) * lr)
         for c in range(h.shape[0]):
             work[c] += g * out_emb[r, c]
         for c in range(h.shape[0]):
             out_emb[r, c] += g * h[c]
-    return loss
+    return loss - np.log(likelihood)
 
 
 @njit(nogil=True, cache=True, inline="always")
