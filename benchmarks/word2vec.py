@@ -7,13 +7,16 @@
 Corpus: Tiny Shakespeare + WikiText-2 valid + test (the bundled English text), split into lines of
 whitespace words by lmlab.data.words (gensim gets the very same lists). Settings: dim 100, window 5,
 negative 5, min_count 5, sample 1e-3, lr 0.025 -> 0.0001 linearly, --epochs (5) — gensim's defaults.
-gensim trains with --workers (2) threads; lmlab with --lmlab_workers (2) processes (Hogwild) and
---batch_size centre words per update. For each seed, gensim and lmlab run one after the other in this process (the order
+gensim trains with --workers (2) threads; lmlab with --lmlab_workers (2) threads (Hogwild) running its
+per-pair numba kernel (--engine numba; --engine torch: the batched update, --batch_size centre words per
+update, in processes). For each seed, gensim and lmlab run one after the other in this process (the order
 alternating), so a busy machine slows both alike. Reported per contestant: effective words/s (words
 after sub-sampling, per second of training; gensim's own count), Spearman's rho on gensim's
 wordsim353.tsv and 3CosAdd accuracy on questions-words.txt (lmlab.tools.word_vectors, equal to
 gensim's evaluators — tests/parity), with vocabulary coverage; mean ± std over seeds; and the ratio of
-lmlab's median words/s to gensim's. Multiply-adds per word: 3·C per output row per pair.
+lmlab's median words/s to gensim's. Multiply-adds per word: 3·C per output row per example (a score, the
+input's step, the row's step), rows = 1 + negative or the Huffman path (its mean over the trained words),
+plus for CBOW the window's mean and the step back to each context word.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ import time
 import numpy as np
 
 from lmlab.data.corpora import load_text
-from lmlab.data.words import Vocab, WordDataConfig, keep_probabilities, sentences
+from lmlab.data.words import Vocab, WordDataConfig, keep_probabilities, sentences, subsample, window_pairs
 from lmlab.models.word2vec.config import Word2VecConfig, Word2VecTrainConfig
+from lmlab.models.word2vec.huffman import huffman_codes
 from lmlab.models.word2vec.model import Word2Vec
 from lmlab.models.word2vec.presets import multiply_adds_per_pair
 from lmlab.tools.word_vectors import WordVectors
@@ -78,13 +82,29 @@ def run_lmlab(sents, vocab, ids, sid, args, seed: int) -> dict:
     model = Word2Vec(Word2VecConfig(arch=args.arch, loss=args.loss, dim=args.dim, window=args.window,
                                     vocab_size=len(vocab.words)))
     model.set_counts(vocab.counts)
-    cfg = Word2VecTrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=seed, workers=args.lmlab_workers)
+    cfg = Word2VecTrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=seed, workers=args.lmlab_workers,
+                              engine=args.engine)
     cpu = cpu_seconds()
     stats = train_word2vec(model, ids, sid, keep_probabilities(vocab.counts, 1e-3), cfg)
     cpu = cpu_seconds() - cpu
     return {"words_per_s": stats.words_per_s, "seconds": stats.seconds, "words_per_cpu_s": stats.words / cpu,
             "pairs_per_word": stats.pairs / stats.words,
             **evaluate(vocab.words, model.in_emb.numpy())}
+
+
+def multiply_adds_per_word(vocab, ids, sid, args, examples_per_word: float) -> float:
+    """3·C per output row per example, rows = 1 + negative or the mean Huffman path of the trained words
+    (counts after sub-sampling); CBOW adds 2·C per context word (its share of the mean, and its step), the
+    context words per centre counted on one sub-sampled epoch with shrunk windows."""
+    trained = vocab.counts * keep_probabilities(vocab.counts, 1e-3)
+    mean_path = float((trained * np.array([len(c) for c in huffman_codes(vocab.counts)[0]])).sum() / trained.sum())
+    per_example = multiply_adds_per_pair(Word2VecConfig(arch=args.arch, loss=args.loss, dim=args.dim), mean_path)
+    if args.arch == "skipgram":
+        return per_example * examples_per_word
+    rng = np.random.default_rng(0)
+    e_ids, e_sid = subsample(ids, sid, keep_probabilities(vocab.counts, 1e-3), rng)
+    context = window_pairs(e_sid, 0, len(e_ids), args.window, rng)[2].sum() / len(e_ids)
+    return (per_example + 2 * args.dim * context) * examples_per_word
 
 
 def mean_std(xs: list[float]) -> str:
@@ -101,8 +121,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--workers", type=int, default=2, help="gensim's worker threads")
-    p.add_argument("--lmlab_workers", type=int, default=2, help="lmlab's worker processes")
-    p.add_argument("--batch_size", type=int, default=256, help="lmlab's centre words per update")
+    p.add_argument("--lmlab_workers", type=int, default=2, help="lmlab's worker threads (processes for torch)")
+    p.add_argument("--engine", choices=("numba", "torch"), default="numba")
+    p.add_argument("--batch_size", type=int, default=256, help="lmlab's centre words per update (engine torch)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
@@ -135,8 +156,7 @@ def main() -> None:
                  / statistics.median(r["words_per_cpu_s"] for r in results["gensim"]))
     first = results["lmlab"][0]
     ppw = first["pairs_per_word"]
-    macs = multiply_adds_per_pair(Word2VecConfig(arch=args.arch, loss=args.loss, dim=args.dim)) * ppw \
-        if args.loss == "neg" else float("nan")
+    macs = multiply_adds_per_word(vocab, ids, sid, args, ppw)
     print(f"lmlab / gensim words/s: {ratio:.2f} (per CPU-second: {cpu_ratio:.2f}); coverage: wordsim353 pairs {100 - first['pairs_oov_percent']:.1f}% "
           f"in vocabulary, analogies {first['analogy_coverage']:.1%}; {ppw:.2f} examples per word, "
           f"~{macs:,.0f} multiply-adds per word")

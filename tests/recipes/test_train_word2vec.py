@@ -23,6 +23,7 @@ def test_run_folder_and_loss_falls(w2v_run):
     words = (w2v_run / "vocab.txt").read_text().split("\n")
     assert words[0].split()[0] in ("the", "I", "to", "and", ",")  # most frequent first
     assert metrics["vocab_size"] == len([w for w in words if w])
+    assert json.loads((w2v_run / "config.json").read_text())["train"]["engine"] == "numba"  # which engine ran
 
 
 @pytest.mark.parametrize("arch,loss", [("cbow", "neg"), ("skipgram", "hs")])
@@ -56,10 +57,35 @@ def test_bad_input_is_one_line(w2v_run, tmp_path, cli_fails):
     cli_fails(["train", "word2vec", "--data", str(rare), "--out", str(tmp_path / "b")], "min_count=5")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     cli_fails(["similar", str(w2v_run), "Romee"], "'Romee' is not in the vocabulary", "Rome")
-    cli_fails(["train", "word2vec", "--out", str(w2v_run), "--resume"], "cannot be resumed")
+    cli_fails(["train", "word2vec", "--out", str(w2v_run), "--resume"], "trained all its 4 epochs", "--epochs")
+    cli_fails(["train", "word2vec", "--out", str(w2v_run), "--resume", "--epochs", "5", "--engine", "torch"],
+              "only --engine numba")
     export = tmp_path / "v.txt"
     export.write_text("keep me")
     cli_fails(["vectors", "export", str(w2v_run), "--out", str(export)], "already exists")
     assert export.read_text() == "keep me"
     (tmp_path / "cut.bin").write_bytes(b"10 16\nthe " + b"\0" * 30)
     cli_fails(["similar", str(tmp_path / "cut.bin"), "the"], "truncated")
+
+
+def test_resume_continues_exactly(tmp_path, shakespeare_small):
+    """One thread: a run stopped by the clock after its first job, then --resume'd, ends with the very weights
+    and losses of the run in one go (the saved state holds the epoch, the job, the thread's generator and the
+    words done, which set the rate)."""
+    import json
+
+    from lmlab.io.checkpoint import load_train_state
+    from lmlab.runs.run import Run
+    args = ["train", "word2vec", "--data", str(shakespeare_small), "--min_count", "2", "--dim", "8", "--workers", "1",
+            "--epochs", "3", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "straight")]) == 0
+    assert main([*args, "--time_budget", "0", "--out", str(tmp_path / "split")]) == 0
+    stopped = load_train_state(tmp_path / "split")
+    assert (stopped["epoch"], stopped["job"]) in ((0, 1), (1, 0))
+    assert main(["train", "word2vec", "--out", str(tmp_path / "split"), "--resume", "--time_budget", "1e6",
+                 "--quiet"]) == 0
+    assert load_train_state(tmp_path / "split")["epoch"] == 3
+    weights = [Run.open(tmp_path / name).model().in_emb.numpy() for name in ("straight", "split")]
+    np.testing.assert_array_equal(weights[0], weights[1])
+    losses = [json.loads((tmp_path / name / "metrics.json").read_text())["epoch_loss"] for name in ("straight", "split")]
+    assert losses[0] == losses[1] and len(losses[0]) == 3

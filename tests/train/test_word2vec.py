@@ -1,7 +1,9 @@
-"""The word2vec loop: one process or Hogwild workers on shared weights; the loss falls; a time budget stops."""
+"""The word2vec loop, both engines: one worker or Hogwild workers on shared weights; the loss falls; related
+words end up near; a time budget stops; one numba worker is deterministic by seed."""
 
 import numpy as np
 import pytest
+import torch
 
 from lmlab.data.corpora import load_text
 from lmlab.data.words import Vocab, WordDataConfig, keep_probabilities, sentences
@@ -17,23 +19,79 @@ def corpus():
     return vocab, *vocab.encode(sents)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_loss_falls_and_weights_change_in_place(corpus, workers):
+@pytest.mark.parametrize("engine,workers", [("numba", 1), ("numba", 2), ("torch", 1), ("torch", 2)])
+def test_loss_falls_and_weights_change_in_place(corpus, engine, workers):
     vocab, ids, sid = corpus
     model = Word2Vec(Word2VecConfig(vocab_size=len(vocab.words), dim=16))
     model.set_counts(vocab.counts)
     before = model.in_emb.clone()
     stats = train_word2vec(model, ids, sid, keep_probabilities(vocab.counts, 1e-3),
-                           Word2VecTrainConfig(epochs=5, lr=0.1, workers=workers, batch_size=64))
+                           Word2VecTrainConfig(epochs=5, lr=0.1, workers=workers, batch_size=64, engine=engine))
     assert stats.epoch_loss[-1] < stats.epoch_loss[0]
     assert not np.allclose(model.in_emb.numpy(), before.numpy())  # the workers wrote to the shared weights
     assert 0.4 * 5 * len(ids) < stats.words <= 5 * len(ids) and stats.pairs > stats.words
 
 
-def test_time_budget_stops_early(corpus):
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_time_budget_stops_early(corpus, engine):
     vocab, ids, sid = corpus
     model = Word2Vec(Word2VecConfig(vocab_size=len(vocab.words), dim=16))
     model.set_counts(vocab.counts)
     stats = train_word2vec(model, ids, sid, keep_probabilities(vocab.counts, 1e-3),
-                           Word2VecTrainConfig(epochs=50, workers=1, batch_size=8, time_budget=0.0))
+                           Word2VecTrainConfig(epochs=50, workers=1, batch_size=8, time_budget=0.0, engine=engine))
     assert stats.stopped_early and len(stats.epoch_loss) == 1
+
+
+def _two_topics(n_sentences: int, seed: int = 0):
+    """Sentences of 8 words drawn from one of two disjoint sets of 10 words: ids (N,), sentence numbers (N,)."""
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, 2, n_sentences)
+    ids = (topic[:, None] * 10 + rng.integers(0, 10, (n_sentences, 8))).reshape(-1)
+    return ids, np.repeat(np.arange(n_sentences), 8)
+
+
+@pytest.mark.parametrize("arch,loss", [("skipgram", "neg"), ("cbow", "neg"), ("skipgram", "hs"), ("cbow", "hs")])
+def test_hogwild_threads_separate_two_topics(arch, loss):
+    """Two numba threads on shared weights: words of the same topic end up nearer than words of the other."""
+    ids, sid = _two_topics(3000)
+    model = Word2Vec(Word2VecConfig(vocab_size=20, dim=16, arch=arch, loss=loss, window=3))
+    model.set_counts(np.bincount(ids, minlength=20))
+    stats = train_word2vec(model, ids, sid, np.ones(20), Word2VecTrainConfig(epochs=3, lr=0.05, workers=2))
+    assert stats.epoch_loss[-1] < stats.epoch_loss[0]
+    unit = torch.nn.functional.normalize(model.in_emb, dim=1)
+    sim = unit @ unit.T
+    within = (sim[:10, :10].sum() + sim[10:, 10:].sum() - 20) / 180
+    assert within > sim[:10, 10:].mean() + 0.5, (within, sim[:10, 10:].mean())
+
+
+def test_one_numba_worker_is_deterministic_by_seed(corpus):
+    vocab, ids, sid = corpus
+    vectors = []
+    for seed in (1, 1, 2):
+        torch.manual_seed(0)
+        model = Word2Vec(Word2VecConfig(vocab_size=len(vocab.words), dim=8))
+        model.set_counts(vocab.counts)
+        train_word2vec(model, ids, sid, keep_probabilities(vocab.counts, 1e-3),
+                       Word2VecTrainConfig(epochs=1, workers=1, seed=seed))
+        vectors.append(model.in_emb.numpy().copy())
+    assert np.array_equal(vectors[0], vectors[1]) and not np.array_equal(vectors[0], vectors[2])
+
+
+def test_a_state_continues_mid_epoch_exactly():
+    """Stopped by the clock after its first job (of 3 an epoch), continued from stats.state: the same weights
+    and epoch losses as 2 epochs in one go (one thread)."""
+    ids, sid = _two_topics(3000)  # 24,000 words: 3 jobs
+    runs = []
+    for budget in (None, 0.0):
+        torch.manual_seed(0)
+        model = Word2Vec(Word2VecConfig(vocab_size=20, dim=8, window=3))
+        model.set_counts(np.bincount(ids, minlength=20))
+        cfg = Word2VecTrainConfig(epochs=2, workers=1, time_budget=budget)
+        stats = train_word2vec(model, ids, sid, np.ones(20), cfg)
+        if budget is not None:
+            assert stats.stopped_early and (stats.state["epoch"], stats.state["job"]) == (0, 1)
+            stats = train_word2vec(model, ids, sid, np.ones(20), Word2VecTrainConfig(epochs=2, workers=1),
+                                   state=stats.state)
+        runs.append((model.in_emb.numpy().copy(), stats.epoch_loss))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1] and len(runs[0][1]) == 2

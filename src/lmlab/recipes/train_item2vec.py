@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import torch
+
 from lmlab.config import replace
 from lmlab.data.baskets import BasketDataConfig, read_baskets
 from lmlab.data.words import Vocab, keep_probabilities
@@ -37,6 +39,7 @@ def train_item2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrai
     ids, sid = vocab.encode(got.baskets)
     longest = max(len(b) for b in got.baskets)
     model_cfg = replace(model_cfg, {"vocab_size": len(vocab.words), "window": max(longest - 1, 1)})
+    torch.manual_seed(train_cfg.seed)  # the starting vectors too come from the run's seed
     model = Word2Vec(model_cfg)
     model.set_counts(vocab.counts)
     run_dir = prepare_run_dir(out, resume, overwrite)

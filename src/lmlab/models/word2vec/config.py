@@ -40,16 +40,20 @@ class Word2VecConfig:
 
 @dataclass(frozen=True)
 class Word2VecTrainConfig:
-    """How word2vec trains: plain SGD, the rate decayed linearly from lr to min_lr over all epochs."""
+    """How word2vec trains: plain SGD, the rate decayed linearly from lr to min_lr over all epochs. engine
+    numba is the C tool's and gensim's scheme (one example at a time, sequential in a thread); torch is the
+    batched update of model.py (HogBatch: windows share output rows, summed steps), the reference."""
     epochs: int = 5
     lr: float = 0.025                       # the C tool's rate for skip-gram (it uses 0.05 for CBOW)
     min_lr: float = 0.0001
-    batch_size: int = 256                   # centre words per update (each brings ~window context pairs)
+    engine: Literal["numba", "torch"] = "numba"  # per-pair SGD kernel in threads, or batched torch steps
+    batch_size: int = 256                   # torch engine: centre words per update (each brings ~window pairs)
     seed: int = 1
-    workers: int = 2                        # processes, each on a shard, on shared weights (Hogwild)
+    workers: int = 2                        # threads (numba) or processes (torch) on shared weights (Hogwild)
     time_budget: float | None = None        # seconds; stop cleanly after this much training
 
     def __post_init__(self):
+        check_choices(self, "engine")
         if self.epochs < 1 or self.batch_size < 1 or self.workers < 1:
             raise ValueError("epochs, batch_size and workers must be >= 1")
         if not 0 <= self.min_lr <= self.lr:

@@ -10,7 +10,9 @@ the inner nodes on the centre word's Huffman path (label 1 - code bit). The loss
 centre words with their windows (B, 2W): gather the rows, score them with one bmm, and add the
 lr-scaled gradients back with index_add_ (rows that repeat in a batch get the sum of their steps, as
 Hogwild threads would, capped by `damping`). Autograd and an optimizer would only add overhead to
-this plain SGD.
+this plain SGD. Training on CPU runs the per-pair kernel of kernel.py by default (one example at a
+time, as the C tool); this batched form is `--engine torch` and the reference the kernel is tested
+against.
 """
 
 from __future__ import annotations

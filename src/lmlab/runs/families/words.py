@@ -19,12 +19,17 @@ register(Family(
            "window is shrunk at random to 1..--window. --arch skipgram predicts the centre word from each context "
            "word, cbow from the mean of them; --loss neg contrasts it with --negative noise words drawn from the "
            "unigram distribution to the 3/4 power, hs walks its path in a Huffman tree. Plain SGD, the rate decayed "
-           "linearly from --lr to --min_lr. Writes config.json, model.safetensors, vocab.txt and metrics.json."),
+           "linearly from --lr to --min_lr, one example at a time in --workers threads on shared weights (--engine "
+           "numba, the C tool's scheme; --engine torch: batches of --batch_size centre words). Writes config.json, "
+           "model.safetensors, vocab.txt and metrics.json; with --engine numba also a checkpoint after every "
+           "epoch, so --resume continues a run (more --epochs, or after a --time_budget)."),
     examples="""\
 examples:
   lmlab train word2vec --data wiki.txt --arch skipgram --loss neg --dim 100 --window 5 --negative 5 --epochs 5 --out runs/w2v
   lmlab train word2vec --data tinyshakespeare --preset cbow-100 --min_count 3 --out runs/cbow
   lmlab train word2vec --data zh.txt --split jieba --loss hs --out runs/zh    # or --split chars
+  lmlab train word2vec --data wiki.txt --time_budget 600 --out runs/w2v2   # stops after 10 minutes, checkpointed
+  lmlab train word2vec --out runs/w2v2 --resume --time_budget 3600          # continues it where it stopped
   lmlab similar runs/w2v king;  lmlab analogy runs/w2v man king woman
   lmlab vectors export runs/w2v --binary --out vectors.bin
 """,
