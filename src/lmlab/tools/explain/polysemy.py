@@ -156,7 +156,9 @@ def _models(models: tuple[str, ...]) -> list[tuple[str, object]]:
     return out
 
 
-def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None) -> dict:
+def labelled(word: str = "bank", sentences: str | None = None) -> tuple[list[str], list[str], str]:
+    """(senses, texts, source): the bundled WikiText "bank" sentences labelled by the rule, or a
+    `SENSE<TAB>sentence` file's; sorted by sense, the word spelled one way in every text."""
     if sentences is None:
         if word != "bank":
             raise LmlabError("the bundled WikiText sentences are about 'bank'; for another word give --sentences")
@@ -170,7 +172,12 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
     # the word itself is written one way everywhere ("Bank of …" -> "bank of …"): its spelling must not tell
     # the senses apart, only its context
     spelled = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
-    senses, texts = [p[0] for p in pairs], [spelled.sub(word, p[1]) for p in pairs]
+    return [p[0] for p in pairs], [spelled.sub(word, p[1]) for p in pairs], source
+
+
+def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None) -> dict:
+    senses, texts, source = labelled(word, sentences)
+    pairs = list(zip(senses, texts))
     counts = {s: senses.count(s) for s in sorted(set(senses))}
     if len(counts) < 2 or min(counts.values()) < 2:
         raise LmlabError(f"need two senses with at least two sentences each; got {counts}")

@@ -1,0 +1,148 @@
+"""Where does an ELMo keep a word's sense? Polysemy ("bank": river or money) layer by layer, half by half, with
+spreads (issue 16; Peters et al. 2018 §5.3; notes 004 七).
+
+For each ELMo run and its random-weight twin (same architecture, seeded), every labelled occurrence of the
+word gets these vectors: layer 0 (the char CNN's context-free x, identical for every occurrence), each biLM
+layer's forward half →h_j, backward half ←h_j and both [→h_j; ←h_j], and the untrained ScalarMix (the mean
+of the layers). Context-identity baselines ask how much of the separation the neighbouring words'
+identity alone gives: the char-CNN vector x of the word before the occurrence, of the word after it, of
+the two before and the two after (concatenated, in order), and the mean x of the words within 3 of it. Measures as `lmlab explain polysemy` (same/cross cosine gap, centred
+gap, leave-one-out 1-NN), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over occurrences (resampled with replacement;
+a copy of an occurrence is never paired with itself or taken as its own neighbour), and, for each view, the
+trained-minus-random difference on the same resamples (paired), with its interval.
+
+    python benchmarks/polysemy_layers.py --elmo RUN [RUN …] [--sentences extra.tsv] --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from lmlab.data.word_chars import char_tensor, split_words
+from lmlab.runs.run import Run
+from lmlab.tools.explain.polysemy import labelled, read_labelled
+
+MEASURES = ("gap", "centred_gap", "nn_acc")
+
+
+@torch.inference_mode()
+def views(model, texts: list[str], word: str) -> tuple[dict[str, torch.Tensor], list[int]]:
+    """name -> (N, C) vectors of the N occurrences of `word` in the texts, and the text of each occurrence."""
+    model.eval()
+    sentences = [split_words(t) for t in texts]
+    where = [(s, i) for s, words in enumerate(sentences) for i, w in enumerate(words) if w.lower() == word]
+    chars, lengths = char_tensor(sentences, model.cfg.max_chars)
+    out = model.states(chars, lengths)
+    rows = torch.tensor([s for s, _ in where])
+    pos = torch.tensor([i for _, i in where])
+    n = lengths[rows]
+
+    def pick(h: torch.Tensor, p: torch.Tensor = pos) -> torch.Tensor:   # (B, T, C) -> (N, C)
+        return h[rows, p]
+
+    v = {"L0 x (context-free)": pick(out.tokens)}
+    layers = [torch.cat([out.tokens, out.tokens], -1)]
+    for j, (f, b) in enumerate(zip(out.forward, out.backward), 1):
+        v[f"L{j} forward"], v[f"L{j} backward"] = pick(f), pick(b)
+        v[f"L{j} [fwd; bwd]"] = pick(torch.cat([f, b], -1))
+        layers.append(torch.cat([f, b], -1))
+    v["mix (mean of layers)"] = pick(torch.stack(layers).mean(0))
+    def at(k: int) -> torch.Tensor:                                     # x of the word k away, (N, C)
+        return pick(out.tokens, torch.minimum((pos + k).clamp(min=0), n - 1))
+
+    v["base: x of word before"], v["base: x of word after"] = at(-1), at(1)
+    v["base: x of 2 before [-1; -2]"] = torch.cat([at(-1), at(-2)], -1)
+    v["base: x of 2 after [+1; +2]"] = torch.cat([at(1), at(2)], -1)
+    t = torch.arange(out.tokens.shape[1])[None, :]
+    near = ((t - pos[:, None]).abs() <= 3) & (t != pos[:, None]) & (t < n[:, None])    # (N, T)
+    x = out.tokens[rows]                                                                # (N, T, C)
+    v["base: mean x of words ±3"] = (x * near[..., None]).sum(1) / near.sum(1, keepdim=True)
+    return v, rows.tolist()
+
+
+def resampled(vectors: torch.Tensor, label: torch.Tensor, idx: torch.Tensor) -> dict[str, float]:
+    """The three measures on a resample idx (N,) of the occurrences; copies are never paired with themselves."""
+    v = vectors[idx].double()
+    lab = label[idx]
+    other = idx[:, None] != idx[None, :]
+    same = (lab[:, None] == lab[None, :]) & other
+    cross = lab[:, None] != lab[None, :]
+
+    def cos(x):
+        u = torch.nn.functional.normalize(x, dim=-1)
+        return u @ u.T
+
+    c, cc = cos(v), cos(v - v.mean(0))
+    # 1-NN with ties (equal vectors: the neighbours' context-free x) broken at random, in expectation
+    c = c.masked_fill(~other, -2)
+    tied = (c >= c.max(1, keepdim=True).values - 1e-9).double()
+    return {"gap": (c[same].mean() - c[cross].mean()).item(),
+            "centred_gap": (cc[same].mean() - cc[cross].mean()).item(),
+            "nn_acc": ((tied * same).sum(1) / tied.sum(1)).mean().item()}
+
+
+def interval(xs: list[float]) -> list[float]:
+    t = torch.tensor(xs)
+    return [t.quantile(0.05).item(), t.quantile(0.95).item()]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--elmo", nargs="+", required=True, help="ELMo run folders")
+    p.add_argument("--sentences", help="more SENSE<TAB>sentence lines, added to the bundled WikiText ones")
+    p.add_argument("--only-extra", action="store_true", help="measure only the --sentences lines")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--json")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    senses, texts, source = labelled("bank")
+    if args.only_extra:
+        senses, texts = [], []
+    if args.sentences:
+        extra = read_labelled(args.sentences)
+        senses += [s for s, _ in extra]
+        texts += [t for _, t in extra]
+    results, draws = {}, None
+    for path in args.elmo:
+        run = Run.open(path, family="elmo")
+        torch.manual_seed(0)
+        twin = run.build()
+        (trained, where), (random, _) = views(run.model(), texts, "bank"), views(twin, texts, "bank")
+        both = {"trained": trained, "random": random}
+        occ = [senses[s] for s in where]
+        if draws is None:
+            print(f"{len(texts)} sentences, {len(occ)} occurrences: {occ.count('river')} river, "
+                  f"{occ.count('money')} money")
+            label = torch.tensor([s == "money" for s in occ]).long()
+            g = torch.Generator().manual_seed(0)
+            draws = [torch.randint(len(occ), (len(occ),), generator=g) for _ in range(args.bootstrap)]
+        res = {}
+        print(f"\n{path}: measure trained (90% interval) | random twin (90% interval) | trained - random (90%)")
+        for view in both["trained"]:
+            row = {}
+            boots = {k: [resampled(both[k][view], label, d) for d in draws] for k in both}
+            for k in both:
+                full = resampled(both[k][view], label, torch.arange(len(occ)))
+                row[k] = full | {m + "_90": interval([b[m] for b in boots[k]])
+                                                             for m in MEASURES}
+            row["diff_90"] = {m: interval([a[m] - b[m] for a, b in zip(boots["trained"], boots["random"])])
+                              for m in MEASURES}
+            res[view] = row
+            cells = []
+            for m in MEASURES:
+                tr, ra, d = row["trained"], row["random"], row["diff_90"][m]
+                cells.append(f"{m} {tr[m]:+.4f} [{tr[m + '_90'][0]:+.3f},{tr[m + '_90'][1]:+.3f}] | {ra[m]:+.4f}"
+                             f" | diff [{d[0]:+.3f},{d[1]:+.3f}]")
+            print(f"  {view:<26} " + "\n  " + " " * 27 + ("\n  " + " " * 27).join(cells))
+        results[path] = res
+    if args.json:
+        Path(args.json).write_text(json.dumps({"source": source, "sentences": len(texts), "occurrences": len(label), "runs": results}, indent=1)
+                                   + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
