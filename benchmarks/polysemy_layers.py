@@ -7,7 +7,7 @@ layer's forward half →h_j, backward half ←h_j and both [→h_j; ←h_j], and
 of the layers). Context-identity baselines ask how much of the separation the neighbouring words'
 identity alone gives: the char-CNN vector x of the word before the occurrence, of the word after it, of
 the two before and the two after (concatenated, in order), and the mean x of the words within 3 of it. Measures as `lmlab explain polysemy` (same/cross cosine gap, centred
-gap, leave-one-out 1-NN), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over occurrences (resampled with replacement;
+gap, leave-one-out 1-NN and nearest sense centroid), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over occurrences (resampled with replacement;
 a copy of an occurrence is never paired with itself or taken as its own neighbour), and, for each view, the
 trained-minus-random difference on the same resamples (paired), with its interval.
 
@@ -24,9 +24,9 @@ import torch
 
 from lmlab.data.word_chars import char_tensor, split_words
 from lmlab.runs.run import Run
-from lmlab.tools.explain.polysemy import labelled, read_labelled
+from lmlab.tools.explain.polysemy import labelled, nearest_centroid, read_labelled
 
-MEASURES = ("gap", "centred_gap", "nn_acc")
+MEASURES = ("gap", "centred_gap", "nn_acc", "centroid_acc")
 
 
 @torch.inference_mode()
@@ -82,7 +82,8 @@ def resampled(vectors: torch.Tensor, label: torch.Tensor, idx: torch.Tensor) -> 
     tied = (c >= c.max(1, keepdim=True).values - 1e-9).double()
     return {"gap": (c[same].mean() - c[cross].mean()).item(),
             "centred_gap": (cc[same].mean() - cc[cross].mean()).item(),
-            "nn_acc": ((tied * same).sum(1) / tied.sum(1)).mean().item()}
+            "nn_acc": ((tied * same).sum(1) / tied.sum(1)).mean().item(),
+            "centroid_acc": nearest_centroid(v, lab, other).item()}
 
 
 def interval(xs: list[float]) -> list[float]:
