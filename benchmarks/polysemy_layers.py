@@ -9,7 +9,8 @@ identity alone gives: the char-CNN vector x of the word before the occurrence, o
 the two before and the two after (concatenated, in order), and the mean x of the words within 3 of it. Measures as `lmlab explain polysemy` (same/cross cosine gap, centred
 gap, leave-one-out 1-NN and nearest sense centroid), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over occurrences (resampled with replacement;
 a copy of an occurrence is never paired with itself or taken as its own neighbour), and, for each view, the
-trained-minus-random difference on the same resamples (paired), with its interval.
+trained-minus-random difference on the same resamples (paired), with its interval; random twins of
+several seeds show how much the baseline itself moves.
 
     python benchmarks/polysemy_layers.py --elmo RUN [RUN …] [--sentences extra.tsv] --json out.json
 """
@@ -95,25 +96,24 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--elmo", nargs="+", required=True, help="ELMo run folders")
     p.add_argument("--sentences", help="more SENSE<TAB>sentence lines, added to the bundled WikiText ones")
-    p.add_argument("--only-extra", action="store_true", help="measure only the --sentences lines")
-    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples (default: 1000)")
+    p.add_argument("--seeds", type=int, default=5, help="random twins, seeds 0..N-1 (default: 5); the paired "
+                                                         "difference is taken with seed 0's")
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
     senses, texts, source = labelled("bank")
-    if args.only_extra:
-        senses, texts = [], []
     if args.sentences:
         extra = read_labelled(args.sentences)
-        senses += [s for s, _ in extra]
-        texts += [t for _, t in extra]
+        senses, texts = senses + [s for s, _ in extra], texts + [t for _, t in extra]
     results, draws = {}, None
     for path in args.elmo:
         run = Run.open(path, family="elmo")
-        torch.manual_seed(0)
-        twin = run.build()
-        (trained, where), (random, _) = views(run.model(), texts, "bank"), views(twin, texts, "bank")
-        both = {"trained": trained, "random": random}
+        trained, where = views(run.model(), texts, "bank")
+        twins = []
+        for seed in range(args.seeds):
+            torch.manual_seed(seed)
+            twins.append(views(run.build(), texts, "bank")[0])
         occ = [senses[s] for s in where]
         if draws is None:
             print(f"{len(texts)} sentences, {len(occ)} occurrences: {occ.count('river')} river, "
@@ -121,28 +121,31 @@ def main() -> None:
             label = torch.tensor([s == "money" for s in occ]).long()
             g = torch.Generator().manual_seed(0)
             draws = [torch.randint(len(occ), (len(occ),), generator=g) for _ in range(args.bootstrap)]
+        everyone = torch.arange(len(occ))
         res = {}
-        print(f"\n{path}: measure trained (90% interval) | random twin (90% interval) | trained - random (90%)")
-        for view in both["trained"]:
-            row = {}
-            boots = {k: [resampled(both[k][view], label, d) for d in draws] for k in both}
-            for k in both:
-                full = resampled(both[k][view], label, torch.arange(len(occ)))
-                row[k] = full | {m + "_90": interval([b[m] for b in boots[k]])
-                                                             for m in MEASURES}
-            row["diff_90"] = {m: interval([a[m] - b[m] for a, b in zip(boots["trained"], boots["random"])])
-                              for m in MEASURES}
+        print(f"\n{path}: trained [90% bootstrap] | random twin seed 0 (min..max of {args.seeds} seeds) | "
+              "trained - twin 0 [90%, paired]")
+        for view in trained:
+            boots = [resampled(trained[view], label, d) for d in draws]
+            boots0 = [resampled(twins[0][view], label, d) for d in draws]
+            twin_full = [resampled(t[view], label, everyone) for t in twins]
+            row = {"trained": resampled(trained[view], label, everyone),
+                   "trained_90": {m: interval([b[m] for b in boots]) for m in MEASURES},
+                   "random": twin_full[0],
+                   "random_seeds": {m: [min(t[m] for t in twin_full), max(t[m] for t in twin_full)]
+                                    for m in MEASURES},
+                   "diff_90": {m: interval([a[m] - b[m] for a, b in zip(boots, boots0)]) for m in MEASURES}}
             res[view] = row
-            cells = []
+            print(f"  {view}")
             for m in MEASURES:
-                tr, ra, d = row["trained"], row["random"], row["diff_90"][m]
-                cells.append(f"{m} {tr[m]:+.4f} [{tr[m + '_90'][0]:+.3f},{tr[m + '_90'][1]:+.3f}] | {ra[m]:+.4f}"
-                             f" | diff [{d[0]:+.3f},{d[1]:+.3f}]")
-            print(f"  {view:<26} " + "\n  " + " " * 27 + ("\n  " + " " * 27).join(cells))
+                t, i, r, rs, d = (row["trained"][m], row["trained_90"][m], row["random"][m], row["random_seeds"][m],
+                                  row["diff_90"][m])
+                print(f"    {m:<13} {t:+.3f} [{i[0]:+.3f}, {i[1]:+.3f}] | {r:+.3f} ({rs[0]:+.3f}..{rs[1]:+.3f}) | "
+                      f"[{d[0]:+.3f}, {d[1]:+.3f}]")
         results[path] = res
     if args.json:
-        Path(args.json).write_text(json.dumps({"source": source, "sentences": len(texts), "occurrences": len(label), "runs": results}, indent=1)
-                                   + "\n", encoding="utf-8")
+        summary = {"source": source, "sentences": len(texts), "occurrences": len(occ), "runs": results}
+        Path(args.json).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
