@@ -65,6 +65,8 @@ def test_cli_measures_a_run_beside_its_random_twin(elmo_run, capsys):
     out = capsys.readouterr().out
     assert "static (word2vec): by construction  1.0000  1.0000  +0.0000      n/a     n/a      n/a" in out
     assert "run (elmo)" in out and "run, random weights" in out
+    assert main(["explain", "polysemy", "--model", str(path), "--layer", "1"]) == 0   # another ELMo layer
+    assert "run (elmo), layer 1" in capsys.readouterr().out
 
 
 def test_user_sentences_in_chinese(elmo_run, tmp_path):
@@ -89,3 +91,4 @@ def test_refusals(elmo_run, tmp_path, cli_fails):
     cli_fails(["explain", "polysemy", "--sentences", str(tmp_path / "miss.tsv")], "sentence 3", "'bank'")
     cli_fails(["explain", "polysemy", "--word", "apple"], "--sentences")
     cli_fails(["explain", "softmax", "--model", str(path)], "takes no --model")
+    cli_fails(["explain", "polysemy", "--model", str(path), "--layer", "3"], "layer must be between 0")

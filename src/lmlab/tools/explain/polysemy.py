@@ -12,7 +12,8 @@ this rule:
          credit, deposits, director, failures, financial, investment, loan, shares) or says "Bank of";
   neither, or both: left out (a bank holiday, M & T Bank Stadium, the North Bank of the Thames by the City).
 For each model, every labelled occurrence gets its contextual vector from the model's top layer
-(lmlab.tools.token_vectors; ELMo's top biLM layer, the better of its two for word senses, §5.3). The word
+(lmlab.tools.token_vectors; ELMo's top biLM layer, the better of its two for word senses in the paper, §5.3;
+`--layer N` reads another ELMo layer; benchmarks/polysemy_layers.py compares them all, and each direction). The word
 itself is spelled one way in every sentence ("Bank of" -> "bank of"), so that only its context can tell
 the senses apart. The cosine of every pair is averaged over same-sense and over cross-sense pairs, also
 after centring (the mean of all the occurrences subtracted: contextual vectors share one large common
@@ -150,15 +151,16 @@ def measure(vectors_of, texts: list[str], senses: list[str], word: str) -> tuple
     return separation(vectors, [senses[s] for s in where])
 
 
-def _models(models: tuple[str, ...]) -> list[tuple[str, object]]:
+def _models(models: tuple[str, ...], layer: int = -1) -> list[tuple[str, object]]:
     """(label, texts -> WordVectors) for each run and its random-weight twin; without runs, a random elmo-tiny."""
+    at = "" if layer == -1 else f", layer {layer}"
     if not models:
         from lmlab.models.elmo import preset
         from lmlab.models.elmo.model import Elmo
         from lmlab.tools.token_vectors import elmo_vectors
         torch.manual_seed(0)
         model = Elmo(preset("elmo-tiny"))
-        return [("elmo-tiny, random weights", lambda t: elmo_vectors(model, t, layer=-1))]
+        return [(f"elmo-tiny, random weights{at}", lambda t: elmo_vectors(model, t, layer=layer))]
     out = []
     for path in models:
         family = families.get(Run.open(path).name, "embed")
@@ -166,8 +168,8 @@ def _models(models: tuple[str, ...]) -> list[tuple[str, object]]:
             raise LmlabError(f"{path}: a '{family.name}' run gives no word vectors")
         vectors = families.resolve(family.token_vectors)
         name = Path(path).name
-        out += [(f"{name} ({family.name})", partial(vectors, path, layer=-1)),
-                (f"{name}, random weights", partial(vectors, path, layer=-1, random_weights=True))]
+        out += [(f"{name} ({family.name}){at}", partial(vectors, path, layer=layer)),
+                (f"{name}, random weights{at}", partial(vectors, path, layer=layer, random_weights=True))]
     return out
 
 
@@ -190,7 +192,8 @@ def labelled(word: str = "bank", sentences: str | None = None) -> tuple[list[str
     return [p[0] for p in pairs], [spelled.sub(word, p[1]) for p in pairs], source
 
 
-def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None) -> dict:
+def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None,
+        layer: int = -1) -> dict:
     senses, texts, source = labelled(word, sentences)
     pairs = list(zip(senses, texts))
     counts = {s: senses.count(s) for s in sorted(set(senses))}
@@ -208,7 +211,7 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
     results: dict = {"static": {"same": 1.0, "cross": 1.0, "gap": 0.0, "centred_gap": nan, "nn_acc": nan,
                                 "centroid_acc": nan}}
     matrices = {}
-    for label, vectors_of in _models(models):
+    for label, vectors_of in _models(models, layer):
         results[label], matrices[label] = measure(vectors_of, texts, senses, word)
         m = results[label]
         print(f"  {label:<34} {m['same']:>7.4f} {m['cross']:>7.4f} {m['gap']:>+8.4f} {m['centred_gap']:>+8.4f} "
