@@ -10,7 +10,8 @@ the two before and the two after (concatenated, in order), and the mean x of the
 gap, leave-one-out 1-NN and nearest sense centroid), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over occurrences (resampled with replacement;
 a copy of an occurrence is never paired with itself or taken as its own neighbour), and, for each view, the
 trained-minus-random difference on the same resamples (paired), with its interval; random twins of
-several seeds show how much the baseline itself moves.
+several seeds show how much the baseline itself moves. Last, a leave-one-out logistic-regression probe
+asks whether the sense is linearly readable at all, where the cosines may not show it.
 
     python benchmarks/polysemy_layers.py --elmo RUN [RUN …] [--sentences extra.tsv] --json out.json
 """
@@ -87,6 +88,17 @@ def resampled(vectors: torch.Tensor, label: torch.Tensor, idx: torch.Tensor) -> 
             "centroid_acc": nearest_centroid(v, lab, other).item()}
 
 
+def probe(vectors: torch.Tensor, label: torch.Tensor) -> float:
+    """Leave-one-out accuracy of a logistic-regression probe (standardised features, L2, C = 0.1): is the
+    sense linearly readable from the vectors, even where cosines do not show it? (Liu et al. 2019)"""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneOut, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    return cross_val_score(model, vectors.double().numpy(), label.numpy(), cv=LeaveOneOut()).mean().item()
+
+
 def interval(xs: list[float]) -> list[float]:
     t = torch.tensor(xs)
     return [t.quantile(0.05).item(), t.quantile(0.95).item()]
@@ -134,7 +146,8 @@ def main() -> None:
                    "random": twin_full[0],
                    "random_seeds": {m: [min(t[m] for t in twin_full), max(t[m] for t in twin_full)]
                                     for m in MEASURES},
-                   "diff_90": {m: interval([a[m] - b[m] for a, b in zip(boots, boots0)]) for m in MEASURES}}
+                   "diff_90": {m: interval([a[m] - b[m] for a, b in zip(boots, boots0)]) for m in MEASURES},
+                   "probe": probe(trained[view], label), "probe_random": [probe(t[view], label) for t in twins]}
             res[view] = row
             print(f"  {view}")
             for m in MEASURES:
@@ -142,6 +155,8 @@ def main() -> None:
                                   row["diff_90"][m])
                 print(f"    {m:<13} {t:+.3f} [{i[0]:+.3f}, {i[1]:+.3f}] | {r:+.3f} ({rs[0]:+.3f}..{rs[1]:+.3f}) | "
                       f"[{d[0]:+.3f}, {d[1]:+.3f}]")
+            pr = row["probe_random"]
+            print(f"    {'probe (LOO)':<13} {row['probe']:+.3f} | {pr[0]:+.3f} ({min(pr):+.3f}..{max(pr):+.3f})")
         results[path] = res
     if args.json:
         summary = {"source": source, "sentences": len(texts), "occurrences": len(occ), "runs": results}
