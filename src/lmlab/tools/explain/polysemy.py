@@ -17,7 +17,8 @@ For each model, every labelled occurrence gets its contextual vector from the mo
 itself is spelled one way in every sentence ("Bank of" -> "bank of"), so that only its context can tell
 the senses apart. The cosine of every pair is averaged over same-sense and over cross-sense pairs, also
 after centring (the mean of all the occurrences subtracted: contextual vectors share one large common
-direction), and a leave-one-out nearest neighbour guesses each occurrence's sense. A static embedding
+direction); a leave-one-out nearest neighbour, and the nearest sense centroid (the paper's word-sense
+test), guess each occurrence's sense. A static embedding
 (word2vec, GloVe, a lookup table) gives every occurrence the same vector by construction: all cosines 1,
 gap 0, the neighbour a coin toss. Any contextual model gives cosines below 1, trained or not, so each
 model is set beside the same architecture with random weights (seeded): what training added is the gap
