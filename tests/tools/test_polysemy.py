@@ -12,6 +12,7 @@ import torch
 from lmlab.cli import main
 from lmlab.errors import LmlabError
 from lmlab.tools.explain.polysemy import (
+    nearest_centroid,
     occurrences,
     read_labelled,
     run,
@@ -45,15 +46,27 @@ def test_separation_numbers():
     assert m["gap"] == pytest.approx(0.9 - 0.3) and m["nn_acc"] == 1.0
     # centred (mean (0.65, 0.45) subtracted): same pairs 1 and 0.7474, cross pairs -0.9787 and -0.8684
     assert m["centred_gap"] == pytest.approx((1 + 0.7474) / 2 + (0.9787 + 0.8684) / 2, abs=1e-3)
-    assert cos.shape == (4, 4)
+    assert cos.shape == (4, 4) and m["centroid_acc"] == 1.0
+
+
+def test_nearest_centroid_leaves_the_occurrence_out():
+    # on a line: a at x = -3 and 3, b at 0.2 and 0.7. Left out, each a is nearer b's centroid (0.45) than the
+    # other a; b at 0.2 is nearer a's centroid (0) than the other b (0.7); only b at 0.7 is right
+    v = torch.tensor([[-3.0, 1.0], [3.0, 1.0], [0.2, 1.0], [0.7, 1.0]])
+    m, _ = separation(v, ["a", "a", "b", "b"])
+    assert m["centroid_acc"] == 0.25
+    # each counted in its own centroid (a at 0, b at 0.45): a at 3 and b at 0.2 are still wrong
+    assert nearest_centroid(v, torch.tensor([0, 0, 1, 1]), torch.ones(4, 4, dtype=torch.bool)).item() == 0.5
 
 
 def test_cli_measures_a_run_beside_its_random_twin(elmo_run, capsys):
     path, _ = elmo_run
     assert main(["explain", "polysemy", "--model", str(path)]) == 0   # the plot: tests/tools/test_explain.py
     out = capsys.readouterr().out
-    assert "static (word2vec): by construction  1.0000  1.0000  +0.0000      n/a" in out
+    assert "static (word2vec): by construction  1.0000  1.0000  +0.0000      n/a     n/a      n/a" in out
     assert "run (elmo)" in out and "run, random weights" in out
+    assert main(["explain", "polysemy", "--model", str(path), "--layer", "1"]) == 0   # another ELMo layer
+    assert "run (elmo), layer 1" in capsys.readouterr().out
 
 
 def test_user_sentences_in_chinese(elmo_run, tmp_path):
@@ -78,3 +91,4 @@ def test_refusals(elmo_run, tmp_path, cli_fails):
     cli_fails(["explain", "polysemy", "--sentences", str(tmp_path / "miss.tsv")], "sentence 3", "'bank'")
     cli_fails(["explain", "polysemy", "--word", "apple"], "--sentences")
     cli_fails(["explain", "softmax", "--model", str(path)], "takes no --model")
+    cli_fails(["explain", "polysemy", "--model", str(path), "--layer", "3"], "layer must be between 0")

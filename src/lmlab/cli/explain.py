@@ -13,6 +13,8 @@ TOPIC_OPTIONS = {
     "stride": "patches: pixels between patches; below the patch size they overlap (default: the patch size)",
     "channels": "patches: 3 for RGB, 1 for grey (default 3)",
     "d_model": "patches: width the shared projection maps each patch to (default 768)",
+    "layer": "polysemy: the ELMo layer whose vectors are compared (0 the context-free char CNN, 1 … n_layers "
+             "the biLM's; default -1, the top); a BERT gives its final layer only",
 }
 
 
@@ -40,6 +42,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
         epilog="examples:\n  lmlab explain --list\n  lmlab explain batch-size\n"
                "  lmlab explain attention-scaling --out explain-plots\n"
                "  lmlab explain polysemy --model runs/elmo-wiki --model runs/bert-wiki\n"
+               "  lmlab explain polysemy --model runs/elmo-wiki --layer 1\n"
                "  lmlab explain polysemy --model runs/bert-zh --word 苹果 --sentences apple.tsv\n"
                "  lmlab explain patches --image-size 224 --patch-size 16 --stride 8\n"
                "  lmlab explain patches --image-size 8 --patch-size 2 --channels 1 --out explain-plots")

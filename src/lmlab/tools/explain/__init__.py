@@ -46,7 +46,8 @@ TOPICS: dict[str, Topic] = {
     "schedule": Topic("schedule", "every learning-rate schedule of lmlab.optim.schedules, plotted"),
     "tf-idf": Topic("tf_idf", "one-hot, counts and TF-IDF by hand; the notes' idf goes negative"),
     "polysemy": Topic("polysemy", "'bank' by the river and at the money: static vs ELMo/BERT vectors, "
-                                  "trained vs random (--model RUN)", options=("models", "word", "sentences")),
+                                  "trained vs random (--model RUN)", options=("models", "word", "sentences",
+                                                                                 "layer")),
     "patches": Topic("patches", "ViT's patches: 16×16×3 = 768, the patch count for any image, patch size "
                                 "and stride", options=("image_size", "patch_size", "stride", "channels", "d_model")),
 }

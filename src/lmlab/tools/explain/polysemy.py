@@ -12,11 +12,13 @@ this rule:
          credit, deposits, director, failures, financial, investment, loan, shares) or says "Bank of";
   neither, or both: left out (a bank holiday, M & T Bank Stadium, the North Bank of the Thames by the City).
 For each model, every labelled occurrence gets its contextual vector from the model's top layer
-(lmlab.tools.token_vectors; ELMo's top biLM layer, the better of its two for word senses, §5.3). The word
+(lmlab.tools.token_vectors; ELMo's top biLM layer, the better of its two for word senses in the paper, §5.3;
+`--layer N` reads another ELMo layer; benchmarks/polysemy_layers.py compares them all, and each direction). The word
 itself is spelled one way in every sentence ("Bank of" -> "bank of"), so that only its context can tell
 the senses apart. The cosine of every pair is averaged over same-sense and over cross-sense pairs, also
 after centring (the mean of all the occurrences subtracted: contextual vectors share one large common
-direction), and a leave-one-out nearest neighbour guesses each occurrence's sense. A static embedding
+direction); a leave-one-out nearest neighbour, and the nearest sense centroid (the paper's word-sense
+test), guess each occurrence's sense. A static embedding
 (word2vec, GloVe, a lookup table) gives every occurrence the same vector by construction: all cosines 1,
 gap 0, the neighbour a coin toss. Any contextual model gives cosines below 1, trained or not, so each
 model is set beside the same architecture with random weights (seeded): what training added is the gap
@@ -105,9 +107,23 @@ def word_vectors(rows, word: str) -> tuple[torch.Tensor, list[int]]:
     return (torch.stack(vectors) if vectors else torch.empty(0)), where
 
 
+def nearest_centroid(vectors: torch.Tensor, label: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Accuracy of the nearest sense centroid (Peters et al. 2018 §5.3: each sense's mean vector, the nearest
+    one by Euclidean distance, which the common direction does not sway), each occurrence i left out of
+    the centroids: only the j with other[i, j] count. vectors (N, C), label (N,) in 0..K-1, other (N, N) bool."""
+    v = vectors.double()
+    onehot = torch.nn.functional.one_hot(label).double()                         # (N, K)
+    keep = other.double()                                                        # (N, N)
+    sums = torch.einsum("ij,jk,jc->ikc", keep, onehot, v)                        # (N, K, C)
+    centroids = sums / (keep @ onehot).clamp(min=1)[..., None]
+    guess = (v[:, None, :] - centroids).norm(dim=-1).argmin(1)                   # (N,)
+    return (guess == label).double().mean()
+
+
 def separation(vectors: torch.Tensor, senses: list[str]) -> tuple[dict[str, float], torch.Tensor]:
     """Mean cosine of same-sense and of cross-sense pairs and their gap, the same after centring (the mean
-    vector of all occurrences subtracted), and leave-one-out 1-NN sense accuracy; and the cosine matrix (N, N)."""
+    vector of all occurrences subtracted), leave-one-out 1-NN and nearest-centroid sense accuracy; and the
+    cosine matrix (N, N)."""
     label = torch.tensor([sorted(set(senses)).index(s) for s in senses])
     same = label[:, None] == label[None, :]
     off = ~torch.eye(len(senses), dtype=torch.bool)
@@ -121,7 +137,8 @@ def separation(vectors: torch.Tensor, senses: list[str]) -> tuple[dict[str, floa
     centred_gap = centred[same & off].mean().item() - centred[~same].mean().item()
     nearest = cos.masked_fill(~off, -2).argmax(1)
     return {"same": s, "cross": c, "gap": s - c, "centred_gap": centred_gap,
-            "nn_acc": (label[nearest] == label).double().mean().item()}, cos
+            "nn_acc": (label[nearest] == label).double().mean().item(),
+            "centroid_acc": nearest_centroid(vectors, label, off).item()}, cos
 
 
 def measure(vectors_of, texts: list[str], senses: list[str], word: str) -> tuple[dict[str, float], torch.Tensor]:
@@ -135,15 +152,16 @@ def measure(vectors_of, texts: list[str], senses: list[str], word: str) -> tuple
     return separation(vectors, [senses[s] for s in where])
 
 
-def _models(models: tuple[str, ...]) -> list[tuple[str, object]]:
+def _models(models: tuple[str, ...], layer: int = -1) -> list[tuple[str, object]]:
     """(label, texts -> WordVectors) for each run and its random-weight twin; without runs, a random elmo-tiny."""
+    at = "" if layer == -1 else f", layer {layer}"
     if not models:
         from lmlab.models.elmo import preset
         from lmlab.models.elmo.model import Elmo
         from lmlab.tools.token_vectors import elmo_vectors
         torch.manual_seed(0)
         model = Elmo(preset("elmo-tiny"))
-        return [("elmo-tiny, random weights", lambda t: elmo_vectors(model, t, layer=-1))]
+        return [(f"elmo-tiny, random weights{at}", lambda t: elmo_vectors(model, t, layer=layer))]
     out = []
     for path in models:
         family = families.get(Run.open(path).name, "embed")
@@ -151,12 +169,14 @@ def _models(models: tuple[str, ...]) -> list[tuple[str, object]]:
             raise LmlabError(f"{path}: a '{family.name}' run gives no word vectors")
         vectors = families.resolve(family.token_vectors)
         name = Path(path).name
-        out += [(f"{name} ({family.name})", partial(vectors, path, layer=-1)),
-                (f"{name}, random weights", partial(vectors, path, layer=-1, random_weights=True))]
+        out += [(f"{name} ({family.name}){at}", partial(vectors, path, layer=layer)),
+                (f"{name}, random weights{at}", partial(vectors, path, layer=layer, random_weights=True))]
     return out
 
 
-def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None) -> dict:
+def labelled(word: str = "bank", sentences: str | None = None) -> tuple[list[str], list[str], str]:
+    """(senses, texts, source): the bundled WikiText "bank" sentences labelled by the rule, or a
+    `SENSE<TAB>sentence` file's; sorted by sense, the word spelled one way in every text."""
     if sentences is None:
         if word != "bank":
             raise LmlabError("the bundled WikiText sentences are about 'bank'; for another word give --sentences")
@@ -170,7 +190,13 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
     # the word itself is written one way everywhere ("Bank of …" -> "bank of …"): its spelling must not tell
     # the senses apart, only its context
     spelled = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
-    senses, texts = [p[0] for p in pairs], [spelled.sub(word, p[1]) for p in pairs]
+    return [p[0] for p in pairs], [spelled.sub(word, p[1]) for p in pairs], source
+
+
+def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None,
+        layer: int = -1) -> dict:
+    senses, texts, source = labelled(word, sentences)
+    pairs = list(zip(senses, texts))
     counts = {s: senses.count(s) for s in sorted(set(senses))}
     if len(counts) < 2 or min(counts.values()) < 2:
         raise LmlabError(f"need two senses with at least two sentences each; got {counts}")
@@ -179,22 +205,26 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
         print(f"  {sense} ({n}):")
         for text in [t for s, t in pairs if s == sense][:2]:
             print(f"    {text[:100]}{'…' if len(text) > 100 else ''}")
-    print(f"\n  {'vectors of the occurrences':<34} {'same':>7} {'cross':>7} {'gap':>8} {'centred':>8} {'1-NN':>7}")
-    print(f"  {'static (word2vec): by construction':<34} {1:>7.4f} {1:>7.4f} {0:>+8.4f} {'n/a':>8} {'n/a':>7}"
-          "   one vector a word")
+    print(f"\n  {'vectors of the occurrences':<34} {'same':>7} {'cross':>7} {'gap':>8} {'centred':>8} {'1-NN':>7} {'centroid':>8}")
+    print(f"  {'static (word2vec): by construction':<34} {1:>7.4f} {1:>7.4f} {0:>+8.4f} {'n/a':>8} {'n/a':>7} "
+          f"{'n/a':>8}   one vector a word")
     nan = float("nan")
-    results: dict = {"static": {"same": 1.0, "cross": 1.0, "gap": 0.0, "centred_gap": nan, "nn_acc": nan}}
+    results: dict = {"static": {"same": 1.0, "cross": 1.0, "gap": 0.0, "centred_gap": nan, "nn_acc": nan,
+                                "centroid_acc": nan}}
     matrices = {}
-    for label, vectors_of in _models(models):
+    for label, vectors_of in _models(models, layer):
         results[label], matrices[label] = measure(vectors_of, texts, senses, word)
         m = results[label]
         print(f"  {label:<34} {m['same']:>7.4f} {m['cross']:>7.4f} {m['gap']:>+8.4f} {m['centred_gap']:>+8.4f} "
-              f"{m['nn_acc']:>7.1%}")
+              f"{m['nn_acc']:>7.1%} {m['centroid_acc']:>8.1%}")
     print("\n  same: mean cosine of two occurrences of one sense; cross: of two senses; gap = same - cross.\n"
           "  centred: that gap once the mean of all the occurrences is subtracted (contextual vectors share one\n"
           "  large direction, which pushes every cosine towards 1; Ethayarajh 2019). 1-NN: the sense of each\n"
-          "  occurrence's nearest other occurrence. A random contextual model already separates a little (the\n"
-          "  words around 'bank' differ); what training adds is the gap beyond its random-weight twin.")
+          "  occurrence's nearest other occurrence; centroid: the sense whose mean vector (without the occurrence)\n"
+          "  is nearest, as the paper's word-sense test does. A random contextual model already separates a\n"
+          "  little (it passes on the identity of the words around 'bank'); what training adds is the separation\n"
+          "  beyond its random-weight twin. 35 occurrences: a difference of 0.1 in the centred gap or of 10\n"
+          "  points of accuracy is within the noise (benchmarks/polysemy_layers.py gives bootstrap intervals).")
     if not models:
         print("  Give trained runs with --model RUN (ELMo or BERT, e.g. trained on WikiText) to measure them.")
 
