@@ -102,7 +102,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                      help="end a sequence once its text contains TEXT (repeatable)")
     gen.add_argument("--seed", type=int, default=0, help="random seed, for reproducible samples (default: 0)")
     gen.add_argument("--backend", choices=BACKENDS, default=None,
-                     help="attention kernel for this call (default: the model's, normally sdpa)")
+                     help="attention kernel for this call (default: the model's, normally auto: the fastest "
+                          "measured here for each kind of call)")
     gen.add_argument("--no-cache", action="store_true",
                      help="re-encode the whole sequence every step instead of using the KV cache (slow; "
                           "for comparison)")
