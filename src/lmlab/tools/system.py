@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from lmlab.generate.precision import CHOICE as DECODE_DTYPE
 from lmlab.nn.packed_linear import packing_pays, packing_supported
 from lmlab.ops import autotune
 from lmlab.ops.attention import AUTO, AttentionMask, auto_backend, choice_name
@@ -92,12 +93,14 @@ def report(measure: bool = True) -> list[str]:
         by = {kernel: sum(1 for v in shapes.values() if v == kernel) for kernel in sorted(set(shapes.values()))}
         lines.append(f"  {'linear fp32, others':<24}" + ", ".join(f"{k} for {n}" for k, n in by.items())
                      + " (each layer shape is measured the first time it trains here)")
-    calls = {k: v["choice"] for k, v in autotune.cached().items()
-             if k.startswith(AUTO + "/") and k not in (ATTN_TRAIN, ATTN_DECODE)}
-    if calls:
-        by = {kernel: sum(1 for v in calls.values() if v == kernel) for kernel in sorted(set(calls.values()))}
-        lines.append(f"  {'attention, others':<24}" + ", ".join(f"{k} for {n}" for k, n in by.items())
-                     + " (each kind of call is measured the first time it runs here)")
+    for prefix, label, when in ((AUTO, "attention, others", "each kind of call is measured the first time it runs"),
+                                (DECODE_DTYPE, "generate --dtype auto", "each model shape is measured the first "
+                                                                         "time it decodes with --dtype auto")):
+        calls = {k: v["choice"] for k, v in autotune.cached().items()
+                 if k.startswith(prefix + "/") and k not in (ATTN_TRAIN, ATTN_DECODE)}
+        if calls:
+            by = {kernel: sum(1 for v in calls.values() if v == kernel) for kernel in sorted(set(calls.values()))}
+            lines.append(f"  {label:<24}" + ", ".join(f"{k} for {n}" for k, n in by.items()) + f" ({when})")
     where = autotune.cache_path()
     lines.append(f"cache           {where}" + (" (present)" if where.exists() else " (none)")
                  + f"\n  key           {autotune.cache_key()}"
