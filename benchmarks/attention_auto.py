@@ -6,7 +6,8 @@
 For each kind of call (training forward + backward on T tokens, causal; inference forward on T tokens;
 one decoding query over T cached keys; fp32 and bf16) the script lets lmlab.ops.attention.auto_backend
 decide, in a fresh temporary cache (so the decision is measured now, as on a user's first run), then
-times every backend and "auto" itself on that call, interleaved one call at a time, median of --reps.
+times every backend and "auto" itself on that call, interleaved one call at a time (the order rotating
+from one repetition to the next, so no backend always runs after the same one), median of --reps.
 It prints ms per call, the pick, and auto's time over sdpa's (the fallback: ≤ 1.00 within noise is the
 goal) and over the fastest backend's. --json writes the rows. Run it alone on the machine (timing).
 """
@@ -60,8 +61,10 @@ def main() -> None:
     p.add_argument("--heads", type=int, default=12)
     p.add_argument("--head-dim", type=int, default=64)
     p.add_argument("--dtypes", default="fp32,bf16")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     os.environ["LMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lmlab-attn-auto-")   # measured now, not read
     os.environ["LMLAB_AUTOTUNE"] = "1"
     print(f"CPU {cpu_info().label()}; {torch.get_num_threads()} threads; torch {torch.__version__}; "
@@ -76,8 +79,10 @@ def main() -> None:
             for fn in fns.values():
                 fn()
             times: dict[str, list[float]] = {b: [] for b in fns}
-            for _ in range(args.reps):   # interleaved, so a busy moment slows every backend alike
-                for b, fn in fns.items():
+            order = list(fns)
+            for r in range(args.reps):   # interleaved, order rotated, so a busy moment slows every backend alike
+                for b in order[r % len(order):] + order[:r % len(order)]:
+                    fn = fns[b]
                     t0 = time.perf_counter()
                     fn()
                     times[b].append((time.perf_counter() - t0) * 1e3)

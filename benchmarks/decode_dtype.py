@@ -36,8 +36,10 @@ def main() -> None:
     p.add_argument("--prompt", type=int, default=32)
     p.add_argument("--new", type=int, default=64)
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     os.environ["LMLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="lmlab-decode-dtype-")
     os.environ["LMLAB_AUTOTUNE"] = "1"
     info = cpu_info()

@@ -134,7 +134,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padd
 AUTO = "attention"
 AUTO_DEFAULT = "sdpa"
 NAIVE_MAX_SCORES = 512 * 512      # naive is an inference candidate while its (T_q, T_k) scores stay small
-_names: dict[tuple, str] = {}     # call kind -> choice name (then autotune's own dict holds the decision)
+_names: dict[tuple, str | None] = {}   # call kind -> choice name (autotune's own dict holds the decision)
 
 
 def seq_bucket(t: int) -> int:
@@ -152,17 +152,18 @@ def _mask_kind(spec: AttentionMask) -> str | None:
 
 def choice_name(q: Tensor, k: Tensor, spec: AttentionMask, mode: str) -> str | None:
     """autotune's name for this kind of call, or None where "auto" is not measured (see above)."""
-    kind = (q.dtype, mode, _mask_kind(spec), q.size(-1), seq_bucket(q.size(2)), seq_bucket(k.size(2)))
-    name = _names.get(kind)
-    if name is None and kind[2] is not None:
-        dtype = str(q.dtype).removeprefix("torch.")
-        name = _names[kind] = f"{AUTO}/{dtype}/{mode}/{kind[2]}/D{kind[3]}/q{kind[4]}k{kind[5]}"
+    kind = (q.dtype, mode, _mask_kind(spec), q.size(-1), q.size(2), k.size(2))   # exact sizes: no arithmetic
+    name = _names.get(kind, "")
+    if name == "":
+        dtype, mask = str(q.dtype).removeprefix("torch."), kind[2]
+        name = _names[kind] = None if mask is None else \
+            f"{AUTO}/{dtype}/{mode}/{mask}/D{kind[3]}/q{seq_bucket(kind[4])}k{seq_bucket(kind[5])}"
     return name
 
 
 def auto_backend(q: Tensor, k: Tensor, v: Tensor, spec: AttentionMask, dropout_p: float) -> str:
     """The backend "auto" means for this call: decided once per kind of call, then a dict lookup."""
-    if q.device.type != "cpu":
+    if not q.is_cpu:
         return AUTO_DEFAULT
     train = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     mode = ("train+dropout" if dropout_p > 0 else "train") if train else ("decode" if q.size(2) == 1 else "infer")
