@@ -4,7 +4,7 @@
     python benchmarks/attention_auto.py --reps 21 --json benchmarks/results/attention_auto.json
 
 For each kind of call (training forward + backward on T tokens, causal; inference forward on T tokens;
-one decoding query over T cached keys; fp32 and bf16) the script lets lmlab.ops.attention.auto_backend
+one decoding query over T cached keys; some with a sliding window of 128; fp32 and bf16) the script lets lmlab.ops.attention.auto_backend
 decide, in a fresh temporary cache (so the decision is measured now, as on a user's first run), then
 times every backend and "auto" itself on that call, interleaved one call at a time (the order rotating
 from one repetition to the next, so no backend always runs after the same one), median of --reps.
@@ -27,28 +27,30 @@ from lmlab.ops import autotune
 from lmlab.ops.attention import AttentionMask, attention, auto_backend, choice_name
 from lmlab.ops.cpu import cpu_info
 
-CALLS = [("train", 64), ("train", 256), ("train", 1024), ("infer", 256), ("infer", 1024),
-         ("decode", 128), ("decode", 512), ("decode", 2048)]
+CALLS = [("train", 64, 0), ("train", 256, 0), ("train", 1024, 0), ("train", 2048, 128), ("infer", 256, 0),
+         ("infer", 1024, 0), ("infer", 2048, 128), ("decode", 128, 0), ("decode", 512, 0), ("decode", 2048, 0)]
+# (kind of call, T, sliding window W: 0 = none; with W the tiled flash kernel skips the blocks outside the band)
 
 
-def call(mode: str, T: int, dtype: torch.dtype, heads: int, head_dim: int):
+def call(mode: str, T: int, window: int, dtype: torch.dtype, heads: int, head_dim: int):
     """(the choice name, {backend: a callable running that backend on this call})."""
     g = torch.Generator().manual_seed(0)
     t_q = 1 if mode == "decode" else T
     q = torch.randn(1, heads, t_q, head_dim, generator=g).to(dtype).requires_grad_(mode == "train")
     k, v = (torch.randn(1, heads, T, head_dim, generator=g).to(dtype).requires_grad_(mode == "train")
             for _ in range(2))
-    spec = AttentionMask.build(t_q, T, causal=True)
+    kw = dict(causal=True, window=window or None)
+    spec = AttentionMask.build(t_q, T, **kw)
     backends = ["sdpa", "flash", "auto"] + (["naive"] if mode != "train" else [])
 
     def run(backend):
         def fn():
             if mode == "train":
-                out = attention(q, k, v, causal=True, backend=backend)
+                out = attention(q, k, v, backend=backend, **kw)
                 torch.autograd.grad(out.float().sum(), (q, k, v))
             else:
                 with torch.no_grad():
-                    attention(q, k, v, causal=True, backend=backend)
+                    attention(q, k, v, backend=backend, **kw)
         return fn
     with torch.set_grad_enabled(mode == "train"):
         name, pick = choice_name(q, k, spec, mode), auto_backend(q, k, v, spec, 0.0)
@@ -69,13 +71,13 @@ def main() -> None:
     os.environ["LMLAB_AUTOTUNE"] = "1"
     print(f"CPU {cpu_info().label()}; {torch.get_num_threads()} threads; torch {torch.__version__}; "
           f"batch 1, {args.heads} heads × {args.head_dim}, causal; median of {args.reps}")
-    print(f"{'dtype':<6}{'call':<8}{'T':>6}  {'sdpa':>8}{'flash':>8}{'naive':>8}{'auto':>8}  pick   "
+    print(f"{'dtype':<6}{'call':<8}{'T':>6}{'':>6}  {'sdpa':>8}{'flash':>8}{'naive':>8}{'auto':>8}  pick   "
           f"{'auto/sdpa':>9}{'auto/best':>10}")
     rows = []
     for dname in args.dtypes.split(","):
         dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dname]
-        for mode, T in CALLS:
-            name, pick, fns = call(mode, T, dtype, args.heads, args.head_dim)
+        for mode, T, window in CALLS:
+            name, pick, fns = call(mode, T, window, dtype, args.heads, args.head_dim)
             for fn in fns.values():
                 fn()
             times: dict[str, list[float]] = {b: [] for b in fns}
@@ -88,12 +90,12 @@ def main() -> None:
                     times[b].append((time.perf_counter() - t0) * 1e3)
             ms = {b: statistics.median(t) for b, t in times.items()}
             best = min(v for b, v in ms.items() if b != "auto")
-            row = dict(dtype=dname, mode=mode, T=T, choice=name, pick=pick, ms=ms,
+            row = dict(dtype=dname, mode=mode, T=T, window=window, choice=name, pick=pick, ms=ms,
                        measured=(autotune.decision(name) or {}).get("ms"),
                        auto_over_sdpa=ms["auto"] / ms["sdpa"], auto_over_best=ms["auto"] / best)
             rows.append(row)
             cells = "".join(f"{ms[b]:>8.2f}" if b in ms else f"{'—':>8}" for b in ("sdpa", "flash", "naive", "auto"))
-            print(f"{dname:<6}{mode:<8}{T:>6}  {cells}  {pick:<6} {row['auto_over_sdpa']:>8.2f}x"
+            print(f"{dname:<6}{mode:<8}{T:>6}{f' W{window}' if window else '':>6}  {cells}  {pick:<6} {row['auto_over_sdpa']:>8.2f}x"
                   f"{row['auto_over_best']:>9.2f}x", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
