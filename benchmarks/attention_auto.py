@@ -6,8 +6,9 @@
 For each kind of call (training forward + backward on T tokens, causal; inference forward on T tokens;
 one decoding query over T cached keys; some with a sliding window of 128; fp32 and bf16) the script lets lmlab.ops.attention.auto_backend
 decide, in a fresh temporary cache (so the decision is measured now, as on a user's first run), then
-times every backend and "auto" itself on that call, interleaved one call at a time (the order rotating
-from one repetition to the next, so no backend always runs after the same one), median of --reps.
+times every backend and "auto" itself on that call, interleaved one call at a time (the order shuffled
+at each repetition, so no backend always runs after the same one: a call after flash's large tiles
+finds colder caches), median of --reps.
 It prints ms per call, the pick, and auto's time over sdpa's (the fallback: ≤ 1.00 within noise is the
 goal) and over the fastest backend's. --json writes the rows. Run it alone on the machine (timing).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -81,9 +83,10 @@ def main() -> None:
             for fn in fns.values():
                 fn()
             times: dict[str, list[float]] = {b: [] for b in fns}
-            order = list(fns)
-            for r in range(args.reps):   # interleaved, order rotated, so a busy moment slows every backend alike
-                for b in order[r % len(order):] + order[:r % len(order)]:
+            order, rng = list(fns), random.Random(0)
+            for _ in range(args.reps):   # interleaved, order shuffled: no backend always follows the same one
+                rng.shuffle(order)
+                for b in order:
                     fn = fns[b]
                     t0 = time.perf_counter()
                     fn()
