@@ -22,6 +22,10 @@ with the same threads. "% of bound" = bound / measured time per token.
 lmlab runs its linear layers from oneDNN-packed weights while decoding on CPU (see
 lmlab/nn/packed_linear.py); the table also shows lmlab without packing (plain F.linear).
 
+`--profile [N]`: after timing, N more calls of each side under torch.profiler: per token, the GEMM
+share of the self CPU time and the rest by op (benchmarks/_profile.py), printed and written to
+--profile-json (per dtype).
+
 Part `cache`: the same model, 512 new tokens from a 32-token prompt, lmlab with the KV cache
 against lmlab re-encoding the whole sequence at every step (`use_cache=False`), fp32.
 
@@ -86,6 +90,18 @@ def build_pair(seed: int = 0):
     return hf, ours
 
 
+def profile_pair(args, name: str, sides: dict) -> dict:
+    """torch.profiler on --profile calls of each side: GEMM share and the rest by op, per token."""
+    from _profile import format_profile, markdown_table, profile_ops
+    profiles = {side: profile_ops(lambda i, fn=fn: fn(), args.profile, per=args.new, unit="token")
+                for side, fn in sides.items()}
+    print(f"{name}: torch.profiler, {args.profile} calls of {args.new} new tokens each")
+    for side, prof in profiles.items():
+        print(format_profile(f"{name} {side}", prof))
+    print(markdown_table(profiles), flush=True)
+    return profiles
+
+
 def part_hf(args, bw: float) -> list[dict]:
     hf, ours = build_pair()
     prompt = torch.randint(0, 50257, (1, args.prompt))
@@ -114,6 +130,9 @@ def part_hf(args, bw: float) -> list[dict]:
                          speedup=hf_ms / ours_ms, bound_ms_per_token=bound * 1e3,
                          lmlab_pct_of_bound=100 * bound * 1e3 / ours_ms, hf_pct_of_bound=100 * bound * 1e3 / hf_ms,
                          first_tokens_agree=first_hf == first_ours, all_times_s=times))
+        if args.profile:
+            with torch.no_grad():
+                rows[-1]["profile"] = profile_pair(args, name, {"lmlab": run_ours, "hf": run_hf})
         print(f"{name}: HF {hf_ms:.1f} ms/token, lmlab {ours_ms:.1f} ms/token -> {hf_ms / ours_ms:.2f}x; "
               f"bound {bound * 1e3:.1f} ms/token: lmlab at {100 * bound * 1e3 / ours_ms:.0f}% "
               f"(HF {100 * bound * 1e3 / hf_ms:.0f}%); first tokens agree: {first_hf == first_ours}", flush=True)
@@ -172,6 +191,10 @@ def main() -> None:
     p.add_argument("--gqa-new", type=int, default=64)
     p.add_argument("--reps", type=int, default=3, help="timed runs of each; the fastest counts (default: 3)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--profile", type=int, nargs="?", const=1, default=0, metavar="N",
+                   help="part hf: profile N more calls (default 1) of each side, per token, GEMM share and the rest")
+    p.add_argument("--profile-json", default="benchmarks/results/decode_gpt_profile.json",
+                   help="where --profile writes its tables (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
     p.add_argument("--json", default="benchmarks/results/decode_gpt.json", help="where to write the results")
     args = p.parse_args()
@@ -186,6 +209,13 @@ def main() -> None:
            "cpu": cpu_info().as_dict()}
     if "hf" in parts:
         out["hf"] = part_hf(args, bw)
+        if args.profile:
+            Path(args.profile_json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.profile_json).write_text(json.dumps(
+                {**{k: out[k] for k in ("threads", "torch", "cpu")}, "new_tokens": args.new, "prompt": args.prompt,
+                 "profiles": {r["dtype"]: r["profile"] for r in out["hf"]},
+                 "ratio_vs_hf": {r["dtype"]: r["speedup"] for r in out["hf"]}}, indent=1) + "\n")
+            print(f"profiles in {args.profile_json}")
     if "cache" in parts:
         out["cache"] = part_cache(args)
     if "gqa" in parts:

@@ -36,6 +36,10 @@ square matmuls at the same thread count (fp32 by torch.mm, i.e. MKL, and by lmla
 the faster of the two being the fp32 peak; bf16 as well with --dtype bf16), sampled once per round;
 the best sample is the peak (the machine may be shared).
 
+Profile. `--profile [N]` then runs N more steps of every contestant under torch.profiler and prints,
+per contestant, the GEMM share of the step's self CPU time and the rest by op (benchmarks/_profile.py:
+self time, so nothing is counted twice), and a side-by-side markdown table; JSON to --profile_json.
+
 Variants (prototypes of possible lmlab changes, measured in the same interleaved rounds), given as
 `base+opt+opt`, base in {lmlab, hf}:
     fused     AdamW(fused=True)           foreach   AdamW(foreach=True)
@@ -68,6 +72,7 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 try:
     import resource  # page-fault counts (POSIX only)
@@ -371,8 +376,11 @@ def parse_args(argv=None):
                         "labels: HF's own shifted loss, model(ids, labels=ids)")
     p.add_argument("--variants", default="", help="extra contestants, comma-separated, e.g. lmlab+fused,lmlab+qkv")
     p.add_argument("--no_baseline", action="store_true", help="run only --variants (plus hf as the reference)")
-    p.add_argument("--profile", type=int, default=0, metavar="N",
-                   help="after timing, torch.profiler N steps of every contestant and print the top ops")
+    p.add_argument("--profile", type=int, nargs="?", const=3, default=0, metavar="N",
+                   help="after timing, torch.profiler N steps (default 3) of every contestant: the GEMM share "
+                        "and the rest by op, by self CPU time (benchmarks/_profile.py)")
+    p.add_argument("--profile_json", default="benchmarks/results/train_gpt_profile.json",
+                   help="where --profile writes its tables (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet_rounds", action="store_true", help="do not print a line per round")
     p.add_argument("--quick", action="store_true", help="a tiny model and a few steps (smoke test)")
@@ -493,20 +501,27 @@ def main(argv=None):
         if "compile" in row["name"]:
             print(f"{row['name']}: first (compiling) step {row['warmup_s'][0]:.1f} s")
 
+    profiles = {}
     if args.profile:
-        from torch.profiler import ProfilerActivity, profile
+        from _profile import format_profile, markdown_table, profile_ops
+        print(f"\ntorch.profiler, {args.profile} steps of each contestant, self CPU time per step:")
         for c in contestants:
-            with profile(activities=[ProfilerActivity.CPU]) as prof:
-                for s in range(args.profile):
-                    train_step(c, batches[s % len(batches)], autocast)
-            print(f"\n=== torch.profiler, {c.name}, {args.profile} steps, by self CPU time ===")
-            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
+            profiles[c.name] = profile_ops(lambda i, c=c: train_step(c, batches[i % len(batches)], autocast),
+                                           args.profile)
+            print(format_profile(c.name, profiles[c.name]))
+        print("\n" + markdown_table(profiles))
+        Path(args.profile_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.profile_json).write_text(json.dumps(
+            {"args": vars(args), "cpu": cpu_info().as_dict(), "threads": torch.get_num_threads(),
+             "torch": torch.__version__, "ratio_vs_hf": {r["name"]: r["vs_hf"] for r in rows},
+             "profiles": profiles}, indent=1) + "\n")
+        print(f"wrote {args.profile_json}")
 
     if args.json:
         out = dict(args=vars(args), config=asdict(cfg), tokens_per_step=B * T, flops_per_token=fpt,
                    n_params=n_params, torch=torch.__version__, threads=torch.get_num_threads(),
                    cpu=cpu_info().as_dict(), linear_kernel=resolved_kernel(),
-                   matmul_peak_flops=peaks, matmul_peak_samples=peak_samples, results=rows)
+                   matmul_peak_flops=peaks, matmul_peak_samples=peak_samples, results=rows, profiles=profiles)
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)
         print(f"wrote {args.json}")

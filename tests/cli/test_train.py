@@ -47,7 +47,7 @@ def test_keys_help_shows_the_effective_defaults_and_the_choices(capsys):
     keys = text[text.index("config keys"):]
     assert "--vocab_size         default 65" in keys and "--d_model            default 128" in keys  # nano
     assert "50257" not in keys and "768" not in keys
-    for line in ("--attn_backend       default 'sdpa'", "--optimizer          default 'torch-adamw'",
+    for line in ("--attn_backend       default 'auto'", "--optimizer          default 'torch-adamw'",
                  "--schedule           default 'warmup_cosine'", "--dtype              default 'fp32'"):
         assert line in keys
     assert "one of: naive, flash, sdpa" in keys and "one of: fp32, bf16, fp16" in keys

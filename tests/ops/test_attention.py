@@ -1,4 +1,5 @@
-"""ops/attention.py: the naive, flash and sdpa backends agree on every kind of mask.
+"""ops/attention.py: the naive, flash and sdpa backends agree on every kind of mask; "auto" picks among them
+by measurement, once per kind of call, and follows the capability default (sdpa) when autotuning is off.
 
 Tolerance: fp32 outputs and q/k/v gradients agree to TOL = 1e-5 (max abs difference) with unit-scale
 random inputs; the backends sum in different orders, so bit-equality is not expected. Fully masked
@@ -11,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmlab.ops.attention import BACKENDS, attention
+from lmlab.ops import autotune
+from lmlab.ops.attention import BACKENDS, _auto_candidates, attention, auto_backend, choice_name, seq_bucket
 from lmlab.ops.flash_attention import flash_attention, flash_tiles
 from lmlab.ops.masks import AttentionMask
 
@@ -261,3 +263,65 @@ def test_non_contiguous_inputs_as_multi_head_attention_makes_them(backend):
     want_out.backward(grad.contiguous())
     for a, b in zip(got, [want_out.detach(), q2.grad, k2.grad, v2.grad]):
         assert (a - b).abs().max().item() <= TOL
+
+
+# ---- "auto" ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def tuning(tmp_path, monkeypatch):
+    """Autotuning on, against an empty cache in a temporary folder; this process's decisions forgotten."""
+    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
+    autotune._decided.clear()
+    yield
+    autotune._decided.clear()
+
+
+def test_seq_bucket():
+    assert [seq_bucket(t) for t in (1, 2, 16, 17, 256, 257, 10**5)] == [1, 16, 16, 32, 256, 512, 8192]
+
+
+def test_auto_measures_once_per_kind_of_call_and_equals_the_backend_it_chose(tuning):
+    q, k, v = qkv(40, 40)
+    spec = AttentionMask.build(40, 40, causal=True)
+    name = choice_name(q, k, spec, "train")
+    assert name == "attention/float32/train/causal/D16/q64k64"
+    out, *grads = forward_backward("auto", q, k, v, causal=True)
+    entry = autotune.decision(name)
+    assert set(entry["ms"]) == {"sdpa", "flash"}           # naive would save T×T probabilities: not in training
+    chosen = entry["choice"]
+    assert chosen == min(entry["ms"], key=entry["ms"].get) == autotune.known(name)
+    want = forward_backward(chosen, q, k, v, causal=True)
+    assert all(torch.equal(a, b) for a, b in zip((out, *grads), want))   # auto is that backend, bit for bit
+    q2, k2, v2 = qkv(33, 60, seed=3)                       # the same buckets (64, 64): no new measurement
+    forward_backward("auto", q2, k2, v2, causal=True)
+    assert list(autotune.decided("attention/")) == [name]
+    with torch.no_grad():                                  # inference and decoding are other kinds of call
+        attention(q, k, v, causal=True, backend="auto")
+        attention(q[:, :, -1:], k, v, causal=True, backend="auto")
+    decode = "attention/float32/decode/none/D16/q1k64"     # one query after its cache: nothing to mask
+    assert set(autotune.decided("attention/")) == {name, "attention/float32/infer/causal/D16/q64k64", decode}
+    assert set(autotune.decision(decode)["ms"]) == {"sdpa", "flash", "naive"}
+
+
+def test_auto_without_autotuning_or_unmeasured_masks_is_sdpa(tuning, monkeypatch):
+    q, k, v = qkv(24, 24)
+    padding = torch.ones(B, 24, dtype=torch.bool)
+    padding[0, :3] = False
+    spec = AttentionMask.build(24, 24, causal=True, key_padding_mask=padding)
+    assert choice_name(q, k, spec, "train") is None
+    assert auto_backend(q, k, v, spec, 0.0) == "sdpa" and not autotune.decided("attention/")
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "0")
+    spec = AttentionMask.build(24, 24, causal=True, window=5)
+    assert auto_backend(q, k, v, spec, 0.0) == "sdpa"
+    assert not autotune.cache_path().exists()
+
+
+def test_auto_with_dropout_times_only_dropout_backends_and_keeps_the_random_stream(tuning):
+    q, k, v = qkv(16, 16)
+    spec = AttentionMask.build(16, 16, causal=True)
+    state = torch.get_rng_state()
+    candidates = _auto_candidates(q, k, spec, "train+dropout", 0.1)
+    assert set(candidates) == {"sdpa"}                     # flash has no attention dropout
+    for fn in candidates.values():
+        fn()
+    assert torch.equal(torch.get_rng_state(), state)       # measuring draws nothing from the run's stream

@@ -41,9 +41,9 @@ def cache(tmp_path, monkeypatch):
 def test_explicit_beats_record_beats_cache(cache):
     cache({"train_dtype": "bf16"})
     shapes = {"linear_fp32/8x3@64": "torch"}
-    assert K.resolve("auto", CPU) == {"linear_fp32": "auto", "linear_fp32_shapes": {}, "dtype": "bf16"}
+    assert K.resolve("auto", CPU) == {"linear_fp32": "auto", "linear_fp32_shapes": {}, "attention": {}, "dtype": "bf16"}
     assert K.resolve("fp32", CPU)["dtype"] == "fp32"
-    recorded = {"linear_fp32": "auto", "linear_fp32_shapes": shapes, "dtype": "fp32"}
+    recorded = {"linear_fp32": "auto", "linear_fp32_shapes": shapes, "attention": {}, "dtype": "fp32"}
     assert K.resolve("auto", CPU, recorded) == recorded
     assert K.resolve("auto", CPU, K.LEGACY)["linear_fp32"] == K.LEGACY["linear_fp32"]   # a run from before records
     previous = set_linear_kernel("torch")
@@ -77,6 +77,7 @@ def test_resume_replays_the_recorded_kernels_after_the_cache_changed(shakespeare
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "straight", quiet=True)
     recorded = json.loads((tmp_path / "straight" / "config.json").read_text())["kernels"]
     assert recorded["linear_fp32"] == "auto" and recorded["dtype"] == "fp32" and recorded["linear_fp32_shapes"]
+    assert "attention/float32/train/causal/D16/q16k16" in recorded["attention"]   # attn_backend auto, measured
 
     def interrupt(step):
         if step == 2:
@@ -85,6 +86,8 @@ def test_resume_replays_the_recorded_kernels_after_the_cache_changed(shakespeare
         pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", quiet=True, on_step_end=interrupt)
     assert load_train_state(tmp_path / "split")["kernels"] == recorded
     flipped = {k: "torch" if v == "onednn" else "onednn" for k, v in recorded["linear_fp32_shapes"].items()}
+    other = {"sdpa": "flash", "flash": "sdpa", "naive": "sdpa"}
+    flipped.update({k: v if "dropout" in k else other[v] for k, v in recorded["attention"].items()})
     cache({"train_dtype": "bf16", **DECODE, **flipped})  # a new cache: every choice the other way
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", resume=True, quiet=True)
     assert json.loads((tmp_path / "split" / "config.json").read_text())["kernels"] == recorded

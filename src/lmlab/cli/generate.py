@@ -14,6 +14,7 @@ def cmd_generate(args) -> None:
     import torch
 
     from lmlab.generate.decoding import GenerationConfig
+    from lmlab.generate.precision import DTYPES, bf16_warning, decode_dtype
     from lmlab.generate.text import generate_text, stream_steps, stream_text
     from lmlab.runs.run import Run
 
@@ -32,6 +33,16 @@ def cmd_generate(args) -> None:
         raise LmlabError("--show-probs works with one --prompt and without beam search")
     run = Run.open(args.run, command="generate")
     model, tokenizer = run.model(plain=run.nf4 is None), run.tokenizer()  # an NF4 run samples in NF4
+    if args.dtype != "fp32":
+        if run.nf4 is not None:
+            raise LmlabError(f"{args.run} is an NF4 run: it decodes in its own compute dtype; drop --dtype")
+        dtype = decode_dtype(model, args.dtype)
+        warning = bf16_warning(model, dtype)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+        if args.dtype == "auto":
+            print(f"decoding in {dtype} (--dtype auto)", file=sys.stderr, flush=True)
+        model = model.to(DTYPES[dtype])
     cfg = dataclasses.replace(cfg, eos_id=tokenizer.eos_id)
     encoded = [tokenizer.encode(p) for p in prompts]
     for p, ids in zip(prompts, encoded):
@@ -80,7 +91,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                     "only) temperature, top-k, top-p, min-p.",
         epilog="examples:\n  lmlab generate runs/demo --prompt ROMEO: --temperature 0.8 --top-p 0.9\n"
                "  lmlab generate runs/demo --prompt ROMEO: --temperature 0 --show-probs --max-new-tokens 20\n"
-               "  lmlab generate runs/demo --prompt ROMEO: --prompt JULIET: --num-beams 4 --stop \"\\n\\n\"")
+               "  lmlab generate runs/demo --prompt ROMEO: --prompt JULIET: --num-beams 4 --stop \"\\n\\n\"\n"
+               "  lmlab generate runs/demo --prompt ROMEO: --dtype auto   # bf16 or fp32, the faster here")
     gen.add_argument("run", help="run directory (from `lmlab train gpt` or `lmlab hf import`)")
     gen.add_argument("--prompt", action="append", help="text to continue; repeat for a batch (default: a newline)")
     gen.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate (default: 200)")
@@ -102,7 +114,12 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                      help="end a sequence once its text contains TEXT (repeatable)")
     gen.add_argument("--seed", type=int, default=0, help="random seed, for reproducible samples (default: 0)")
     gen.add_argument("--backend", choices=BACKENDS, default=None,
-                     help="attention kernel for this call (default: the model's, normally sdpa)")
+                     help="attention kernel for this call (default: the model's, normally auto: the fastest "
+                          "measured here for each kind of call)")
+    gen.add_argument("--dtype", choices=("fp32", "bf16", "auto"), default="fp32",
+                     help="precision of the weights while decoding: fp32 (default: as trained), bf16 (half the "
+                          "bytes to stream), or auto: whichever decodes this model faster on this CPU, "
+                          "measured once and cached (see `lmlab info --system`)")
     gen.add_argument("--no-cache", action="store_true",
                      help="re-encode the whole sequence every step instead of using the KV cache (slow; "
                           "for comparison)")

@@ -110,7 +110,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     mem.add_argument("--checkpointing", action="store_true",
                      help="activation checkpointing: keep only each block's input, recompute in backward")
     mem.add_argument("--backend", choices=BACKENDS,
-                     help="attention kernel (default: the model's, sdpa); naive saves the T×T probabilities")
+                     help="attention kernel (default: the model's, normally auto, which trains with sdpa or flash); "
+                          "naive saves the T×T probabilities")
     mem.add_argument("--short", action="store_true", help="only the bill, without the itemised activations")
     mem.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 

@@ -70,7 +70,8 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     tr.add_argument("--no-cache", action="store_true",
                     help="re-run the decoder over the whole translation at every step (slow; for comparison)")
     tr.add_argument("--backend", choices=BACKENDS, default=None,
-                    help="attention kernel for this call (default: the model's, normally sdpa)")
+                    help="attention kernel for this call (default: the model's, normally auto: the fastest "
+                          "measured here for each kind of call)")
     tr.add_argument("--no-placeholder-guard", action="store_true",
                     help="decode without the placeholder constraint (translations may drop or add a %%s; "
                          "for comparison)")

@@ -3,7 +3,7 @@
 One module for every model: self-attention (x attends to x) or cross-attention (x attends to
 `memory`), causal or bidirectional, any mask the kernels in lmlab.ops.attention understand
 (padding, sliding window, Longformer global tokens, a dense mask) and any backend (naive,
-flash, sdpa), chosen per model or per call. `n_kv_heads < n_heads` shares each key/value head
+flash, sdpa, or auto: the fastest measured here), chosen per model or per call. `n_kv_heads < n_heads` shares each key/value head
 among a group of query heads (GQA, Ainslie et al. 2023; MQA when n_kv_heads = 1). With a
 `LayerKV` cache the new keys and values are appended and the queries attend to everything
 cached (incremental decoding); with a `rotary` module queries and keys are rotated by position.
@@ -21,7 +21,7 @@ from lmlab.ops.attention import attention
 
 class MultiHeadAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, n_kv_heads: int | None = None, dropout: float = 0.0,
-                 bias: bool = True, causal: bool = False, backend: str = "sdpa", window: int = 0,
+                 bias: bool = True, causal: bool = False, backend: str = "auto", window: int = 0,
                  rotary: nn.Module | None = None):
         super().__init__()
         self.n_heads = n_heads

@@ -4,7 +4,9 @@ Three backends share one signature, `attention(q, k, v, *, ..., backend=...)`:
 - `naive`: the textbook formula with an explicit (T_q, T_k) mask matrix, for reading and checking;
 - `flash`: tiled online softmax in pure PyTorch (Dao et al. 2022), never builds the T_q × T_k
   matrix, own backward; O(T·W) for a sliding window W (see ops/flash_attention.py);
-- `sdpa`:  torch.nn.functional.scaled_dot_product_attention, fused and fast (the default).
+- `sdpa`:  torch.nn.functional.scaled_dot_product_attention, fused and fast;
+- `auto`:  the fastest of the three for this call's kind of work, measured once per machine (the default
+  of every model; see `auto_backend` below).
 
 Shapes: q (B, H, T_q, D); k, v (B, H_kv, T_k, D) with H % H_kv == 0 -> (B, H, T_q, D).
 H_kv < H is grouped-query attention (GQA, Ainslie et al. 2023; MQA when H_kv = 1): key/value
@@ -30,11 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lmlab.ops import autotune
 from lmlab.ops.backends import BACKENDS
 from lmlab.ops.flash_attention import flash_attention
 from lmlab.ops.masks import AttentionMask, causal_mask, dense_mask, split_heads
 
-__all__ = ["BACKENDS", "attention", "naive_attention", "sdpa_attention", "flash_attention",
+__all__ = ["BACKENDS", "attention", "auto_backend", "naive_attention", "sdpa_attention", "flash_attention",
            "AttentionMask", "causal_mask", "dense_mask"]
 
 
@@ -100,7 +103,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padd
     only).  q_offset: absolute position of the first query (default T_k − T_q).
     scale: default 1/√D.  dropout_p: on the attention weights, only when training.
     """
-    if backend not in _BACKEND_FNS:
+    if backend not in _BACKEND_FNS and backend != "auto":
         raise ValueError(f"unknown attention backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if q.dim() != 4 or k.dim() != 4 or k.shape != v.shape:
         raise ValueError(f"expected q (B, H, T_q, D) and k, v (B, H_kv, T_k, D), got q {tuple(q.shape)}, "
@@ -114,4 +117,92 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padd
                                n_heads=H, device=q.device)
     scale = D ** -0.5 if scale is None else scale
     p = dropout_p if training else 0.0
+    if backend == "auto":
+        backend = auto_backend(q, k, v, spec, p)
     return _BACKEND_FNS[backend](q, k, v, spec, scale=scale, dropout_p=p)
+
+
+# ---- "auto": the backend chosen by measurement --------------------------------------------------------
+# Which kernel is fastest depends on the work: on a CPU, sdpa's fused kernel wins on long sequences, but on
+# short ones its set-up can cost more than the textbook's two matrix products, and the tiled flash kernel
+# wins with a narrow sliding window. So "auto" times the candidates once for each kind of call, named
+#     attention/<dtype>/<train|infer|decode>/<none|causal|window W>/D<head dim>/q<T_q bucket>k<T_k bucket>
+# (lmlab.ops.autotune: interleaved, cached per CPU model, torch version and threads; LMLAB_AUTOTUNE=0 gives
+# sdpa, the capability default). sdpa is always a candidate, so the pick is never slower than it as measured.
+# Not measured (sdpa): other devices (CUDA's sdpa has its own kernel choice), padding, dense or global
+# masks, and inside a torch.compile trace (what was decided before, else sdpa).
+AUTO = "attention"
+AUTO_DEFAULT = "sdpa"
+NAIVE_MAX_SCORES = 512 * 512      # naive is an inference candidate while its (T_q, T_k) scores stay small
+_names: dict[tuple, str | None] = {}   # call kind -> choice name (autotune's own dict holds the decision)
+
+
+def seq_bucket(t: int) -> int:
+    """A sequence length rounded up to a power of two in [16, 8192] (1 stays 1: a decoding query)."""
+    return 1 if t == 1 else min(8192, max(16, 1 << (t - 1).bit_length()))
+
+
+def _mask_kind(spec: AttentionMask) -> str | None:
+    if spec.key_padding_mask is not None or spec.mask is not None or spec.global_mask is not None:
+        return None
+    if spec.window is not None:
+        return f"window{spec.window}" + ("c" if spec.causal else "")
+    return "causal" if spec.causal else "none"
+
+
+def choice_name(q: Tensor, k: Tensor, spec: AttentionMask, mode: str) -> str | None:
+    """autotune's name for this kind of call, or None where "auto" is not measured (see above)."""
+    kind = (q.dtype, mode, _mask_kind(spec), q.size(-1), q.size(2), k.size(2))   # exact sizes: no arithmetic
+    name = _names.get(kind, "")
+    if name == "":
+        dtype, mask = str(q.dtype).removeprefix("torch."), kind[2]
+        name = _names[kind] = None if mask is None else \
+            f"{AUTO}/{dtype}/{mode}/{mask}/D{kind[3]}/q{seq_bucket(kind[4])}k{seq_bucket(kind[5])}"
+    return name
+
+
+def auto_backend(q: Tensor, k: Tensor, v: Tensor, spec: AttentionMask, dropout_p: float) -> str:
+    """The backend "auto" means for this call: decided once per kind of call, then a dict lookup."""
+    if not q.is_cpu:
+        return AUTO_DEFAULT
+    train = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    mode = ("train+dropout" if dropout_p > 0 else "train") if train else ("decode" if q.size(2) == 1 else "infer")
+    name = choice_name(q, k, spec, mode)
+    if name is None:
+        return AUTO_DEFAULT
+    chosen = autotune.known(name)
+    if chosen is not None:
+        return chosen
+    if torch.compiler.is_compiling():
+        return AUTO_DEFAULT
+    return autotune.choose(name, lambda: _auto_candidates(q, k, spec, mode, dropout_p), AUTO_DEFAULT, reps=3)
+
+
+def _auto_candidates(q: Tensor, k: Tensor, spec: AttentionMask, mode: str, dropout_p: float) -> dict:
+    """Each eligible backend on random inputs of this call's B, heads and D at the bucket's lengths."""
+    B, H, T_q, D = q.shape
+    t_q, t_k = seq_bucket(T_q), max(seq_bucket(k.size(2)), seq_bucket(T_q))
+    timed = AttentionMask.build(t_q, t_k, causal=spec.causal, window=spec.window, device=q.device)
+    g = torch.Generator(device=q.device).manual_seed(0)
+    with torch.inference_mode(False):
+        qs = torch.randn(B, H, t_q, D, generator=g, device=q.device).to(q.dtype)
+        ks, vs = (torch.randn(B, k.size(1), t_k, D, generator=g, device=q.device).to(q.dtype) for _ in range(2))
+    train = mode.startswith("train")
+    # naive saves the (T_q, T_k) probabilities for backward: never in training (the memory bill counts on that)
+    small = not train and t_q * t_k <= NAIVE_MAX_SCORES
+    names = ["sdpa"] + (["flash"] if dropout_p == 0 else []) + (["naive"] if small else [])
+    if train:
+        qs, ks, vs = (t.requires_grad_() for t in (qs, ks, vs))
+
+    def run(fn):
+        def call():
+            with torch.random.fork_rng(devices=[]):   # dropout's draws must not move the run's random stream
+                if train:
+                    with torch.enable_grad():
+                        out = fn(qs, ks, vs, timed, scale=D ** -0.5, dropout_p=dropout_p)
+                        torch.autograd.grad(out.float().sum(), (qs, ks, vs))
+                else:
+                    with torch.no_grad():
+                        fn(qs, ks, vs, timed, scale=D ** -0.5, dropout_p=0.0)
+        return call
+    return {n: run(_BACKEND_FNS[n]) for n in names}

@@ -3,5 +3,7 @@ list them without importing torch."""
 
 from typing import Literal, get_args
 
-Backend = Literal["naive", "flash", "sdpa"]  # naive; flash: tiled, online softmax; sdpa: torch's fused kernel
+# naive; flash: tiled, online softmax; sdpa: torch's fused kernel; auto: the fastest of them for each shape
+# and dtype on this machine, measured once (lmlab.ops.attention.auto_backend)
+Backend = Literal["naive", "flash", "sdpa", "auto"]
 BACKENDS: tuple[str, ...] = get_args(Backend)

@@ -1,10 +1,11 @@
 """The kernels a training run uses, decided once and recorded, so that `--resume` replays them.
 
-Two decisions shape a CPU training step's numbers and speed: the fp32 linear kernel (MKL or oneDNN,
-lmlab.ops.linear, chosen per layer shape) and, for `--dtype auto`, the precision (bf16 autocast or
-fp32). Both are measured on this machine by lmlab.ops.autotune. A run records what it trained with
+Three decisions shape a CPU training step's numbers and speed: the fp32 linear kernel (MKL or oneDNN,
+lmlab.ops.linear, chosen per layer shape), the attention backend of `attn_backend auto` (per kind of
+call, lmlab.ops.attention.auto_backend) and, for `--dtype auto`, the precision (bf16 autocast or fp32).
+All are measured on this machine by lmlab.ops.autotune. A run records what it trained with
 (train_state.pt and config.json's "kernels": the switch, the kernel of each layer shape met so far, the
-dtype), and a resumed run takes the recorded kernels rather than today's cache, so exact resume survives
+attention backend of each kind of call met so far, the dtype), and a resumed run takes the recorded kernels rather than today's cache, so exact resume survives
 a cleared cache, a new torch or a different thread count. An explicit choice (`--dtype bf16`,
 `set_linear_kernel("torch")`) always wins over both.
 """
@@ -15,11 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from lmlab.ops import autotune
+from lmlab.ops.attention import AUTO as ATTENTION_CHOICE
 from lmlab.ops.cpu import CpuInfo, cpu_info
 from lmlab.ops.linear import _ONEDNN, CHOICE, kernel_setting, linear
 from lmlab.train import distributed as D
 
-LINEAR, SHAPES, DTYPE = "linear_fp32", "linear_fp32_shapes", "dtype"
+LINEAR, SHAPES, ATTENTION, DTYPE = "linear_fp32", "linear_fp32_shapes", "attention", "dtype"
 PRECISIONS = ("fp32", "bf16")
 LEGACY = {LINEAR: "onednn" if _ONEDNN else "torch"}   # what "auto" meant before runs recorded their kernels
 
@@ -50,7 +52,7 @@ def cpu_train_dtype() -> str:
 
 def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> dict:
     """The kernels to train with: {"linear_fp32": auto|torch|onednn, "linear_fp32_shapes": {choice: kernel},
-    "dtype": fp32|bf16|fp16}. `dtype` is the config's (auto: measured on CPU, bf16 on a GPU that has it);
+    "attention": {choice: backend}, "dtype": fp32|bf16|fp16}. `dtype` is the config's (auto: measured on CPU, bf16 on a GPU that has it);
     `recorded`: a resumed run's record (LEGACY for a run from before records), which wins over the cache
     for whatever is left to "auto"."""
     recorded = recorded or {}
@@ -65,14 +67,21 @@ def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> d
         chosen = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     else:
         chosen = cpu_train_dtype()
-    return {LINEAR: linear, SHAPES: shapes, DTYPE: chosen}
+    attention = dict(recorded.get(ATTENTION) or {})
+    return {LINEAR: linear, SHAPES: shapes, ATTENTION: attention, DTYPE: chosen}
 
 
 def current(kernels: dict) -> dict:
-    """The record as it stands now: the per-shape linear kernels decided so far added."""
+    """The record as it stands now: the per-shape linear kernels and attention backends decided so far added."""
+    attention = {**kernels.get(ATTENTION, {}), **autotune.decided(ATTENTION_CHOICE + "/")}
     if kernels[LINEAR] != "auto":
-        return kernels
-    return {**kernels, SHAPES: {**kernels[SHAPES], **autotune.decided(CHOICE + "/")}}
+        return {**kernels, ATTENTION: attention}
+    return {**kernels, SHAPES: {**kernels[SHAPES], **autotune.decided(CHOICE + "/")}, ATTENTION: attention}
+
+
+def replayed(kernels: dict) -> dict[str, str]:
+    """The autotune decisions a run's record fixes (for autotune.replaying): linear shapes, attention calls."""
+    return {**kernels[SHAPES], **kernels.get(ATTENTION, {})}
 
 
 def agree(kernels: dict, dist: D.DistInfo) -> dict:

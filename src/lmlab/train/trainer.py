@@ -276,7 +276,7 @@ class Trainer:
             checkpoint.record_in_config(self.run_dir, "kernels", self.kernels)
         previous_kernel = set_linear_kernel(self.kernels[K.LINEAR])
         try:
-            with autotune.replaying(self.kernels[K.SHAPES]):
+            with autotune.replaying(K.replayed(self.kernels)):
                 return self._fit()
         finally:
             set_linear_kernel(previous_kernel)

@@ -23,7 +23,7 @@ class BertConfig:
     norm_first: bool = False        # Post-LN, as BERT; True gives Pre-LN (Xiong et al. 2020) plus a final norm
     activation: Literal["gelu_exact", "gelu", "relu"] = "gelu_exact"  # BERT: exact erf GELU
     pad_id: int = 0                 # [PAD]: its embedding row starts at zero and gets no gradient
-    attn_backend: Backend = "sdpa"
+    attn_backend: Backend = "auto"
 
     def __post_init__(self):
         for name in ("vocab_size", "max_seq_len", "type_vocab_size", "d_model", "n_heads", "n_layers"):

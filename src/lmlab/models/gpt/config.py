@@ -27,7 +27,7 @@ class GPTConfig:
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     bias: bool = True
     norm_eps: float = 1e-5
-    attn_backend: Backend = "sdpa"
+    attn_backend: Backend = "auto"
     attn_window: int = 0            # sliding-window attention: see only the last attn_window tokens; 0 = all
 
     def __post_init__(self):

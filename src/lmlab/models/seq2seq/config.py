@@ -29,7 +29,7 @@ class Seq2SeqConfig:
     pad_id: int = 0                  # ids the data pipeline uses (the model itself reads masks, not pad ids)
     bos_id: int = 0                  # the decoder's first input ("start of sentence")
     eos_id: int = 0                  # ends a sentence (source and target); decoding stops on it
-    attn_backend: Backend = "sdpa"
+    attn_backend: Backend = "auto"
 
     def __post_init__(self):
         for name in ("vocab_size", "max_seq_len", "d_model", "n_heads", "d_ff", "n_encoder_layers",

@@ -50,7 +50,7 @@ class ViTConfig:
     pool: Literal["cls", "mean"] = "cls"  # what the head reads: [CLS]'s final state, or the mean of the patches'
     pooler: bool = False            # dense + tanh on [CLS] before the head (the paper's pre-training MLP, HF's pooler)
     n_classes: int = 1000           # 0: no head, the model returns the pooled vector (B, d_model)
-    attn_backend: Backend = "sdpa"
+    attn_backend: Backend = "auto"
 
     def __post_init__(self):
         for name in ("n_channels", "d_model", "n_heads", "n_layers"):

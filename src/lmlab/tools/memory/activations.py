@@ -112,7 +112,7 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
         per_tok.append(("q·scale, k and v copied to all heads", 3 * C * a, "3·C"))
         per_tok.append(("attention probabilities, T per head", H * T * a, "H·T"))
         per_tok.append(("merged heads (out_proj input)", C * a, "C"))
-    else:  # sdpa and flash
+    else:  # sdpa and flash (and auto, which in training chooses between these two)
         per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else ""), (C + 2 * kv) * a,
                         "C + 2·C_kv"))
         per_tok.append(("attention output (out_proj input)", C * a, "C"))
