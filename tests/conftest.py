@@ -159,3 +159,15 @@ def elmo_run(shakespeare_small, tmp_path_factory):
     finally:
         torch.set_num_threads(n)
     return out, final
+
+
+@pytest.fixture
+def autotune_cache(tmp_path, monkeypatch):
+    """Kernel autotuning on (the suite runs with LMLAB_AUTOTUNE=0), against an empty cache in a temporary
+    folder; this process's decisions forgotten before and after. Yields the cache file's path."""
+    from lmlab.ops import autotune
+    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
+    autotune._decided.clear()
+    yield tmp_path / "cache" / "kernels.json"
+    autotune._decided.clear()

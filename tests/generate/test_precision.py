@@ -23,16 +23,6 @@ def model():
     return GPT(preset("tiny", max_seq_len=32)).eval()
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """Autotuning on, against an empty cache in a temporary folder; this process's decisions forgotten."""
-    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
-    autotune._decided.clear()
-    yield tmp_path / "cache" / "kernels.json"
-    autotune._decided.clear()
-
-
 def test_without_autotuning_auto_is_the_hardware_default(model):
     autotune._decided.clear()
     assert decode_dtype(model, "auto") == default_dtype(torch.device("cpu")) == ("bf16" if cpu_info().bf16 else "fp32")
@@ -43,11 +33,11 @@ def test_without_autotuning_auto_is_the_hardware_default(model):
     autotune._decided.clear()
 
 
-def test_measured_choice_is_the_faster_and_is_cached_per_model_shape(model, cache):
+def test_measured_choice_is_the_faster_and_is_cached_per_model_shape(model, autotune_cache):
     name = choice_name(model)
     assert name == f"decode_dtype/{sum(p.numel() for p in model.parameters())}p{len(list(model.parameters()))}t"
     chosen = decode_dtype(model, "auto")
-    entry = json.loads(cache.read_text())[autotune.cache_key()][name]
+    entry = json.loads(autotune_cache.read_text())[autotune.cache_key()][name]
     assert set(entry["ms"]) == {"fp32", "bf16"} and chosen == entry["choice"] == min(entry["ms"], key=entry["ms"].get)
     assert next(model.parameters()).dtype == torch.float32        # the measurement decoded a bf16 copy
     autotune._decided.clear()
@@ -56,9 +46,9 @@ def test_measured_choice_is_the_faster_and_is_cached_per_model_shape(model, cach
     assert choice_name(other) != name
 
 
-def test_bf16_warning_names_the_cpu_and_the_measured_cost(model, cache):
-    cache.parent.mkdir(parents=True)
-    cache.write_text(json.dumps({autotune.cache_key(): {choice_name(model): {
+def test_bf16_warning_names_the_cpu_and_the_measured_cost(model, autotune_cache):
+    autotune_cache.parent.mkdir(parents=True)
+    autotune_cache.write_text(json.dumps({autotune.cache_key(): {choice_name(model): {
         "choice": "fp32", "ms": {"fp32": 16.0, "bf16": 40.0}}}}))
     milan = cpu_info(MILAN, capability="AVX2")
     warning = bf16_warning(model, "bf16", milan)

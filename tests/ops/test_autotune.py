@@ -4,20 +4,9 @@ the cache is read back, cleared, ignored when damaged, and left alone when autot
 
 import json
 
-import pytest
 import torch
 
 from lmlab.ops import autotune
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """Autotuning on, against an empty cache in a temporary folder; this process's decisions forgotten."""
-    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMLAB_AUTOTUNE", "1")
-    autotune._decided.clear()
-    yield tmp_path / "cache" / "kernels.json"
-    autotune._decided.clear()
 
 
 def work(n):
@@ -33,9 +22,9 @@ def never():
     raise AssertionError("measured although the answer was known")
 
 
-def test_measures_chooses_the_fastest_and_caches_it(cache):
+def test_measures_chooses_the_fastest_and_caches_it(autotune_cache):
     choice = autotune.choose("demo", candidates, default="big", reps=3)
-    data = json.loads(cache.read_text())
+    data = json.loads(autotune_cache.read_text())
     key = autotune.cache_key()
     assert torch.__version__ in key and f"{torch.get_num_threads()} threads" in key
     entry = data[key]["demo"]
@@ -46,7 +35,7 @@ def test_measures_chooses_the_fastest_and_caches_it(cache):
     assert autotune.choose("demo", never, default="big") == choice          # the cache answers a new process
 
 
-def test_another_thread_count_is_another_key(cache):
+def test_another_thread_count_is_another_key(autotune_cache):
     autotune.choose("demo", candidates, default="big", reps=1)
     threads = torch.get_num_threads()
     autotune._decided.clear()
@@ -54,25 +43,25 @@ def test_another_thread_count_is_another_key(cache):
         torch.set_num_threads(threads + 1)
         measured = []
         autotune.choose("demo", lambda: measured.append(1) or candidates(), default="big", reps=1)
-        assert measured and len(json.loads(cache.read_text())) == 2
+        assert measured and len(json.loads(autotune_cache.read_text())) == 2
     finally:
         torch.set_num_threads(threads)
 
 
-def test_clear_and_damaged_cache(cache):
+def test_clear_and_damaged_cache(autotune_cache):
     assert autotune.clear_cache() is None
     autotune.choose("demo", candidates, default="big", reps=1)
-    assert autotune.clear_cache() == cache and not cache.exists()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text("{not json")
+    assert autotune.clear_cache() == autotune_cache and not autotune_cache.exists()
+    autotune_cache.parent.mkdir(parents=True, exist_ok=True)
+    autotune_cache.write_text("{not json")
     assert autotune.choose("demo", candidates, default="big", reps=1) in ("small", "big")
     assert "demo" in autotune.cached()
 
 
-def test_off_takes_the_default_and_writes_nothing(cache, monkeypatch):
+def test_off_takes_the_default_and_writes_nothing(autotune_cache, monkeypatch):
     monkeypatch.setenv("LMLAB_AUTOTUNE", "0")
     assert autotune.choose("demo", never, default="big") == "big"
-    assert not cache.exists()
+    assert not autotune_cache.exists()
 
 
 def test_default_cache_folder_follows_xdg(tmp_path, monkeypatch):
