@@ -117,3 +117,8 @@ def save_vocab(path: str | Path, words: list[str], counts) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text("".join(f"{w} {int(c)}\n" for w, c in zip(words, counts,
                                                                                                    strict=True)),
                                                         encoding="utf-8"))
+
+
+def load_vocab(path: str | Path) -> list[str]:
+    """The words of a run's vocab.txt (save_vocab's "word count" lines), in the rows' order."""
+    return [line.rsplit(" ", 1)[0] for line in Path(path).read_text(encoding="utf-8").splitlines()]

@@ -22,7 +22,7 @@ from lmlab.data.words import Vocab, WordDataConfig, keep_probabilities, sentence
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import load_train_state, load_weights, save_checkpoint
-from lmlab.io.word2vec_format import save_vocab
+from lmlab.io.word2vec_format import load_vocab, save_vocab
 from lmlab.models.word2vec.config import Word2VecConfig, Word2VecTrainConfig
 from lmlab.models.word2vec.model import Word2Vec
 from lmlab.runs.directory import prepare_run_dir
@@ -49,7 +49,7 @@ def train_word2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrai
         model_cfg, data_cfg, data, state = _resume_point(out, train_cfg)
     sents = sentences(load_text(data, skip_bad), data_cfg)
     vocab = Vocab.build(sents, data_cfg.min_count, source=str(data))
-    if resume and [line.split(" ")[0] for line in (Path(out) / "vocab.txt").read_text().splitlines()] != vocab.words:
+    if resume and load_vocab(Path(out) / "vocab.txt") != vocab.words:
         raise LmlabError(f"cannot resume: the corpus {data} changed since the run started (its vocabulary is not "
                          f"{out}/vocab.txt); train a new run")
     ids, sid = vocab.encode(sents)

@@ -137,7 +137,7 @@ def _lines(path: str | Path) -> list[str]:
 def open_vectors(spec: str | Path) -> WordVectors:
     """Word vectors from a word2vec or item2vec run folder (its input vectors, rows in vocab.txt's order),
     or from a word2vec text/binary file (e.g. one gensim wrote)."""
-    from lmlab.io.word2vec_format import load_word2vec
+    from lmlab.io.word2vec_format import load_vocab, load_word2vec
     from lmlab.runs.run import Run
     path = Path(spec)
     if path.is_dir():
@@ -145,7 +145,7 @@ def open_vectors(spec: str | Path) -> WordVectors:
         vocab_file = path / "vocab.txt"
         if not vocab_file.is_file():
             raise LmlabError(f"{path} has no vocab.txt; the run is damaged: retrain")
-        words = [line.rsplit(" ", 1)[0] for line in vocab_file.read_text(encoding="utf-8").splitlines()]
+        words = load_vocab(vocab_file)
         model = run.model()
         if len(words) != model.in_emb.shape[0]:
             raise LmlabError(f"{vocab_file} lists {len(words)} words, the model has {model.in_emb.shape[0]} rows; "

@@ -104,7 +104,7 @@ def kernel_tables(model: Word2Vec) -> tuple:
             model.accept.numpy(), model.alias.numpy())
 
 
-def start_state(cfg: Word2VecTrainConfig) -> dict:
+def start_state() -> dict:
     """Where a numba run stands, all a --resume needs besides the weights: the next epoch and job, the words
     done (they set the rate), each thread's generator (seeded from the run's seed), the partial epoch's sums
     (words, examples, loss) and the loss of each finished epoch."""
@@ -119,7 +119,7 @@ def _train_numba(model: Word2Vec, ids, sid, keep, cfg: Word2VecTrainConfig, shri
     keep = np.asarray(keep, dtype=np.float64)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     m, total, n_jobs = model.cfg, cfg.epochs * len(ids), len(job) - 1
-    state = {**start_state(cfg), **(state or {})}
+    state = {**start_state(), **(state or {})}
     rngs = [np.array([s], np.uint64) for s in state["rng"]][:cfg.workers]
     rngs += [np.random.default_rng([cfg.seed, k]).integers(1, 1 << 48, size=1).astype(np.uint64)
              for k in range(len(rngs), cfg.workers)]
