@@ -25,7 +25,7 @@ from transformers.pipelines.document_question_answering import select_starts_end
 
 DATA = Path(__file__).parents[1] / "data" / "qa_debian_templated.json"
 TOL = 1e-5
-MAX_LEN, STEP, TOP_K, MAX_ANSWER = 48, 12, 5, 8
+MAX_LEN, STEP, TOP_K, MAX_ANSWER = 48, 12, 20, 8
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def exported(tmp_path_factory):
                  "--stride", str(STEP), "--max-answer-len", str(MAX_ANSWER), "--max_steps", "8", "--lr", "3e-3",
                  "--eval_every", "8", "--eval_batches", "1", "--quiet", "--out", str(folder / "qa")]) == 0
     assert main(["hf", "export", str(folder / "qa"), "--out", str(folder / "hf")]) == 0
-    yield folder / "qa", folder / "hf", max(contexts, key=len)
+    yield folder / "qa", folder / "hf", sorted(contexts, key=len)[-4:]
     torch.set_num_threads(n)
 
 
@@ -78,13 +78,15 @@ def pipeline_answers(folder: Path, question: str, context: str) -> list[dict]:
 
 @pytest.mark.parametrize("question", ["Which section is it in?", "What does it depend on?"])
 def test_answers_equal_the_pipelines(exported, capsys, question):
-    run, hf, context = exported
-    theirs, n_windows = pipeline_answers(hf, question, context)
-    assert n_windows >= 3                                                       # a long context: several windows
-    capsys.readouterr()
-    assert main(["answer", str(run), "--context", context, "--question", question, "--top-k", str(TOP_K),
-                 "--json"]) == 0
-    ours = json.loads(capsys.readouterr().out)[0]["answers"]
-    assert len(ours) == len(theirs) == TOP_K
-    assert [(a["answer"], a["start"], a["end"]) for a in ours] == [(a["answer"], a["start"], a["end"]) for a in theirs]
-    assert max(abs(a["score"] - b["score"]) for a, b in zip(ours, theirs)) <= TOL
+    run, hf, contexts = exported
+    for context in contexts:                                                    # the four longest: several windows
+        theirs, n_windows = pipeline_answers(hf, question, context)
+        assert n_windows >= 2
+        capsys.readouterr()
+        assert main(["answer", str(run), "--context", context, "--question", question, "--top-k", str(TOP_K),
+                     "--json"]) == 0
+        ours = json.loads(capsys.readouterr().out)[0]["answers"]
+        assert len(ours) == len(theirs) == TOP_K
+        assert [(a["answer"], a["start"], a["end"]) for a in ours] == \
+            [(a["answer"], a["start"], a["end"]) for a in theirs]
+        assert max(abs(a["score"] - b["score"]) for a, b in zip(ours, theirs)) <= TOL

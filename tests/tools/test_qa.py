@@ -49,6 +49,10 @@ def test_best_over_windows_whole_words_and_no_answer():
                             {CONTEXT: ctx}, QADataConfig(max_len=64))
     assert (wide["start"], wide["end"]) == ctx.word_span[ctx.word_of[inner]]           # widened to its whole word
     assert ctx.offsets[inner][0] > wide["start"]
+    # a window that begins inside that word widens only to the word's part inside it (the pipeline's word_to_chars)
+    [[cut]] = best_answers([ex], [_feature(first=inner, n=n - inner)], [_logits(n - inner + 5, 4, 4, high=12.0)],
+                           {CONTEXT: ctx}, QADataConfig(max_len=64))
+    assert (cut["start"], cut["end"]) == (ctx.offsets[inner][0], wide["end"])
     start, end = torch.zeros(n + 5), torch.zeros(n + 5)
     start[0] = end[0] = 12.0                                                            # [CLS] sure: no answer
     v2 = QADataConfig(max_len=64, unanswerable=True)

@@ -5,7 +5,9 @@ Post-processing as Hugging Face's question-answering pipeline does it (transform
 start and end logits of the tokens that may hold an answer — the context tokens, and [CLS] — go through a
 softmax each; a span (s, e) of context tokens with s ≤ e < s + max_answer_len scores p_start(s) · p_end(e);
 the best spans over all windows win, and each is widened to whole words (a span starting inside a word starts
-at the word) and cut from the context by the tokens' character offsets. With unanswerable questions (SQuAD
+at the word) and cut from the context by the tokens' character offsets. The widening stays inside the window,
+as the pipeline's `word_to_chars` on an overflowing encoding does: a window that begins inside "libplexus"
+at its token "##us" widens that token to "us" alone. With unanswerable questions (SQuAD
 v2), "no answer" scores p_start([CLS]) · p_end([CLS]) at its lowest over the windows and competes.
 """
 
@@ -52,10 +54,15 @@ def window_spans(start: torch.Tensor, end: torch.Tensor, feature: dict, max_answ
     return spans, null
 
 
-def to_text(ctx: Context, first: int, last: int) -> tuple[str, int, int]:
-    """(text, start char, end char) of context tokens first … last, widened to whole words."""
-    a = ctx.word_span[ctx.word_of[first]][0]
-    b = ctx.word_span[ctx.word_of[last]][1]
+def to_text(ctx: Context, first: int, last: int, window: tuple[int, int] | None = None) -> tuple[str, int, int]:
+    """(text, start char, end char) of context tokens first … last, widened to whole words — to the parts of
+    them inside `window` = (first token, end token) when given."""
+    lo, hi = window or (0, len(ctx.ids))
+    while first > lo and ctx.word_of[first - 1] == ctx.word_of[first]:
+        first -= 1
+    while last + 1 < hi and ctx.word_of[last + 1] == ctx.word_of[last]:
+        last += 1
+    a, b = ctx.offsets[first][0], ctx.offsets[last][1]
     return ctx.text[a:b], a, b
 
 
@@ -63,23 +70,20 @@ def best_answers(examples: list[dict], features: list[dict], logits: list, conte
                  cfg: QADataConfig, top_k: int = 1) -> list[list[dict]]:
     """For each example, its `top_k` answers {"answer", "score", "start", "end"} over all its windows, best
     first (the same text found in two windows counts once, at its best score)."""
-    found: list[dict[tuple[int, int], float]] = [{} for _ in examples]
+    found: list[dict[tuple[int, int], dict]] = [{} for _ in examples]
     null = [1.0] * len(examples)
     for f, (start, end) in zip(features, logits):
         spans, no_answer = window_spans(start, end, f, cfg.max_answer_len, top_k)
         k = f["example"]
         null[k] = min(null[k], no_answer)
+        ctx = contexts[examples[k]["context"]]
         for score, first, last in spans:
-            found[k][(first, last)] = max(score, found[k].get((first, last), 0.0))
+            text, a, b = to_text(ctx, first, last, (f["first"], f["first"] + f["n"]))
+            if (a, b) not in found[k] or found[k][(a, b)]["score"] < score:
+                found[k][(a, b)] = {"answer": text, "score": score, "start": a, "end": b}
     out = []
-    for k, ex in enumerate(examples):
-        ctx = contexts[ex["context"]]
-        answers: dict[tuple[int, int], dict] = {}
-        for (first, last), score in found[k].items():
-            text, a, b = to_text(ctx, first, last)
-            if (a, b) not in answers or answers[(a, b)]["score"] < score:
-                answers[(a, b)] = {"answer": text, "score": score, "start": a, "end": b}
-        ranked = list(answers.values())
+    for k in range(len(examples)):
+        ranked = list(found[k].values())
         if cfg.unanswerable:
             ranked.append({"answer": "", "score": null[k], "start": 0, "end": 0})
         out.append(sorted(ranked, key=lambda x: -x["score"])[:top_k])
