@@ -12,6 +12,8 @@ from typing import Literal
 
 from lmlab.config import check_choices
 
+MAX_EXP = 6.0  # gensim's and the C tool's bound: a row scoring |v·h| >= MAX_EXP is not updated (σ is saturated)
+
 
 @dataclass(frozen=True)
 class Word2VecConfig:

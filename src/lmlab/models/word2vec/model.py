@@ -6,7 +6,8 @@ hierarchical softmax (N = V - 1). A training example is an input vector h (C,) �
 vector (skip-gram) or the mean of the context words' vectors (CBOW) — and S output rows with 0/1
 labels: the centre word and `negative` noise words drawn from unigram^0.75 (labels 1, 0, …, 0), or
 the inner nodes on the centre word's Huffman path (label 1 - code bit). The loss of one row is
--log sigmoid(±v·h); its gradient is (label - sigmoid(v·h)) times the other vector. A batch is B
+-log sigmoid(±v·h); its gradient is (label - sigmoid(v·h)) times the other vector, applied only where
+|v·h| < MAX_EXP (6), as gensim and the C tool do. A batch is B
 centre words with their windows (B, 2W): gather the rows, score them with one bmm, and add the
 lr-scaled gradients back with index_add_ (rows that repeat in a batch get the sum of their steps, as
 Hogwild threads would, capped by `damping`). Autograd and an optimizer would only add overhead to
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lmlab.models.word2vec.config import Word2VecConfig
+from lmlab.models.word2vec.config import MAX_EXP, Word2VecConfig
 from lmlab.models.word2vec.huffman import huffman_codes, padded
 
 
@@ -46,6 +47,12 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scaled[g] -= 1.0 - scaled[s]
         (small if scaled[g] < 1.0 else large).append(g)
     return accept, alias
+
+
+def step_scale(score: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, lr: float) -> torch.Tensor:
+    """lr·(label - σ(score)) per scored row, zero where the row is padding or |score| >= MAX_EXP."""
+    live = weight * (score.abs() < MAX_EXP)
+    return (labels - torch.sigmoid(score)).mul_(live).mul_(lr)
 
 
 REPEATS = 8  # a row met more often in one batch gets its summed step scaled down to REPEATS steps' worth
@@ -102,7 +109,7 @@ class Word2Vec(nn.Module):
         v = F.embedding(rows, self.out_emb)                                          # (B, S, C)
         score = torch.einsum("bsc,bc->bs", v, h)                                     # (B, S)
         loss = F.binary_cross_entropy_with_logits(score, labels, weight, reduction="sum").item()
-        g = (labels - torch.sigmoid(score)).mul_(weight).mul_(lr)                    # (B, S)
+        g = step_scale(score, labels, weight, lr)                                    # (B, S)
         step_h = torch.bmm(g.unsqueeze(1), v).squeeze(1)                             # (B, C)
         flat = rows.reshape(-1)
         g = g / damping(flat, self.out_emb.shape[0]).view_as(g)
@@ -123,7 +130,7 @@ class Word2Vec(nn.Module):
         w = mask.unsqueeze(2) * weight.unsqueeze(1)                                  # (B, 2W, S)
         target = labels.unsqueeze(1).expand_as(score)
         loss = F.binary_cross_entropy_with_logits(score, target, w, reduction="sum").item()
-        g = (target - torch.sigmoid(score)).mul_(w).mul_(lr)                         # (B, 2W, S)
+        g = step_scale(score, target, w, lr)                                         # (B, 2W, S)
         step_h = torch.bmm(g, v)                                                     # (B, 2W, C)
         step_v = torch.bmm(g.transpose(1, 2), h)                                     # (B, S, C)
         flat = rows.reshape(-1)
