@@ -1,7 +1,7 @@
 """word2vec against gensim 4 (the reference client): formats both ways, the noise and sub-sampling
-formulas, the Huffman codes, and the two evaluations on the same vectors.
+formulas, the Huffman codes, the starting vectors, and the two evaluations on the same vectors.
 
-Tolerances: probabilities to 1e-9 relative to gensim's integer tables (2**31 and 2**32 steps), vectors
+Tolerances: the starting vectors' spread to 1 % (different generators, 2,000 x 50 draws each); probabilities to 1e-9 relative to gensim's integer tables (2**31 and 2**32 steps), vectors
 exactly (binary) or to 1e-6 (text, 6 significant digits both ways), evaluation numbers to 1e-6.
 """
 
@@ -14,7 +14,9 @@ from gensim.test.utils import datapath  # noqa: E402
 
 from lmlab.data.words import keep_probabilities  # noqa: E402
 from lmlab.io.word2vec_format import load_word2vec, save_word2vec  # noqa: E402
+from lmlab.models.word2vec.config import Word2VecConfig  # noqa: E402
 from lmlab.models.word2vec.huffman import huffman_codes  # noqa: E402
+from lmlab.models.word2vec.model import Word2Vec as LmlabWord2Vec  # noqa: E402
 from lmlab.models.word2vec.model import noise_distribution  # noqa: E402
 from lmlab.tools.word_vectors import WordVectors  # noqa: E402
 
@@ -32,6 +34,22 @@ def test_noise_distribution_equals_gensim_cum_table(lee):
     cum = lee.cum_table.astype(np.float64)
     gensim_p = np.diff(np.concatenate([[0.0], cum])) / cum[-1]
     np.testing.assert_allclose(noise_distribution(counts, 0.75), gensim_p, rtol=0, atol=2e-9)
+
+
+def test_start_vectors_spread_as_gensims():
+    """gensim 4 starts the word vectors uniform in ±1/dim (not the C tool's ±0.5/dim), the output rows at zero;
+    lmlab starts the same way (its own generator, so the same spread, not the same numbers)."""
+    import torch
+    sents = [[f"w{i}" for i in range(2000)]] * 5
+    model = Word2Vec(vector_size=50, min_count=1, hs=1, negative=5, seed=3)
+    model.build_vocab(sents)
+    torch.manual_seed(3)
+    ours = LmlabWord2Vec(Word2VecConfig(vocab_size=2000, dim=50))
+    theirs, mine = model.wv.vectors * 50, ours.in_emb.numpy() * 50
+    for x in (theirs, mine):
+        assert -1 <= x.min() < -0.99 and 0.99 < x.max() < 1
+    assert mine.std() == pytest.approx(theirs.std(), rel=0.01)
+    assert not model.syn1.any() and not model.syn1neg.any() and not ours.out_emb.any()
 
 
 @pytest.mark.parametrize("sample", [1e-3, 1e-4])

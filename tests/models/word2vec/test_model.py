@@ -76,6 +76,17 @@ def test_cbow_loss_falls_and_padding_is_ignored():
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
 
 
+def test_start_is_gensims():
+    """Input vectors uniform in ±1/dim (gensim 4's prep_vectors; the C tool's ±0.5/dim is narrower), output rows
+    zero."""
+    torch.manual_seed(0)
+    model = Word2Vec(Word2VecConfig(vocab_size=2000, dim=50, loss="hs"))
+    x = model.in_emb.numpy() * 50
+    assert x.min() >= -1 and x.max() < 1 and x.min() < -0.99 and x.max() > 0.99
+    assert abs(x.mean()) < 0.01 and x.std() == pytest.approx(1 / np.sqrt(3), rel=0.01)
+    assert not model.out_emb.any()
+
+
 def test_config_checks_and_counts():
     with pytest.raises(ValueError, match="arch"):
         Word2VecConfig(arch="glove")

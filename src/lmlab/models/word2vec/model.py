@@ -75,8 +75,9 @@ class Word2Vec(nn.Module):
         super().__init__()
         self.cfg = cfg
         v, c = max(cfg.vocab_size, 1), cfg.dim
-        # the C tool's start: input vectors uniform in ±0.5/C, output rows zero
-        self.in_emb = nn.Parameter((torch.rand(v, c) - 0.5) / c, requires_grad=False)
+        # gensim 4's start (KeyedVectors' prep_vectors): input vectors uniform in ±1/C, output rows zero. The C
+        # tool starts at ±0.5/C; the wider start is gensim's, the reference lmlab is measured against.
+        self.in_emb = nn.Parameter((torch.rand(v, c) * 2 - 1) / c, requires_grad=False)
         self.out_emb = nn.Parameter(torch.zeros(cfg.n_out if cfg.vocab_size else 1, c), requires_grad=False)
 
     def set_counts(self, counts) -> None:
