@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -134,7 +135,7 @@ def main() -> None:
     ids, sid = vocab.encode(sents)
     print(f"corpus: {len(ids):,} words in the vocabulary of {len(vocab.words):,} (min_count {args.min_count}); "
           f"{args.arch}/{args.loss}, dim {args.dim}, window {args.window}, {args.epochs} epochs; "
-          f"{platform.processor() or platform.machine()}")
+          f"{platform.processor() or platform.machine()}; load average {os.getloadavg()[0]:.2f}")
     results: dict[str, list[dict]] = {"gensim": [], "lmlab": []}
     for n, seed in enumerate(int(s) for s in args.seeds.split(",")):
         order = ["gensim", "lmlab"] if n % 2 == 0 else ["lmlab", "gensim"]
@@ -159,7 +160,7 @@ def main() -> None:
     macs = multiply_adds_per_word(vocab, ids, sid, args, ppw)
     print(f"lmlab / gensim words/s: {ratio:.2f} (per CPU-second: {cpu_ratio:.2f}); coverage: wordsim353 pairs {100 - first['pairs_oov_percent']:.1f}% "
           f"in vocabulary, analogies {first['analogy_coverage']:.1%}; {ppw:.2f} examples per word, "
-          f"~{macs:,.0f} multiply-adds per word")
+          f"~{macs:,.0f} multiply-adds per word; load average now {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results, "ratio": ratio, "cpu_ratio": cpu_ratio}, f, indent=2)
