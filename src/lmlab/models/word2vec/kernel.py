@@ -47,7 +47,7 @@ def _randint(state, n: int) -> int:
 @njit(nogil=True, cache=True, fastmath={"reassoc"})
 def _dot(h, out_emb, row: int) -> np.float32:
     """h · out_emb[row], summed in any order (SIMD). Not inline="always": numba would inline it as IR into a
-    caller compiled without the flag, and the sum would stay a scalar chain (1.7x slower)."""
+    caller compiled without the flag, and the sum would stay a scalar chain (1.6x slower)."""
     s = np.float32(0.0)
     for c in range(h.shape[0]):
         s += h[c] * out_emb[row, c]
