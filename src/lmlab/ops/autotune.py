@@ -2,7 +2,8 @@
 
 A "choice" (e.g. the fp32 linear kernel: MKL through F.linear or oneDNN) is decided by timing each
 candidate on a small representative workload, interleaved (so a busy machine slows them alike), median
-of a few repetitions. The fastest wins; the result and its timings are kept in a JSON file under the
+of a few repetitions. The fastest wins, unless the default (what the CPU's features predict) is within
+MARGIN of it; the result and its timings are kept in a JSON file under the
 user's cache directory (`$LMLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/lmlab`, else `~/.cache/lmlab`),
 keyed by CPU model, torch version and thread count, since any of them can change the winner.
 
@@ -25,6 +26,7 @@ import torch
 from lmlab.ops.cpu import cpu_info, median_time
 
 CACHE_FILE = "kernels.json"
+MARGIN = 0.05   # another candidate must beat the default by more than 5 %: a busy machine's noise is no reason to switch
 _decided: dict[str, str] = {}       # this process's decisions, by choice name
 
 
@@ -110,12 +112,19 @@ def choose(name: str, candidates: Callable[[], dict[str, Callable[[], object]]],
     entry = cached().get(name)
     if not (isinstance(entry, dict) and isinstance(entry.get("choice"), str)):
         ms = measure(candidates(), reps)
-        entry = {"choice": min(ms, key=ms.get), "ms": {k: round(v, 4) for k, v in ms.items()}}
+        entry = {"choice": pick(ms, default), "ms": {k: round(v, 4) for k, v in ms.items()}}
         data = _load()
         data.setdefault(cache_key(), {})[name] = entry
         _save(data)
     _decided[name] = entry["choice"]
     return entry["choice"]
+
+
+def pick(ms: dict[str, float], default: str) -> str:
+    """The fastest candidate, unless the default is within MARGIN of it (then the default: a tie is no reason
+    to leave the path the CPU's features predict, and 3 repetitions on a busy machine differ by a few %)."""
+    best = min(ms, key=ms.get)
+    return default if default in ms and ms[default] <= ms[best] * (1 + MARGIN) else best
 
 
 def known(name: str) -> str | None:
