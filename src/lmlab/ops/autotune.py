@@ -1,8 +1,9 @@
 """Kernels chosen by measurement, once per machine: time a few small candidates, keep the fastest, cache it.
 
 A "choice" (e.g. the fp32 linear kernel: MKL through F.linear or oneDNN) is decided by timing each
-candidate on a small representative workload, interleaved (so a busy machine slows them alike), median
-of a few repetitions. The fastest wins, unless the default (what the CPU's features predict) is within
+candidate on a small representative workload, interleaved (so a busy machine slows them alike), the
+fastest of a few repetitions (other work on the machine only ever adds time, so the minimum is the
+least disturbed figure; a median of 3 still flipped choices at a load of 5 on 2 cores). The fastest wins, unless the default (what the CPU's features predict) is within
 MARGIN of it; the result and its timings are kept in a JSON file under the
 user's cache directory (`$LMLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/lmlab`, else `~/.cache/lmlab`),
 keyed by CPU model, torch version and thread count, since any of them can change the winner.
@@ -89,14 +90,14 @@ def clear_cache() -> Path | None:
 
 
 def measure(candidates: dict[str, Callable[[], object]], reps: int = 5) -> dict[str, float]:
-    """Milliseconds per call of each candidate, interleaved one call at a time, median of `reps` rounds."""
+    """Milliseconds per call of each candidate, interleaved one call at a time, the fastest of `reps` rounds."""
     for fn in candidates.values():   # warm up every candidate first (allocations, oneDNN's primitive cache)
         fn()
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(reps):
         for name, fn in candidates.items():
             times[name].append(median_time(fn, 1) * 1e3)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    return {name: min(t) for name, t in times.items()}
 
 
 def choose(name: str, candidates: Callable[[], dict[str, Callable[[], object]]], default: str,
