@@ -30,7 +30,8 @@ def _grads(m: MultiHeadAttention, x: torch.Tensor) -> tuple[torch.Tensor, dict[s
     return y.detach(), {"x": x.grad, **{n: p.grad for n, p in m.named_parameters()}}
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(bias=False), dict(n_kv_heads=2)])
+@pytest.mark.parametrize("kw", [dict(), dict(bias=False), dict(n_kv_heads=2),
+                                dict(backend="naive"), dict(backend="flash"), dict(backend="sdpa")])
 def test_stacked_product_equals_three_products(kw, monkeypatch):
     stacked, apart = _pair(**kw)
     x = torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(1))
