@@ -68,3 +68,11 @@ def test_default_cache_folder_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.delenv("LMLAB_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert autotune.cache_path() == tmp_path / "lmlab" / "kernels.json"
+
+
+def test_the_default_wins_a_near_tie():
+    """Within MARGIN the default stays (noise on a busy machine is no reason to switch); beyond it, the fastest."""
+    assert autotune.pick({"onednn": 2.60, "torch": 2.65}, default="torch") == "torch"
+    assert autotune.pick({"onednn": 2.00, "torch": 2.65}, default="torch") == "onednn"
+    assert autotune.pick({"sdpa": 1.0, "flash": 3.0}, default="flash") == "sdpa"
+    assert autotune.pick({"a": 1.0, "b": 1.01}, default="c") == "a"             # no default among them

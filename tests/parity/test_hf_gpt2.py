@@ -85,6 +85,24 @@ def test_export_loads_in_hf_and_matches(tmp_path, tie):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_bias_free_export_has_zero_biases_and_matches(tmp_path):
+    """A bias=False GPT (nanoGPT's choice, the shakespeare-char recipe's) is GPT-2 with zero biases."""
+    torch.manual_seed(0)
+    ours = GPT(preset("tiny", bias=False, activation="gelu_exact"))
+    _jitter_(ours)
+    ours.eval()
+    save_hf_gpt2(ours, tmp_path / "hf")
+    hf, info = GPT2LMHeadModel.from_pretrained(tmp_path / "hf", output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    biases = [t for k, t in hf.state_dict().items() if k.endswith(".bias") and ".attn.bias" not in k]
+    assert biases and all(not t.any() for t in biases)
+    assert _max_diff(hf.eval(), ours, ours.cfg.vocab_size) <= TOL
+    back = load_hf_gpt2(tmp_path / "hf").eval()   # back as a GPT with (zero) biases: the same logits
+    ids = _ids(ours.cfg.vocab_size)
+    with torch.no_grad():
+        assert (back(ids) - ours(ids)).abs().max().item() <= TOL
+
+
 def test_keys_without_prefix_and_old_mask_buffers(tmp_path):
     """The original openai-community/gpt2 files have no "transformer." prefix and keep attn.bias buffers."""
     hf = _hf_model()
@@ -129,7 +147,6 @@ def test_unsupported_hf_config_is_refused(override, word):
     (dict(norm_first=False), "norm_first"),
     (dict(pos_embedding="sinusoidal"), "pos_embedding"),
     (dict(n_kv_heads=2), "n_kv_heads"),
-    (dict(bias=False), "bias"),
 ])
 def test_unsupported_export_is_refused(tmp_path, override, field):
     with pytest.raises(LmlabError, match=field):

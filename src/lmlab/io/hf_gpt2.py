@@ -4,7 +4,8 @@ A Hugging Face GPT-2 folder holds `config.json` (GPT2Config fields) and `model.s
 The two models compute the same function; only names and layouts differ:
 - HF's `Conv1D` stores its weight as (in, out), i.e. transposed relative to `nn.Linear` (out, in);
 - HF fuses the query, key and value projections into one `c_attn`, (C, 3C) = [q | k | v];
-- with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`.
+- with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`;
+- a bias-free lmlab GPT (bias=False, as nanoGPT's) is exported with zero biases: the same function.
 Configs that one side cannot express exactly are refused with an LmlabError, never approximated.
 The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
 """
@@ -98,7 +99,6 @@ def unsupported_by_gpt2(cfg: GPTConfig) -> list[str]:
         (cfg.pos_embedding != "learned", f"pos_embedding='{cfg.pos_embedding}' (GPT-2 learns its positions)"),
         (cfg.kv_heads != cfg.n_heads,
          f"n_kv_heads={cfg.n_kv_heads} != n_heads={cfg.n_heads} (GPT-2 has no GQA/MQA)"),
-        (not cfg.bias, "bias=False (GPT-2 has biases in every linear layer and LayerNorm)"),
         (cfg.activation not in ACT_TO_HF,
          f"activation='{cfg.activation}' (GPT-2 has {', '.join(ACT_TO_HF)})"),
         (cfg.norm != "layernorm", f"norm='{cfg.norm}' (GPT-2 uses LayerNorm)"),
@@ -175,6 +175,9 @@ def _to_hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     out, used = {}, set()
 
     def take(name: str) -> torch.Tensor:
+        if name not in sd and name.endswith(".bias") and not model.cfg.bias:
+            weight = sd[name.removesuffix(".bias") + ".weight"]  # a bias-free model: GPT-2's biases are zeros,
+            return torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)  # the same function
         used.add(name)
         return sd[name].detach()
 

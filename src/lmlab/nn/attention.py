@@ -7,6 +7,9 @@ flash, sdpa, or auto: the fastest measured here), chosen per model or per call. 
 among a group of query heads (GQA, Ainslie et al. 2023; MQA when n_kv_heads = 1). With a
 `LayerKV` cache the new keys and values are appended and the queries attend to everything
 cached (incremental decoding); with a `rotary` module queries and keys are rotated by position.
+In training, self-attention computes q, k and v with one product against the three weights stacked
+([W_q; W_k; W_v], (C + 2·kv_dim, C)), as GPT-2's c_attn does: fewer, larger GEMMs forward and backward,
+while the module keeps three Linear layers (checkpoints, LoRA targets and converters see q/k/v apart).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from torch import nn
 from lmlab.nn.kv_cache import LayerKV
 from lmlab.nn.linear import Linear
 from lmlab.ops.attention import attention
+from lmlab.ops.linear import linear
 
 
 class MultiHeadAttention(nn.Module):
@@ -42,6 +46,17 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, n, self.head_dim).transpose(1, 2)  # (B, n, T, D)
 
+    def _stacked_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """q, k, v (B, T, ·) of x by one product, where that is the same maths and pays: training (decoding
+        would copy the weights for every token), three plain Linear layers (no LoRA, NF4, hooks); else None."""
+        parts = (self.q_proj, self.k_proj, self.v_proj)
+        if not (self.training and torch.is_grad_enabled()) or any(
+                type(m) is not Linear or m._forward_hooks or m._forward_pre_hooks for m in parts):
+            return None
+        weight = torch.cat([m.weight for m in parts])                          # (C + 2·kv_dim, C)
+        bias = None if self.q_proj.bias is None else torch.cat([m.bias for m in parts])
+        return linear(x, weight, bias).split([m.out_features for m in parts], dim=-1)
+
     def memory_kv(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of src (B, S, C), split into heads: two (B, H_kv, S, D) tensors."""
         return self._heads(self.k_proj(src), self.n_kv_heads), self._heads(self.v_proj(src), self.n_kv_heads)
@@ -57,11 +72,12 @@ class MultiHeadAttention(nn.Module):
         memory_kv: cross-attention keys and values already projected by `memory_kv(memory)`, used
         instead of projecting `memory` again (a decoder step reuses the encoder's, see seq2seq)."""
         B, T, C = x.shape
-        q = self._heads(self.q_proj(x), self.n_heads)         # (B, H, T, D)
-        if memory_kv is not None:
-            k, v = memory_kv                                  # (B, H_kv, S, D) each
+        stacked = self._stacked_qkv(x) if memory is None and memory_kv is None else None
+        if stacked is not None:                               # q (B, T, C), k and v (B, T, kv_dim)
+            q, k, v = self._heads(stacked[0], self.n_heads), *(self._heads(t, self.n_kv_heads) for t in stacked[1:])
         else:
-            k, v = self.memory_kv(x if memory is None else memory)
+            q = self._heads(self.q_proj(x), self.n_heads)     # (B, H, T, D)
+            k, v = memory_kv if memory_kv is not None else self.memory_kv(x if memory is None else memory)
         past = cache.length if cache is not None else 0
         if self.rotary is not None:
             if positions is None:

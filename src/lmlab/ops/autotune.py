@@ -1,8 +1,10 @@
 """Kernels chosen by measurement, once per machine: time a few small candidates, keep the fastest, cache it.
 
 A "choice" (e.g. the fp32 linear kernel: MKL through F.linear or oneDNN) is decided by timing each
-candidate on a small representative workload, interleaved (so a busy machine slows them alike), median
-of a few repetitions. The fastest wins; the result and its timings are kept in a JSON file under the
+candidate on a small representative workload, interleaved (so a busy machine slows them alike), the
+fastest of a few repetitions (other work on the machine only ever adds time, so the minimum is the
+least disturbed figure; a median of 3 still flipped choices at a load of 5 on 2 cores). The fastest wins, unless the default (what the CPU's features predict) is within
+MARGIN of it; the result and its timings are kept in a JSON file under the
 user's cache directory (`$LMLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/lmlab`, else `~/.cache/lmlab`),
 keyed by CPU model, torch version and thread count, since any of them can change the winner.
 
@@ -25,6 +27,7 @@ import torch
 from lmlab.ops.cpu import cpu_info, median_time
 
 CACHE_FILE = "kernels.json"
+MARGIN = 0.05   # another candidate must beat the default by more than 5 %: a busy machine's noise is no reason to switch
 _decided: dict[str, str] = {}       # this process's decisions, by choice name
 
 
@@ -87,14 +90,14 @@ def clear_cache() -> Path | None:
 
 
 def measure(candidates: dict[str, Callable[[], object]], reps: int = 5) -> dict[str, float]:
-    """Milliseconds per call of each candidate, interleaved one call at a time, median of `reps` rounds."""
+    """Milliseconds per call of each candidate, interleaved one call at a time, the fastest of `reps` rounds."""
     for fn in candidates.values():   # warm up every candidate first (allocations, oneDNN's primitive cache)
         fn()
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(reps):
         for name, fn in candidates.items():
             times[name].append(median_time(fn, 1) * 1e3)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    return {name: min(t) for name, t in times.items()}
 
 
 def choose(name: str, candidates: Callable[[], dict[str, Callable[[], object]]], default: str,
@@ -110,12 +113,19 @@ def choose(name: str, candidates: Callable[[], dict[str, Callable[[], object]]],
     entry = cached().get(name)
     if not (isinstance(entry, dict) and isinstance(entry.get("choice"), str)):
         ms = measure(candidates(), reps)
-        entry = {"choice": min(ms, key=ms.get), "ms": {k: round(v, 4) for k, v in ms.items()}}
+        entry = {"choice": pick(ms, default), "ms": {k: round(v, 4) for k, v in ms.items()}}
         data = _load()
         data.setdefault(cache_key(), {})[name] = entry
         _save(data)
     _decided[name] = entry["choice"]
     return entry["choice"]
+
+
+def pick(ms: dict[str, float], default: str) -> str:
+    """The fastest candidate, unless the default is within MARGIN of it (then the default: a tie is no reason
+    to leave the path the CPU's features predict, and 3 repetitions on a busy machine differ by a few %)."""
+    best = min(ms, key=ms.get)
+    return default if default in ms and ms[default] <= ms[best] * (1 + MARGIN) else best
 
 
 def known(name: str) -> str | None:

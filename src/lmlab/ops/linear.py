@@ -116,7 +116,7 @@ def kernel_for(m: int, k: int, n: int) -> str:
     name = choice_name(m, k, n)
     if torch.compiler.is_compiling():   # no timing inside a trace: what was decided, else the CPU's default
         return autotune.known(name) or _default
-    return autotune.choose(name, lambda: _candidates(rows_bucket(m), k, n), _default, reps=3)
+    return autotune.choose(name, lambda: _candidates(rows_bucket(m), k, n), _default, reps=5)
 
 
 def resolved_kernel() -> str:
