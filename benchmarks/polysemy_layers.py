@@ -7,13 +7,20 @@ layer's forward half →h_j, backward half ←h_j and both [→h_j; ←h_j], and
 of the layers). Context-identity baselines ask how much of the separation the neighbouring words'
 identity alone gives: the char-CNN vector x of the word before the occurrence, of the word after it, of
 the two before and the two after (concatenated, in order), and the mean x of the words within 3 of it. Measures as `lmlab explain polysemy` (same/cross cosine gap, centred
-gap, leave-one-out 1-NN and nearest sense centroid), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over occurrences (resampled with replacement;
-a copy of an occurrence is never paired with itself or taken as its own neighbour), and, for each view, the
-trained-minus-random difference on the same resamples (paired), with its interval; random twins of
-several seeds show how much the baseline itself moves. Last, a leave-one-out logistic-regression probe
-asks whether the sense is linearly readable at all, where the cosines may not show it.
+gap, leave-one-out 1-NN and nearest sense centroid), (ties among nearest neighbours broken at random, in expectation), each with a 90% bootstrap interval over sentences (resampled with replacement,
+each drawn sentence bringing all its labelled occurrences; a copy of an occurrence is never paired with itself
+or taken as its own neighbour), and, for each view, the trained-minus-random difference on the same resamples
+(paired), with its interval; random twins of several seeds show how much the baseline itself moves. Last, a
+logistic-regression probe (10-fold cross-validation, folds by sentence) asks whether the sense is linearly
+readable at all, where the cosines may not show it. A BERT run (`--bert`) gets the same measures for its final
+layer, beside its own random twins.
 
-    python benchmarks/polysemy_layers.py --elmo RUN [RUN …] [--sentences extra.tsv] --json out.json
+`--set all` measures every hand-labelled river or money "bank"/"banks" of `lmlab explain polysemy --set all`
+(172); `--source wikitext2` keeps only those of one text (WikiText's 51: the river and money occurrences then
+come from the same kind of text, so its style cannot stand in for the sense).
+
+    python benchmarks/polysemy_layers.py --elmo RUN [RUN …] [--bert RUN] [--set all [--source S] [--singular]] \
+        --json out.json
 """
 
 from __future__ import annotations
@@ -26,17 +33,27 @@ import torch
 
 from lmlab.data.word_chars import char_tensor, split_words
 from lmlab.runs.run import Run
-from lmlab.tools.explain.polysemy import labelled, nearest_centroid, read_labelled
+from lmlab.tools.explain.polysemy import (
+    BANK,
+    Labelled,
+    labelled,
+    nearest_centroid,
+    read_labelled,
+    word_vectors,
+)
 
 MEASURES = ("gap", "centred_gap", "nn_acc", "centroid_acc")
 
 
 @torch.inference_mode()
-def views(model, texts: list[str], word: str) -> tuple[dict[str, torch.Tensor], list[int]]:
-    """name -> (N, C) vectors of the N occurrences of `word` in the texts, and the text of each occurrence."""
+def views(model, data: Labelled) -> tuple[dict[str, torch.Tensor], list[int]]:
+    """name -> (N, C) vectors of the N labelled occurrences in the texts, and the text of each occurrence."""
     model.eval()
-    sentences = [split_words(t) for t in texts]
-    where = [(s, i) for s, words in enumerate(sentences) for i, w in enumerate(words) if w.lower() == word]
+    sentences = [split_words(t) for t in data.texts]
+    where = []
+    for s, words in enumerate(sentences):
+        at = [i for i, w in enumerate(words) if w.lower() in data.forms]
+        where += [(s, i) for i in (at if data.which[s] is None else at[data.which[s]:data.which[s] + 1])]
     chars, lengths = char_tensor(sentences, model.cfg.max_chars)
     out = model.states(chars, lengths)
     rows = torch.tensor([s for s, _ in where])
@@ -88,15 +105,18 @@ def resampled(vectors: torch.Tensor, label: torch.Tensor, idx: torch.Tensor) -> 
             "centroid_acc": nearest_centroid(v, lab, other).item()}
 
 
-def probe(vectors: torch.Tensor, label: torch.Tensor) -> float:
-    """Leave-one-out accuracy of a logistic-regression probe (standardised features, L2, C = 0.1): is the
-    sense linearly readable from the vectors, even where cosines do not show it? (Liu et al. 2019)"""
+def probe(vectors: torch.Tensor, label: torch.Tensor, sentence: torch.Tensor) -> float:
+    """Cross-validated accuracy (10 folds, stratified, the occurrences of one sentence in one fold) of a
+    logistic-regression probe (standardised features, L2, C = 0.1): is the sense linearly readable from the
+    vectors, even where cosines do not show it? (Liu et al. 2019)"""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import LeaveOneOut, cross_val_score
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    return cross_val_score(model, vectors.double().numpy(), label.numpy(), cv=LeaveOneOut()).mean().item()
+    folds = StratifiedGroupKFold(n_splits=10, shuffle=True, random_state=0)
+    return cross_val_score(model, vectors.double().numpy(), label.numpy(), groups=sentence.numpy(),
+                           cv=folds).mean().item()
 
 
 def interval(xs: list[float]) -> list[float]:
@@ -104,63 +124,100 @@ def interval(xs: list[float]) -> list[float]:
     return [t.quantile(0.05).item(), t.quantile(0.95).item()]
 
 
+def bert_views(path: str, data: Labelled, seed: int | None = None) -> tuple[dict[str, torch.Tensor], list[int]]:
+    """The final layer's vectors of the labelled occurrences for a BERT run (seed: its random twin)."""
+    from lmlab.tools.token_vectors import bert_word_vectors
+    rows = bert_word_vectors(path, data.texts, random_weights=seed is not None, seed=seed or 0)
+    vectors, where = word_vectors(rows, data.forms, data.which)
+    return {"final layer": vectors}, where
+
+
+def compare(path: str, trained, twins, label, sentence, draws, seeds: int) -> dict:
+    """Each view's measures for a run beside its random twins, with the intervals; printed and returned."""
+    everyone = torch.arange(len(label))
+    res = {}
+    print(f"\n{path}: trained [90% bootstrap] | random twin seed 0 (min..max of {seeds} seeds) | "
+          "trained - twin 0 [90%, paired]")
+    for view in trained:
+        boots = [resampled(trained[view], label, d) for d in draws]
+        boots0 = [resampled(twins[0][view], label, d) for d in draws]
+        twin_full = [resampled(t[view], label, everyone) for t in twins]
+        row = {"trained": resampled(trained[view], label, everyone),
+               "trained_90": {m: interval([b[m] for b in boots]) for m in MEASURES},
+               "random": twin_full[0],
+               "random_seeds": {m: [min(t[m] for t in twin_full), max(t[m] for t in twin_full)] for m in MEASURES},
+               "diff_90": {m: interval([a[m] - b[m] for a, b in zip(boots, boots0)]) for m in MEASURES},
+               "probe": probe(trained[view], label, sentence),
+               "probe_random": [probe(t[view], label, sentence) for t in twins]}
+        res[view] = row
+        print(f"  {view}")
+        for m in MEASURES:
+            t, i, r, rs, d = (row["trained"][m], row["trained_90"][m], row["random"][m], row["random_seeds"][m],
+                              row["diff_90"][m])
+            print(f"    {m:<13} {t:+.3f} [{i[0]:+.3f}, {i[1]:+.3f}] | {r:+.3f} ({rs[0]:+.3f}..{rs[1]:+.3f}) | "
+                  f"[{d[0]:+.3f}, {d[1]:+.3f}]")
+        pr = row["probe_random"]
+        print(f"    {'probe (10-fold)':<13} {row['probe']:+.3f} | {pr[0]:+.3f} ({min(pr):+.3f}..{max(pr):+.3f})")
+    return res
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--elmo", nargs="+", required=True, help="ELMo run folders")
-    p.add_argument("--sentences", help="more SENSE<TAB>sentence lines, added to the bundled WikiText ones")
+    p.add_argument("--elmo", nargs="+", default=[], help="ELMo run folders")
+    p.add_argument("--bert", nargs="+", default=[], help="BERT run folders (their final layer)")
+    p.add_argument("--set", default="wikitext", choices=("wikitext", "all"), help="the bundled set (default: "
+                   "wikitext, the 35 rule-labelled occurrences; all: the 172 hand-labelled ones)")
+    p.add_argument("--source", help="with --set all: only the occurrences from this text (e.g. wikitext2)")
+    p.add_argument("--singular", action="store_true", help="with --set all: only the occurrences spelled 'bank' "
+                   "(plurals are a larger share of the river ones, a cue of spelling, not of context)")
+    p.add_argument("--sentences", help="more SENSE<TAB>sentence lines, added to the bundled ones")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples (default: 1000)")
     p.add_argument("--seeds", type=int, default=5, help="random twins, seeds 0..N-1 (default: 5); the paired "
                                                          "difference is taken with seed 0's")
     p.add_argument("--json")
     args = p.parse_args()
+    if not args.elmo and not args.bert:
+        p.error("give --elmo and/or --bert runs")
     torch.set_num_threads(1)
-    senses, texts, source = labelled("bank")
+    data = labelled("bank", sentence_set=args.set)
+    keep = [i for i, o in enumerate(data.origins) if args.source in (None, o)
+            and not (args.singular and BANK.findall(data.texts[i])[data.which[i]].lower() == "banks")]
+    data = data._replace(**{f: [getattr(data, f)[i] for i in keep] for f in ("senses", "texts", "which", "origins")})
     if args.sentences:
         extra = read_labelled(args.sentences)
-        senses, texts = senses + [s for s, _ in extra], texts + [t for _, t in extra]
-    results, draws = {}, None
-    for path in args.elmo:
-        run = Run.open(path, family="elmo")
-        trained, where = views(run.model(), texts, "bank")
-        twins = []
-        for seed in range(args.seeds):
-            torch.manual_seed(seed)
-            twins.append(views(run.build(), texts, "bank")[0])
-        occ = [senses[s] for s in where]
-        if draws is None:
-            print(f"{len(texts)} sentences, {len(occ)} occurrences: {occ.count('river')} river, "
-                  f"{occ.count('money')} money")
-            label = torch.tensor([s == "money" for s in occ]).long()
-            g = torch.Generator().manual_seed(0)
-            draws = [torch.randint(len(occ), (len(occ),), generator=g) for _ in range(args.bootstrap)]
-        everyone = torch.arange(len(occ))
-        res = {}
-        print(f"\n{path}: trained [90% bootstrap] | random twin seed 0 (min..max of {args.seeds} seeds) | "
-              "trained - twin 0 [90%, paired]")
-        for view in trained:
-            boots = [resampled(trained[view], label, d) for d in draws]
-            boots0 = [resampled(twins[0][view], label, d) for d in draws]
-            twin_full = [resampled(t[view], label, everyone) for t in twins]
-            row = {"trained": resampled(trained[view], label, everyone),
-                   "trained_90": {m: interval([b[m] for b in boots]) for m in MEASURES},
-                   "random": twin_full[0],
-                   "random_seeds": {m: [min(t[m] for t in twin_full), max(t[m] for t in twin_full)]
-                                    for m in MEASURES},
-                   "diff_90": {m: interval([a[m] - b[m] for a, b in zip(boots, boots0)]) for m in MEASURES},
-                   "probe": probe(trained[view], label), "probe_random": [probe(t[view], label) for t in twins]}
-            res[view] = row
-            print(f"  {view}")
-            for m in MEASURES:
-                t, i, r, rs, d = (row["trained"][m], row["trained_90"][m], row["random"][m], row["random_seeds"][m],
-                                  row["diff_90"][m])
-                print(f"    {m:<13} {t:+.3f} [{i[0]:+.3f}, {i[1]:+.3f}] | {r:+.3f} ({rs[0]:+.3f}..{rs[1]:+.3f}) | "
-                      f"[{d[0]:+.3f}, {d[1]:+.3f}]")
-            pr = row["probe_random"]
-            print(f"    {'probe (LOO)':<13} {row['probe']:+.3f} | {pr[0]:+.3f} ({min(pr):+.3f}..{max(pr):+.3f})")
-        results[path] = res
+        data = data._replace(senses=data.senses + [s for s, _ in extra], texts=data.texts + [t for _, t in extra],
+                             which=data.which + [None] * len(extra), origins=data.origins + ["extra"] * len(extra))
+    runs = [(path, views(Run.open(path, family="elmo").model(), data),
+             [views(_seeded(Run.open(path, family="elmo").build, seed), data)[0] for seed in range(args.seeds)])
+            for path in args.elmo]
+    runs += [(path, bert_views(path, data), [bert_views(path, data, seed)[0] for seed in range(args.seeds)])
+             for path in args.bert]
+    where = runs[0][1][1]
+    assert all(r[1][1] == where for r in runs), "every model must find the same occurrences"
+    occ = [data.senses[s] for s in where]
+    text_id = {t: i for i, t in enumerate(dict.fromkeys(data.texts))}       # one sentence, one id
+    sentence = torch.tensor([text_id[data.texts[s]] for s in where])
+    label = torch.tensor([s == "money" for s in occ]).long()
+    majority = max(occ.count("river"), occ.count("money")) / len(occ)
+    print(f"{len(text_id)} sentences, {len(occ)} occurrences: {occ.count('river')} river, {occ.count('money')} money "
+          f"(always the larger sense: {majority:.1%})")
+    members = [torch.nonzero(sentence == i).flatten() for i in range(len(text_id))]
+    g = torch.Generator().manual_seed(0)
+    draws = [torch.cat([members[i] for i in torch.randint(len(members), (len(members),), generator=g).tolist()])
+             for _ in range(args.bootstrap)]
+    results = {path: compare(path, trained[0], twins, label, sentence, draws, args.seeds)
+               for path, trained, twins in runs}
     if args.json:
-        summary = {"source": source, "sentences": len(texts), "occurrences": len(occ), "runs": results}
+        summary = {"source": data.source, "set": args.set, "only": args.source, "singular": args.singular,
+                   "sentences": len(text_id),
+                   "occurrences": len(occ), "river": occ.count("river"), "money": occ.count("money"),
+                   "majority": majority, "runs": results}
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+
+def _seeded(build, seed: int):
+    torch.manual_seed(seed)
+    return build()
 
 
 if __name__ == "__main__":

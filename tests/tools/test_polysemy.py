@@ -1,6 +1,6 @@
-"""lmlab.tools.explain.polysemy: the sense rule on WikiText's "bank" sentences, finding a word a model split
-into pieces, the separation numbers by hand, the CLI with a trained run and its random twin, user sentences
-(Chinese, with an ELMo), and the refusals."""
+"""lmlab.tools.explain.polysemy: the sense rule on WikiText's "bank" sentences, the hand-labelled set of every
+"bank"/"banks" (--set all), finding a word a model split into pieces, the separation numbers by hand, the CLI
+with a trained run and its random twin, user sentences (Chinese, with an ELMo), and the refusals."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ import torch
 from lmlab.cli import main
 from lmlab.errors import LmlabError
 from lmlab.tools.explain.polysemy import (
+    labelled,
     nearest_centroid,
     occurrences,
     read_labelled,
+    read_senses,
     run,
     sense_of_bank,
     separation,
     wikitext_sentences,
+    word_vectors,
 )
+from lmlab.tools.token_vectors import WordVectors
 
 
 def test_the_rule_labels_the_wikitext_sentences():
@@ -30,6 +34,38 @@ def test_the_rule_labels_the_wikitext_sentences():
     assert sense_of_bank("The main road bent south along the east bank of the river .") == "river"
     assert sense_of_bank("He also purchased 200 shares in the new bank .") == "money"
     assert sense_of_bank("the late May and August bank holidays") is None
+
+
+def test_the_hand_labelled_set_counts_and_offsets():
+    every = read_senses(keep_all=True)
+    assert len(every) == 230 and all(o.labeller in ("rule", "hand") for o in every)
+    count = {s: sum(o.sense == s for o in every) for s in ("river", "money", "other", "unclear")}
+    assert count == {"river": 33, "money": 139, "other": 57, "unclear": 1}
+    assert len(read_senses()) == 172
+    wiki = [o for o in every if o.source == "wikitext2" and o.sense in ("river", "money")]
+    assert sum(o.sense == "river" for o in wiki) == 28 and len(wiki) == 51
+    # the rule says river for "West Bank" (west) and money for the banks of the Mississippi ("banks"); the hand not
+    west = [o for o in every if o.sentence[o.offset - 5:o.offset] == "West "]
+    assert len(west) == 31 and {o.sense for o in west} == {"other"} and {o.labeller for o in west} == {"hand"}
+    assert any(o.sense == "river" and o.labeller == "hand" and "Mississippi" in o.sentence for o in every)
+
+
+def test_the_all_set_picks_each_occurrence(tmp_path):
+    data = labelled(sentence_set="all")
+    assert len(data.texts) == 172 and data.forms == ("bank", "banks")
+    assert data.senses.count("river") == 33 and set(data.origins) >= {"wikitext2", "lee", "fortunes"}
+    # one sentence, three occurrences: the bank shares (money), the bank (money), the First Bank (money)
+    rows = [i for i, t in enumerate(data.texts) if t.startswith("The bank shares he held")]
+    assert sorted(data.which[i] for i in rows) == [0, 1, 2] and "First bank of" in data.texts[rows[0]]
+    # "World Bank's" -> "World bank 's": the word alone in every model's words
+    assert any("World bank 's Doing" in t for t in data.texts)
+    words = ["the", "banks", "of", "the", "bank", "and", "a", "bank"]
+    row = WordVectors(words, torch.arange(8.0)[:, None])
+    vectors, where = word_vectors([row, row], ("bank", "banks"), [2, None])
+    assert vectors[:, 0].tolist() == [7.0, 1.0, 4.0, 7.0] and where == [0, 1, 1, 1]
+    (tmp_path / "bad.tsv").write_text("river\thand\tx\t3\tthe bank\n", encoding="utf-8")
+    with pytest.raises(LmlabError, match="bad.tsv:1: no 'bank'"):
+        read_senses(tmp_path / "bad.tsv")
 
 
 def test_occurrences_find_words_split_into_pieces():
@@ -67,6 +103,9 @@ def test_cli_measures_a_run_beside_its_random_twin(elmo_run, capsys):
     assert "run (elmo)" in out and "run, random weights" in out
     assert main(["explain", "polysemy", "--model", str(path), "--layer", "1"]) == 0   # another ELMo layer
     assert "run (elmo), layer 1" in capsys.readouterr().out
+    assert main(["explain", "polysemy", "--model", str(path), "--set", "all"]) == 0   # every hand-labelled one
+    out = capsys.readouterr().out
+    assert "172 occurrences" in out and "river (33):" in out and "money (139):" in out
 
 
 def test_user_sentences_in_chinese(elmo_run, tmp_path):
@@ -90,5 +129,8 @@ def test_refusals(elmo_run, tmp_path, cli_fails):
     (tmp_path / "miss.tsv").write_text("a\tone bank\na\ttwo bank\nb\tthree\nb\tfour bank\n", encoding="utf-8")
     cli_fails(["explain", "polysemy", "--sentences", str(tmp_path / "miss.tsv")], "sentence 3", "'bank'")
     cli_fails(["explain", "polysemy", "--word", "apple"], "--sentences")
+    cli_fails(["explain", "polysemy", "--set", "all", "--sentences", str(tmp_path / "one.tsv")], "not both")
+    (tmp_path / "empty.tsv").write_text("# nothing\n", encoding="utf-8")
+    cli_fails(["explain", "polysemy", "--sentences", str(tmp_path / "empty.tsv")], "no labelled sentences")
     cli_fails(["explain", "softmax", "--model", str(path)], "takes no --model")
     cli_fails(["explain", "polysemy", "--model", str(path), "--layer", "3"], "layer must be between 0")

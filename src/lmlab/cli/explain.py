@@ -27,6 +27,7 @@ def cmd_explain(args) -> None:
         raise LmlabError(f"say which topic: lmlab explain TOPIC, one of {', '.join(TOPICS)} "
                          "(`lmlab explain --list` describes them)")
     options = {"models": tuple(args.model) if args.model else None, "word": args.word, "sentences": args.sentences,
+               "sentence_set": args.sentence_set,
                **{key: getattr(args, key) for key in TOPIC_OPTIONS}}
     run_topic(args.topic, args.out, **options)
 
@@ -43,6 +44,7 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
                "  lmlab explain attention-scaling --out explain-plots\n"
                "  lmlab explain polysemy --model runs/elmo-wiki --model runs/bert-wiki\n"
                "  lmlab explain polysemy --model runs/elmo-wiki --layer 1\n"
+               "  lmlab explain polysemy --model runs/elmo-wiki --set all\n"
                "  lmlab explain polysemy --model runs/bert-zh --word 苹果 --sentences apple.tsv\n"
                "  lmlab explain patches --image-size 224 --patch-size 16 --stride 8\n"
                "  lmlab explain patches --image-size 8 --patch-size 2 --channels 1 --out explain-plots")
@@ -55,6 +57,10 @@ def add_parser(sub, fmt=argparse.RawDescriptionHelpFormatter) -> None:
     ex.add_argument("--word", help="polysemy: the word to follow (default: bank)")
     ex.add_argument("--sentences", metavar="FILE", help="polysemy: your own sentences, SENSE<TAB>sentence a line "
                                                         "(default: WikiText-2's 'bank' sentences, labelled by a rule)")
+    ex.add_argument("--set", dest="sentence_set", choices=("wikitext", "all"),
+                    help="polysemy: which bundled 'bank' set: wikitext (default; 39 sentences, 35 occurrences "
+                         "labelled by a rule) or all (every 'bank'/'banks' of the English prose at hand, labelled "
+                         "by hand: 172 river or money occurrences)")
     for key, text in TOPIC_OPTIONS.items():
         ex.add_argument("--" + key.replace("_", "-"), dest=key, type=int, metavar="N", help=text)
     ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

@@ -47,7 +47,7 @@ TOPICS: dict[str, Topic] = {
     "tf-idf": Topic("tf_idf", "one-hot, counts and TF-IDF by hand; the notes' idf goes negative"),
     "polysemy": Topic("polysemy", "'bank' by the river and at the money: static vs ELMo/BERT vectors, "
                                   "trained vs random (--model RUN)", options=("models", "word", "sentences",
-                                                                                 "layer")),
+                                                                                 "layer", "sentence_set")),
     "patches": Topic("patches", "ViT's patches: 16×16×3 = 768, the patch count for any image, patch size "
                                 "and stride", options=("image_size", "patch_size", "stride", "channels", "d_model")),
 }

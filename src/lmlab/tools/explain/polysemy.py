@@ -23,6 +23,11 @@ test), guess each occurrence's sense. A static embedding
 gap 0, the neighbour a coin toss. Any contextual model gives cosines below 1, trained or not, so each
 model is set beside the same architecture with random weights (seeded): what training added is the gap
 beyond that baseline.
+`--set all` takes the larger set of `data/bank_senses.tsv` instead: every "bank"/"banks" of the English prose at
+hand (WikiText-2, gensim's Wikipedia articles and Lee news corpus, the fortunes, Tiny Shakespeare), each
+occurrence labelled by hand (the file's header gives the guideline; benchmarks/bank_senses.py made it): 33 river,
+139 money. Its money occurrences come mostly from other texts than WikiText, its river ones mostly from
+WikiText, so the text's style can pass for the sense there; its WikiText rows alone (28 river, 23 money) avoid that.
 `--sentences FILE` takes your own (one `SENSE<TAB>sentence` a line, e.g. 公司 / 水果 for 苹果 with --word 苹果;
 for an ELMo, put spaces between Chinese words, as it splits words at spaces and punctuation).
 """
@@ -33,6 +38,7 @@ import re
 from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -44,6 +50,7 @@ from lmlab.tools.explain._report import heading, save_plot
 RIVER_BEFORE = {"north", "south", "east", "west", "northern", "southern", "eastern", "western", "far", "left",
                 "right", "shallow", "river"}
 RIVER_WORDS = {"river", "shore", "stream"}
+BANK = re.compile(r"(?<!\w)banks?(?!\w)", re.IGNORECASE)                 # the forms `data/bank_senses.tsv` follows
 MONEY_WORDS = {"account", "balance", "banking", "banks", "branch", "capital", "chartered", "credit", "deposits",
                "director", "failures", "financial", "investment", "loan", "shares"}
 
@@ -51,6 +58,41 @@ MONEY_WORDS = {"account", "balance", "banking", "banks", "branch", "capital", "c
 def wikitext_sentences() -> list[str]:
     path = resources.files("lmlab.tools.explain") / "data" / "wikitext2_bank.txt"
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class Occurrence(NamedTuple):
+    """One labelled occurrence of a word: its sense, who labelled it ("rule" or "hand"), the text it is from,
+    and where in its sentence it starts."""
+    sense: str
+    labeller: str
+    source: str
+    offset: int
+    sentence: str
+
+
+SENSES_HEADER = ("sense", "labeller", "source", "offset", "sentence")
+KEPT_SENSES = ("money", "river")
+
+
+def read_senses(path: str | Path | None = None, keep_all: bool = False) -> list[Occurrence]:
+    """The occurrences of a `sense<TAB>labeller<TAB>source<TAB>offset<TAB>sentence` file (default: the bundled
+    `data/bank_senses.tsv`, every "bank"/"banks" of the English prose at hand); only the river and money ones
+    unless `keep_all` (the file also keeps those left out, labelled other or unclear)."""
+    where = resources.files("lmlab.tools.explain") / "data" / "bank_senses.tsv" if path is None else Path(path)
+    rows = []
+    for n, line in enumerate(where.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if tuple(fields) == SENSES_HEADER:
+            continue
+        if len(fields) != 5 or not fields[3].isdigit():
+            raise LmlabError(f"{where}:{n}: expected sense, labeller, source, offset, sentence (tab-separated)")
+        sense, labeller, source, offset, sentence = fields
+        if not BANK.match(sentence, int(offset)):
+            raise LmlabError(f"{where}:{n}: no 'bank' or 'banks' at offset {offset}")
+        rows.append(Occurrence(sense, labeller, source, int(offset), sentence))
+    return rows if keep_all else [o for o in rows if o.sense in KEPT_SENSES]
 
 
 def sense_of_bank(sentence: str) -> str | None:
@@ -97,11 +139,15 @@ def occurrences(words: list[str], word: str) -> list[list[int]]:
     return found
 
 
-def word_vectors(rows, word: str) -> tuple[torch.Tensor, list[int]]:
-    """The vectors of every occurrence of `word` in each sentence's WordVectors, and the sentence of each."""
+def word_vectors(rows, forms: tuple[str, ...], which: list[int | None] | None = None
+                 ) -> tuple[torch.Tensor, list[int]]:
+    """The vectors of the occurrences of the word (any of its `forms`) in each text's WordVectors, and the text
+    of each: every occurrence, or only the k-th one (in order, any form) where which[text] = k."""
     vectors, where = [], []
     for s, row in enumerate(rows):
-        for span in occurrences(row.words, word):
+        spans = sorted((span for form in forms for span in occurrences(row.words, form)), key=lambda sp: sp[0])
+        k = None if which is None else which[s]
+        for span in spans if k is None else spans[k:k + 1]:
             vectors.append(row.vectors[span].mean(0))
             where.append(s)
     return (torch.stack(vectors) if vectors else torch.empty(0)), where
@@ -141,15 +187,15 @@ def separation(vectors: torch.Tensor, senses: list[str]) -> tuple[dict[str, floa
             "centroid_acc": nearest_centroid(vectors, label, off).item()}, cos
 
 
-def measure(vectors_of, texts: list[str], senses: list[str], word: str) -> tuple[dict[str, float], torch.Tensor]:
+def measure(vectors_of, data: Labelled) -> tuple[dict[str, float], torch.Tensor]:
     """Separation of the senses for one model (`vectors_of(texts)` -> WordVectors per text), occurrences in
-    the order of `texts` (sorted by sense by the caller)."""
-    vectors, where = word_vectors(vectors_of(texts), word)
-    missing = sorted(set(range(len(texts))) - set(where))
+    the order of the texts (sorted by sense by `labelled`)."""
+    vectors, where = word_vectors(vectors_of(data.texts), data.forms, data.which)
+    missing = sorted(set(range(len(data.texts))) - set(where))
     if missing:
-        raise LmlabError(f"sentence {missing[0] + 1} ({texts[missing[0]][:50]!r}…): the model's words do not "
-                         f"spell {word!r} (for an ELMo, put spaces around Chinese words)")
-    return separation(vectors, [senses[s] for s in where])
+        raise LmlabError(f"sentence {missing[0] + 1} ({data.texts[missing[0]][:50]!r}…): the model's words do not "
+                         f"spell {data.forms[0]!r} (for an ELMo, put spaces around Chinese words)")
+    return separation(vectors, [data.senses[s] for s in where])
 
 
 def _models(models: tuple[str, ...], layer: int = -1) -> list[tuple[str, object]]:
@@ -174,29 +220,66 @@ def _models(models: tuple[str, ...], layer: int = -1) -> list[tuple[str, object]
     return out
 
 
-def labelled(word: str = "bank", sentences: str | None = None) -> tuple[list[str], list[str], str]:
-    """(senses, texts, source): the bundled WikiText "bank" sentences labelled by the rule, or a
-    `SENSE<TAB>sentence` file's; sorted by sense, the word spelled one way in every text."""
-    if sentences is None:
-        if word != "bank":
-            raise LmlabError("the bundled WikiText sentences are about 'bank'; for another word give --sentences")
-        pairs = [(sense_of_bank(s), s) for s in wikitext_sentences()]
-        left_out = [s for sense, s in pairs if sense is None]
-        pairs = [(sense, s) for sense, s in pairs if sense is not None]
+class Labelled(NamedTuple):
+    """Sentences with a word to follow: the sense of each (its occurrences'), the texts, which occurrence of
+    the word each text is about (None: all of them; k: the k-th, in order), the text each comes from, the
+    spellings that count, and where the set comes from."""
+    senses: list[str]
+    texts: list[str]
+    which: list[int | None]
+    origins: list[str]
+    forms: tuple[str, ...]
+    source: str
+
+
+SETS = ("wikitext", "all")
+
+
+def labelled(word: str = "bank", sentences: str | None = None, sentence_set: str = "wikitext") -> Labelled:
+    """The bundled WikiText "bank" sentences labelled by the rule (set "wikitext"), every river or money
+    "bank"/"banks" of `data/bank_senses.tsv` (set "all"), or a `SENSE<TAB>sentence` file's; sorted by sense,
+    the word spelled one way in every text (lower case; "bank's" -> "bank 's", so that every model's words
+    have it alone)."""
+    if sentence_set not in SETS:
+        raise LmlabError(f"--set must be one of {', '.join(SETS)}, got {sentence_set!r}")
+    if sentences is not None and sentence_set != "wikitext":
+        raise LmlabError("give --sentences FILE or --set, not both")
+    if sentences is None and word != "bank":
+        raise LmlabError("the bundled sentences are about 'bank'; for another word give --sentences")
+    forms = (word,)
+    if sentences is not None:
+        pairs = [(sense, s, None, Path(sentences).name) for sense, s in read_labelled(sentences)]
+        source = str(sentences)
+    elif sentence_set == "wikitext":
+        pairs = [(sense_of_bank(s), s, None, "wikitext2") for s in wikitext_sentences()]
+        left_out = [p for p in pairs if p[0] is None]
+        pairs = [p for p in pairs if p[0] is not None]
         source = f"WikiText-2, {len(pairs)} sentences labelled by the rule ({len(left_out)} left out)"
     else:
-        pairs, source = read_labelled(sentences), str(sentences)
+        rows = read_senses()
+        sources = ", ".join(sorted({o.source for o in rows}))
+        source = f"every river or money 'bank'/'banks' of the English prose at hand ({sources}), {len(rows)} occurrences"
+        forms = ("bank", "banks")
+        pairs = [(o.sense, o.sentence, len(BANK.findall(o.sentence[:o.offset])), o.source) for o in rows]
+    if not pairs:
+        raise LmlabError(f"{source}: no labelled sentences")
     pairs.sort(key=lambda p: p[0])                                         # by sense: blocks in the plot
     # the word itself is written one way everywhere ("Bank of …" -> "bank of …"): its spelling must not tell
     # the senses apart, only its context
-    spelled = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
-    return [p[0] for p in pairs], [spelled.sub(word, p[1]) for p in pairs], source
+    spelled = re.compile(rf"(?<!\w)({'|'.join(map(re.escape, forms[::-1]))})(?!\w)", re.IGNORECASE)
+
+    def respell(text: str) -> str:
+        return spelled.sub(lambda m: m.group(1).lower() + (" " if re.match(r"['’]\w", text[m.end():]) else ""),
+                           text)
+    senses, texts, which, origins = zip(*pairs)
+    return Labelled(list(senses), [respell(t) for t in texts], list(which), list(origins), forms, source)
 
 
 def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sentences: str | None = None,
-        layer: int = -1) -> dict:
-    senses, texts, source = labelled(word, sentences)
-    pairs = list(zip(senses, texts))
+        layer: int = -1, sentence_set: str = "wikitext") -> dict:
+    data = labelled(word, sentences, sentence_set)
+    senses, source = data.senses, data.source
+    pairs = list(zip(senses, data.texts))
     counts = {s: senses.count(s) for s in sorted(set(senses))}
     if len(counts) < 2 or min(counts.values()) < 2:
         raise LmlabError(f"need two senses with at least two sentences each; got {counts}")
@@ -213,7 +296,7 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
                                 "centroid_acc": nan}}
     matrices = {}
     for label, vectors_of in _models(models, layer):
-        results[label], matrices[label] = measure(vectors_of, texts, senses, word)
+        results[label], matrices[label] = measure(vectors_of, data)
         m = results[label]
         print(f"  {label:<34} {m['same']:>7.4f} {m['cross']:>7.4f} {m['gap']:>+8.4f} {m['centred_gap']:>+8.4f} "
               f"{m['nn_acc']:>7.1%} {m['centroid_acc']:>8.1%}")
@@ -223,8 +306,9 @@ def run(out: Path | None, models: tuple[str, ...] = (), word: str = "bank", sent
           "  occurrence's nearest other occurrence; centroid: the sense whose mean vector (without the occurrence)\n"
           "  is nearest, as the paper's word-sense test does. A random contextual model already separates a\n"
           "  little (it passes on the identity of the words around 'bank'); what training adds is the separation\n"
-          "  beyond its random-weight twin. 35 occurrences: a difference of 0.1 in the centred gap or of 10\n"
-          "  points of accuracy is within the noise (benchmarks/polysemy_layers.py gives bootstrap intervals).")
+          "  beyond its random-weight twin. With the 35 occurrences of --set wikitext a difference of 0.1 in the\n"
+          "  centred gap or of 10 points of accuracy is within the noise; --set all has 172, but its money ones\n"
+          "  come mostly from other texts than its river ones (benchmarks/polysemy_layers.py gives intervals).")
     if not models:
         print("  Give trained runs with --model RUN (ELMo or BERT, e.g. trained on WikiText) to measure them.")
 
