@@ -31,8 +31,10 @@ output and one logsumexp per head and row and recomputes the probabilities in ba
   (C + 1 + C, and its output C for the next linear layer); rotary embeddings add the gathered
   cos/sin tables (4·T·head_dim fp32 values per layer);
 - under autocast the residual stream and the norms stay fp32 (the embedding is fp32 and fp32 + bf16
-  is fp32), the rest is bf16, and every linear layer saves its own bf16 copy of its input: q, k
-  and v cast LayerNorm 1's output three times, SwiGLU's gate and up LayerNorm 2's twice;
+  is fp32), the rest is bf16, and every linear layer saves its own bf16 copy of its input: SwiGLU's
+  gate and up cast LayerNorm 2's output twice; q, k and v cast LayerNorm 1's output once in full
+  training (one product against the stacked weights, whose fp32 concatenation is saved when not under
+  autocast), three times with LoRA;
 - a frozen linear layer (LoRA) saves no input: it needs its input only for its weight's gradient.
   The FF then keeps only the activation's input; each adapter saves its input and r values (A·x).
 - Post-LN blocks (GPT-1) save the same values in another order, and need no final norm.
@@ -104,8 +106,12 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
             per_tok.append((f"{name}: output (input of the next linear layer)", n * C * a,
                             f"{n} bf16 copies × C" if n > 1 else "C"))
 
-    # attention sub-layer (LoRA: the adapters on q, k, v save the norm's output)
-    norm("RMSNorm 1" if rms else "LayerNorm 1", 3, True)
+    # attention sub-layer (LoRA: the adapters on q, k, v save the norm's output). Full training computes q, k, v
+    # by one product against the three weights stacked (nn/attention.py): one input copy under autocast, and
+    # the stacked weight saved for the input's gradient (in fp32 a new tensor; under autocast its bf16 cast
+    # replaces the three cached casts, the same bytes)
+    stacked = not frozen
+    norm("RMSNorm 1" if rms else "LayerNorm 1", 1 if stacked else 3, True)
     if frozen:
         per_tok.append(("LoRA: A·x of the q, k, v, o adapters", 4 * lora_rank * a, "4·r"))
     if backend == "naive":
@@ -115,6 +121,8 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
     else:  # sdpa and flash (and auto, which in training chooses between these two)
         per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else ""), (C + 2 * kv) * a,
                         "C + 2·C_kv"))
+        if stacked and cfg.pos_embedding == "rotary":  # v is a view of the one product's output: its storage
+            per_tok.append(("q, k before rotation (they share v's storage)", (C + kv) * a, "C + C_kv"))
         per_tok.append(("attention output (out_proj input)", C * a, "C"))
         per_tok.append(("logsumexp per head (fp32)", H * 4, "H"))
     # feed-forward sub-layer (LoRA: frozen up/down keep nothing)
@@ -135,6 +143,9 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
         fixed.append(Item("attention mask (bool, T×T per layer)", L * (T * T + T), "L · T² bytes"))
     if cfg.pos_embedding == "rotary":
         fixed.append(Item("rotary cos, sin for q and k (fp32)", L * 16 * T * cfg.head_dim, "L · 4·T·head_dim"))
+    qkv_weights = L * (C + 2 * kv) * C  # values
+    if stacked and not mixed:
+        fixed.append(Item("q, k, v weights stacked for one product", qkv_weights * a, "L · (C + 2·C_kv)·C"))
     if mixed:
         fixed.append(Item("autocast's bf16 copies of the block matrices", 2 * block_matrix_parameters(cfg),
                           "2 B × block matrices"))
@@ -166,6 +177,8 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
     positions = 8 * T if cfg.pos_embedding == "learned" and not frozen else 0
     items += head + [Item("batch: input ids + labels (int64)", N * 16 + positions, "B·T · 2 × 8 B")]
     # under checkpointing autocast's copies of the other blocks' matrices exist until forward ends
-    extra = (L - 1) / L * 2 * block_matrix_parameters(cfg) if checkpointing and mixed else 0.0
+    # (the stacked q, k, v cast is not cached: it is freed with its block's forward)
+    cached = block_matrix_parameters(cfg) - (qkv_weights if stacked else 0)
+    extra = (L - 1) / L * 2 * cached if checkpointing and mixed else 0.0
     return Activations(items, per_layer, layer_token, sum(i.bytes for i in head), head[0].bytes if head else 0.0,
                        N * first_less, kept - (0 if checkpointing else N * first_less), extra, a, r)
