@@ -56,8 +56,9 @@ def test_hogwild_threads_separate_two_topics(arch, loss):
     ids, sid = _two_topics(3000)
     model = Word2Vec(Word2VecConfig(vocab_size=20, dim=16, arch=arch, loss=loss, window=3))
     model.set_counts(np.bincount(ids, minlength=20))
-    stats = train_word2vec(model, ids, sid, np.ones(20), Word2VecTrainConfig(epochs=3, lr=0.05, workers=2))
-    assert stats.epoch_loss[-1] < stats.epoch_loss[0]
+    # lr 0.01: at 0.05 skip-gram hs reaches the floor (ln 10) within the first epoch, and "falls" became noise
+    stats = train_word2vec(model, ids, sid, np.ones(20), Word2VecTrainConfig(epochs=3, lr=0.01, workers=2))
+    assert stats.epoch_loss[-1] < stats.epoch_loss[0] - 0.02
     unit = torch.nn.functional.normalize(model.in_emb, dim=1)
     sim = unit @ unit.T
     within = (sim[:10, :10].sum() + sim[10:, 10:].sum() - 20) / 180
