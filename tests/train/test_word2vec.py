@@ -27,7 +27,7 @@ def test_loss_falls_and_weights_change_in_place(corpus, engine, workers):
     before = model.in_emb.clone()
     stats = train_word2vec(model, ids, sid, keep_probabilities(vocab.counts, 1e-3),
                            Word2VecTrainConfig(epochs=5, lr=0.1, workers=workers, batch_size=64, engine=engine))
-    assert stats.epoch_loss[-1] < stats.epoch_loss[0]
+    assert stats.epoch_loss[-1] < stats.epoch_loss[0], stats.epoch_loss
     assert not np.allclose(model.in_emb.numpy(), before.numpy())  # the workers wrote to the shared weights
     assert 0.4 * 5 * len(ids) < stats.words <= 5 * len(ids) and stats.pairs > stats.words
 
