@@ -146,7 +146,7 @@ def main() -> None:
     p.add_argument("--T", type=int, nargs="+", default=[1024, 2048, 4096, 8192], help="lengths for every backend")
     p.add_argument("--extra-T", type=int, nargs="*", default=[16384],
                    help="further lengths for --extra-backends only (default 16384; empty to skip)")
-    p.add_argument("--backends", nargs="+", default=["naive", "flash", "sdpa"])
+    p.add_argument("--backends", nargs="+", default=["naive", "flash", "bmm", "sdpa"])
     p.add_argument("--extra-backends", nargs="+", default=["flash", "sdpa"])
     p.add_argument("--window", type=int, help="also run sliding-window attention with this W (e.g. 256)")
     p.add_argument("--B", type=int, default=1)

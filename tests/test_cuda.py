@@ -56,7 +56,7 @@ def test_attention_backends_agree_on_cuda(dtype, tol):
     pad = torch.ones(B, T, dtype=torch.bool, device="cuda")
     pad[1, :37] = False
     outs, grads = {}, {}
-    for backend in ("naive", "flash", "sdpa"):
+    for backend in ("naive", "flash", "bmm", "sdpa"):
         for kw in (dict(causal=True), dict(causal=True, key_padding_mask=pad), dict(causal=True, window=64)):
             y = attention(q, k, v, backend=backend, **kw)
             g = torch.autograd.grad(y.float().square().sum(), (q, k, v))

@@ -50,7 +50,7 @@ def test_keys_help_shows_the_effective_defaults_and_the_choices(capsys):
     for line in ("--attn_backend       default 'auto'", "--optimizer          default 'torch-adamw'",
                  "--schedule           default 'warmup_cosine'", "--dtype              default 'fp32'"):
         assert line in keys
-    assert "one of: naive, flash, sdpa" in keys and "one of: fp32, bf16, fp16" in keys
+    assert "one of: naive, flash, bmm, sdpa" in keys and "one of: fp32, bf16, fp16" in keys
     assert "warmup_linear, inverse_sqrt" in keys and "nesterov" in keys and "one of: learned, sinusoidal, rotary" in keys
     bert = help_text(capsys, ["train", "bert"])
     assert "one of: token, whole_word, span" in bert and "one of: nsp, sop, none" in bert
@@ -62,7 +62,7 @@ def test_keys_help_shows_the_effective_defaults_and_the_choices(capsys):
     ("bert", "sentence_task", "NSP", "nsp, sop, none"),
     ("gpt", "optimizer", "adamax", "sgd, momentum, nesterov"),
     ("gpt", "schedule", "cosine", "constant, warmup_cosine"),
-    ("gpt", "attn_backend", "flash2", "naive, flash, sdpa"),
+    ("gpt", "attn_backend", "flash2", "naive, flash, bmm, sdpa"),
     ("seq2seq", "dtype", "float16", "fp32, bf16, fp16"),
 ])
 def test_a_value_outside_the_choices_lists_them(cli_fails, tmp_path, family, key, value, choices):

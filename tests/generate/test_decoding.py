@@ -37,7 +37,7 @@ def tokens(model, prompt, cfg, seed=None):
 KINDS = {"MHA": 0, "GQA": 2, "MQA": 1}
 
 
-@pytest.mark.parametrize("backend", ["naive", "flash", "sdpa"])
+@pytest.mark.parametrize("backend", ["naive", "flash", "bmm", "sdpa"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_cached_equals_uncached_greedy_and_sampled(kind, backend):
     model = model_for(KINDS[kind], backend)

@@ -92,7 +92,7 @@ def test_segments_default_to_sentence_a_and_matter():
     assert not torch.allclose(model(ids, zeros).hidden, model(ids, ones).hidden)
 
 
-@pytest.mark.parametrize("backend", ["naive", "flash"])
+@pytest.mark.parametrize("backend", ["naive", "flash", "bmm"])
 def test_attention_backends_agree_with_padding(backend):
     torch.manual_seed(0)
     a = BertModel(tiny()).eval()

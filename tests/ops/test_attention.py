@@ -1,9 +1,9 @@
-"""ops/attention.py: the naive, flash and sdpa backends agree on every kind of mask; "auto" picks among them
+"""ops/attention.py: the naive, flash, bmm and sdpa backends agree on every kind of mask; "auto" picks among them
 by measurement, once per kind of call, and follows the capability default (sdpa) when autotuning is off.
 
 Tolerance: fp32 outputs and q/k/v gradients agree to TOL = 1e-5 (max abs difference) with unit-scale
 random inputs; the backends sum in different orders, so bit-equality is not expected. Fully masked
-rows are compared exactly (0). bf16 flash vs fp32 naive: 2e-2 (bf16 keeps 8 bits of mantissa).
+rows are compared exactly (0). bf16 flash and bmm vs fp32 naive: 2e-2 (bf16 keeps 8 bits of mantissa).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("backend", ["flash", "flash16", "sdpa"])
+@pytest.mark.parametrize("backend", ["flash", "flash16", "bmm", "sdpa"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_backends_agree_with_naive(case, backend):
     t_q, t_k, h_kv, kw = CASES[case]
@@ -127,9 +127,11 @@ def test_gqa_equals_repeated_kv_heads(backend):
     assert (got - want).abs().max().item() <= TOL
 
 
-def test_flash_bf16_accumulates_in_fp32():
+@pytest.mark.parametrize("backend", ["flash16", "bmm"])
+def test_bf16_backends_stay_near_fp32(backend):
+    """flash accumulates in fp32 tiles; bmm's products and softmax accumulate in fp32 inside the kernels."""
     q, k, v = qkv(37, 37, dtype=torch.bfloat16)
-    got = forward_backward("flash16", q, k, v, causal=True, window=9)
+    got = forward_backward(backend, q, k, v, causal=True, window=9)
     want = forward_backward("naive", *(t.detach().float().requires_grad_() for t in (q, k, v)), causal=True, window=9)
     for a, b in zip(got, want):
         assert a.dtype == torch.bfloat16
@@ -158,6 +160,21 @@ def test_flash_saves_no_score_matrix():
     # and no tile is bigger than block_size keys x q_block_size rows
     spec = AttentionMask.build(T, T, causal=True)
     assert max((r.stop - r.start) * (c.stop - c.start) for r, c in flash_tiles(spec)) <= 128 * 1024
+
+
+def test_bmm_saves_the_probabilities_and_caches_its_causal_mask():
+    """bmm keeps P (T_q × T_k per head) for backward, as its memory bill says; one additive mask per kind."""
+    from lmlab.ops import bmm_attention as bmm
+    q, k, v = qkv(24, 24)
+    sizes = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: sizes.append(t.shape) or t, lambda t: t):
+        attention(q, k, v, causal=True, backend="bmm")
+    assert (B * H, 24, 24) in sizes and len(sizes) == 4                  # q, k, v and P
+    spec = AttentionMask.build(24, 24, causal=True)
+    first = bmm._mask(spec, B, H, 1, torch.float32, q.device)
+    assert first is bmm._mask(spec, B, H, 1, torch.float32, q.device)
+    bias, empty = first
+    assert empty is None and bias.shape == (1, 24, 24) and bias[0, 0, 1] == float("-inf") and bias[0, 1, 0] == 0
 
 
 def _area(tiles):
@@ -218,8 +235,9 @@ def test_sdpa_fast_paths(monkeypatch):
 
 def test_dropout():
     q, k, v = qkv(16, 16)
-    with pytest.raises(ValueError, match="dropout"):
-        attention(q, k, v, dropout_p=0.1, training=True, backend="flash")
+    for backend in ("flash", "bmm"):
+        with pytest.raises(ValueError, match="dropout"):
+            attention(q, k, v, dropout_p=0.1, training=True, backend=backend)
     eval_out = attention(q, k, v, dropout_p=0.1, training=False, backend="flash")  # no dropout outside training
     assert (eval_out - attention(q, k, v, backend="naive")).abs().max().item() <= TOL
     for backend in ("naive", "sdpa"):
@@ -232,7 +250,7 @@ def test_dropout():
 
 def test_errors():
     q, k, v = qkv(8, 8)
-    with pytest.raises(ValueError, match="naive, flash, sdpa"):
+    with pytest.raises(ValueError, match="naive, flash, bmm, sdpa"):
         attention(q, k, v, backend="xformers")
     with pytest.raises(ValueError, match="divisible"):
         attention(q, k[:, :3], v[:, :3])
@@ -287,7 +305,7 @@ def test_auto_measures_once_per_kind_of_call_and_equals_the_backend_it_chose(tun
     assert name == "attention/float32/train/causal/D16/q64k64"
     out, *grads = forward_backward("auto", q, k, v, causal=True)
     entry = autotune.decision(name)
-    assert set(entry["ms"]) == {"sdpa", "flash"}           # naive would save T×T probabilities: not in training
+    assert set(entry["ms"]) == {"sdpa", "flash", "bmm"}    # naive never trains; bmm while its T×T probabilities are small
     chosen = entry["choice"]
     assert chosen == min(entry["ms"], key=entry["ms"].get) == autotune.known(name)
     want = forward_backward(chosen, q, k, v, causal=True)
@@ -300,7 +318,7 @@ def test_auto_measures_once_per_kind_of_call_and_equals_the_backend_it_chose(tun
         attention(q[:, :, -1:], k, v, causal=True, backend="auto")
     decode = "attention/float32/decode/none/D16/q1k64"     # one query after its cache: nothing to mask
     assert set(autotune.decided("attention/")) == {name, "attention/float32/infer/causal/D16/q64k64", decode}
-    assert set(autotune.decision(decode)["ms"]) == {"sdpa", "flash", "naive"}
+    assert set(autotune.decision(decode)["ms"]) == {"sdpa", "flash", "bmm", "naive"}
 
 
 def test_auto_without_autotuning_or_unmeasured_masks_is_sdpa(tuning, monkeypatch):

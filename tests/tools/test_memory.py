@@ -11,6 +11,7 @@ from lmlab.cli import main
 from lmlab.models.gpt import preset
 from lmlab.models.gpt.model import GPT
 from lmlab.models.gpt.presets import count_parameters
+from lmlab.ops import bmm_attention
 from lmlab.tools.memory import (
     NF4_BITS,
     NF4_DOUBLE_QUANT_BITS,
@@ -109,11 +110,15 @@ def test_checkpointing_keeps_block_inputs_and_one_block():
     ("nano", {}, False),
     ("nano", {"attn_backend": "naive"}, True),
     ("llama-nano", {}, True),  # GQA, rotary, RMSNorm, SwiGLU, untied head
+    ("nano", {"attn_backend": "bmm"}, False),
+    ("llama-nano", {"attn_backend": "bmm"}, True),
+    ("llama-nano", {"attn_backend": "bmm"}, False),
 ])
 def test_activations_equal_live_bytes_after_forward(name, kw, mixed):
     """The estimate is exact: every saved tensor of lmlab's GPT is accounted for."""
     cfg = preset(name, **kw)
     model = GPT(cfg)
+    bmm_attention._masks.clear()  # the bmm backend's shared mask is counted: let this forward make it
     meter = LiveTensorBytes()
     for p in model.parameters():
         meter.add(p)
@@ -214,3 +219,14 @@ def test_cli_errors(cli_fails, capsys):
     cli_fails(["memory", "--preset", "nano", "--optimizer", "lion"], "--optimizer must be one of", "adamw", "lion")
     cli_fails(["memory", "--params", "7B", "--d-model", "100", "--n-layers", "2", "--n-heads", "3"],
           "divisible")
+
+
+def test_auto_is_billed_as_the_backend_it_chose_here():
+    """`auto` counts what this machine measured for the shape (bmm keeps T×T probabilities), sdpa before that."""
+    from lmlab.ops import autotune
+    cfg = preset("nano", attn_backend="auto")
+    name = f"attention/float32/train/causal/D{cfg.head_dim}/q64k64"
+    assert activation_bytes(cfg, 2, 64).saved == activation_bytes(cfg, 2, 64, backend="sdpa").saved
+    with autotune.replaying({name: "bmm"}):
+        assert activation_bytes(cfg, 2, 64).saved == activation_bytes(cfg, 2, 64, backend="bmm").saved
+        assert activation_bytes(cfg, 2, 128).saved == activation_bytes(cfg, 2, 128, backend="sdpa").saved

@@ -86,7 +86,7 @@ def test_resume_replays_the_recorded_kernels_after_the_cache_changed(shakespeare
         pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", quiet=True, on_step_end=interrupt)
     assert load_train_state(tmp_path / "split")["kernels"] == recorded
     flipped = {k: "torch" if v == "onednn" else "onednn" for k, v in recorded["linear_fp32_shapes"].items()}
-    other = {"sdpa": "flash", "flash": "sdpa", "naive": "sdpa"}
+    other = {"sdpa": "flash", "flash": "sdpa", "naive": "sdpa", "bmm": "sdpa"}
     flipped.update({k: v if "dropout" in k else other[v] for k, v in recorded["attention"].items()})
     cache({"train_dtype": "bf16", **DECODE, **flipped})  # a new cache: every choice the other way
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", resume=True, quiet=True)

@@ -1,11 +1,13 @@
 """Scaled dot-product attention, softmax(Q Kᵀ · scale + M) V (Vaswani et al. 2017, "Attention Is All You Need").
 
-Three backends share one signature, `attention(q, k, v, *, ..., backend=...)`:
+Four backends share one signature, `attention(q, k, v, *, ..., backend=...)`:
 - `naive`: the textbook formula with an explicit (T_q, T_k) mask matrix, for reading and checking;
 - `flash`: tiled online softmax in pure PyTorch (Dao et al. 2022), never builds the T_q × T_k
   matrix, own backward; O(T·W) for a sliding window W (see ops/flash_attention.py);
+- `bmm`:   the textbook formula as two batched products with a hand-written backward that keeps the
+  probabilities: the fastest on a CPU for short sequences (see ops/bmm_attention.py);
 - `sdpa`:  torch.nn.functional.scaled_dot_product_attention, fused and fast;
-- `auto`:  the fastest of the three for this call's kind of work, measured once per machine (the default
+- `auto`:  the fastest of them for this call's kind of work, measured once per machine (the default
   of every model; see `auto_backend` below).
 
 Shapes: q (B, H, T_q, D); k, v (B, H_kv, T_k, D) with H % H_kv == 0 -> (B, H, T_q, D).
@@ -22,8 +24,8 @@ causal attention with q_offset < 0) gets output exactly 0 and passes back zero g
 backend, never NaN. (Internally naive and sdpa let such a row attend everywhere, which keeps the
 softmax finite, then zero its output; flash never gives it any weight.)
 
-Dropout (`dropout_p`, only when `training=True`) drops attention weights; `flash` does not
-implement it and raises ValueError.
+Dropout (`dropout_p`, only when `training=True`) drops attention weights; `flash` and `bmm` do not
+implement it and raise ValueError.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from torch import Tensor
 
 from lmlab.ops import autotune
 from lmlab.ops.backends import BACKENDS
+from lmlab.ops.bmm_attention import bmm_attention
 from lmlab.ops.flash_attention import flash_attention
 from lmlab.ops.masks import AttentionMask, causal_mask, dense_mask, split_heads
 
-__all__ = ["BACKENDS", "attention", "auto_backend", "naive_attention", "sdpa_attention", "flash_attention",
+__all__ = ["BACKENDS", "attention", "auto_backend", "naive_attention", "sdpa_attention", "flash_attention", "bmm_attention",
            "AttentionMask", "causal_mask", "dense_mask"]
 
 
@@ -88,7 +91,7 @@ def sdpa_attention(q: Tensor, k: Tensor, v: Tensor, spec: AttentionMask, *, scal
     return out.masked_fill(empty, 0.0)              # as in naive_attention
 
 
-_BACKEND_FNS = {"naive": naive_attention, "flash": flash_attention, "sdpa": sdpa_attention}
+_BACKEND_FNS = {"naive": naive_attention, "flash": flash_attention, "bmm": bmm_attention, "sdpa": sdpa_attention}
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padding_mask: Tensor | None = None,
@@ -133,7 +136,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, key_padd
 # masks, and inside a torch.compile trace (what was decided before, else sdpa).
 AUTO = "attention"
 AUTO_DEFAULT = "sdpa"
-NAIVE_MAX_SCORES = 512 * 512      # naive is an inference candidate while its (T_q, T_k) scores stay small
+NAIVE_MAX_SCORES = 512 * 512      # naive and bmm are inference candidates while their (T_q, T_k) scores stay small
+BMM_MAX_SCORES = 256 * 256        # and bmm a training candidate up to here (it saves the probabilities)
 _names: dict[tuple, str | None] = {}   # call kind -> choice name (autotune's own dict holds the decision)
 
 
@@ -159,6 +163,17 @@ def choice_name(q: Tensor, k: Tensor, spec: AttentionMask, mode: str) -> str | N
         name = _names[kind] = None if mask is None else \
             f"{AUTO}/{dtype}/{mode}/{mask}/D{kind[3]}/q{seq_bucket(kind[4])}k{seq_bucket(kind[5])}"
     return name
+
+
+def training_backend(head_dim: int, seq_len: int, dtype: str = "fp32", *, window: int = 0) -> str:
+    """What "auto" trains causal self-attention of this shape with on this machine: this process's decision,
+    else the cache's, else sdpa (not measured yet; nothing is timed here). For estimates such as the memory bill."""
+    torch_dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(dtype, dtype)
+    mask = f"window{window}c" if window else "causal"
+    bucket = seq_bucket(seq_len)
+    name = f"{AUTO}/{torch_dtype}/train/{mask}/D{head_dim}/q{bucket}k{bucket}"
+    entry = autotune.decision(name) if autotune.enabled() else None
+    return autotune.known(name) or (entry or {}).get("choice") or AUTO_DEFAULT
 
 
 def auto_backend(q: Tensor, k: Tensor, v: Tensor, spec: AttentionMask, dropout_p: float) -> str:
@@ -188,9 +203,11 @@ def _auto_candidates(q: Tensor, k: Tensor, spec: AttentionMask, mode: str, dropo
         qs = torch.randn(B, H, t_q, D, generator=g, device=q.device).to(q.dtype)
         ks, vs = (torch.randn(B, k.size(1), t_k, D, generator=g, device=q.device).to(q.dtype) for _ in range(2))
     train = mode.startswith("train")
-    # naive saves the (T_q, T_k) probabilities for backward: never in training (the memory bill counts on that)
-    small = not train and t_q * t_k <= NAIVE_MAX_SCORES
-    names = ["sdpa"] + (["flash"] if dropout_p == 0 else []) + (["naive"] if small else [])
+    # naive and bmm keep the (T_q, T_k) probabilities: candidates while they stay small (BMM_MAX_SCORES in
+    # training, where bmm saves them for backward and the memory bill counts them; naive never trains here)
+    small = t_q * t_k <= (BMM_MAX_SCORES if train else NAIVE_MAX_SCORES)
+    names = ["sdpa"] + (["flash", "bmm"] if dropout_p == 0 else []) + (["naive"] if small and not train else [])
+    names = [n for n in names if n != "bmm" or small]
     if train:
         qs, ks, vs = (t.requires_grad_() for t in (qs, ks, vs))
 

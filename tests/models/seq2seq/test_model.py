@@ -25,7 +25,7 @@ def model(**kw) -> Seq2SeqTransformer:
     return Seq2SeqTransformer(dataclasses.replace(CFG, **kw)).eval()
 
 
-@pytest.mark.parametrize("backend", ["sdpa", "naive", "flash"])
+@pytest.mark.parametrize("backend", ["sdpa", "naive", "flash", "bmm"])
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_cannot_see_future_target_tokens(backend, norm_first):
     m = model(norm_first=norm_first)

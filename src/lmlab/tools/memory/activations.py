@@ -25,7 +25,10 @@ their dropout mask and the dropped probabilities (5·H·T). sdpa, like FlashAtte
 output and one logsumexp per head and row and recomputes the probabilities in backward. The rest:
 - naive attention saves q·scale, k and v copied to all H heads (matmul folds the batch dimensions),
   the T×T probabilities (H·T per token), the merged heads (out_proj's input) and a T×T bool mask
-  per layer: 4·C + H·T instead of 3·C + 2·C_kv + H. The flash backend saves what sdpa saves;
+  per layer: 4·C + H·T instead of 3·C + 2·C_kv + H. The flash backend saves what sdpa saves; bmm saves
+  its own per-head copies of q, k, v, the T×T probabilities and the merged heads: 2·C + 2·C_kv + H·T
+  (ops/bmm_attention.py). `auto` is counted as the backend it chose here for this kind of call, once
+  measured (sdpa before that);
 - SwiGLU saves the gate's output, SiLU's output, up's output and their product (4·F); ReLU saves
   only its output (F); RMSNorm, computed in fp32, saves its fp32 input, 1/RMS and the normalised y
   (C + 1 + C, and its output C for the next linear layer); rotary embeddings add the gathered
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lmlab.ops.attention import training_backend
 from lmlab.tools.memory.sizes import DTYPE_BYTES, Item, block_matrix_parameters
 
 
@@ -87,6 +91,8 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
     a = 2 if mixed else DTYPE_BYTES[dtype]      # an activation value
     r = 4 if mixed else a                       # the residual stream (fp32 under autocast)
     backend = backend or cfg.attn_backend
+    if backend == "auto":   # what auto chose for this kind of call on this machine, if it has measured it
+        backend = training_backend(cfg.head_dim, seq_len, "bf16" if mixed else dtype, window=cfg.attn_window)
     rms = cfg.norm == "rmsnorm"
     per_tok: list[tuple[str, float, str]] = []  # (name, bytes per token, in values)
     first_less = 0.0  # bytes per token
@@ -118,7 +124,12 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
         per_tok.append(("q·scale, k and v copied to all heads", 3 * C * a, "3·C"))
         per_tok.append(("attention probabilities, T per head", H * T * a, "H·T"))
         per_tok.append(("merged heads (out_proj input)", C * a, "C"))
-    else:  # sdpa and flash (and auto, which in training chooses between these two)
+    elif backend == "bmm":  # its own copies (B·H_kv, T, D) of q, k, v: the product's output is freed
+        per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else "") + ", copied per head",
+                        (C + 2 * kv) * a, "C + 2·C_kv"))
+        per_tok.append(("attention probabilities, T per head", H * T * a, "H·T"))
+        per_tok.append(("attention output (out_proj input)", C * a, "C"))
+    else:  # sdpa and flash
         per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else ""), (C + 2 * kv) * a,
                         "C + 2·C_kv"))
         if stacked and cfg.pos_embedding == "rotary":  # v is a view of the one product's output: its storage
@@ -176,6 +187,9 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
     head.append(Item("cross-entropy's gather index and ignore mask", N * 9, "B·T · (8 + 1) B"))
     positions = 8 * T if cfg.pos_embedding == "learned" and not frozen else 0
     items += head + [Item("batch: input ids + labels (int64)", N * 16 + positions, "B·T · 2 × 8 B")]
+    if backend == "bmm":  # one additive causal mask (0 / −∞) for every layer and step, kept by the backend
+        G = H // cfg.kv_heads
+        items.append(Item("bmm attention's additive mask (shared)", G * T * T * a, "G·T² values"))
     # under checkpointing autocast's copies of the other blocks' matrices exist until forward ends
     # (the stacked q, k, v cast is not cached: it is freed with its block's forward)
     cached = block_matrix_parameters(cfg) - (qkv_weights if stacked else 0)
