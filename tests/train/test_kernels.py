@@ -10,7 +10,7 @@ import torch
 from lmlab.data.lm_config import LMDataConfig
 from lmlab.errors import LmlabError
 from lmlab.io.checkpoint import load_train_state
-from lmlab.models.gpt import preset
+from lmlab.models.gpt import GPT, preset
 from lmlab.ops import autotune
 from lmlab.ops.cpu import cpu_info
 from lmlab.ops.linear import set_linear_kernel
@@ -73,7 +73,8 @@ def _cfg(**kw):
 
 def test_resume_replays_the_recorded_kernels_after_the_cache_changed(shakespeare_small, tmp_path, cache):
     model, data = preset("tiny", max_seq_len=16), str(shakespeare_small)
-    cache({"train_dtype": "fp32", **DECODE})            # each linear shape measured as it is met (tiny: fast)
+    dtype_at = f"train_dtype/d{model.d_model}f{model.ff_dim}"  # --dtype auto's choice at the model's width
+    cache({dtype_at: "fp32", **DECODE})                 # each linear shape measured as it is met (tiny: fast)
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "straight", quiet=True)
     recorded = json.loads((tmp_path / "straight" / "config.json").read_text())["kernels"]
     assert recorded["linear_fp32"] == "auto" and recorded["dtype"] == "fp32" and recorded["linear_fp32_shapes"]
@@ -88,10 +89,21 @@ def test_resume_replays_the_recorded_kernels_after_the_cache_changed(shakespeare
     flipped = {k: "torch" if v == "onednn" else "onednn" for k, v in recorded["linear_fp32_shapes"].items()}
     other = {"sdpa": "flash", "flash": "sdpa", "naive": "sdpa", "bmm": "sdpa"}
     flipped.update({k: v if "dropout" in k else other[v] for k, v in recorded["attention"].items()})
-    cache({"train_dtype": "bf16", **DECODE, **flipped})  # a new cache: every choice the other way
+    cache({dtype_at: "bf16", **DECODE, **flipped})      # a new cache: every choice the other way
     pretrain_gpt(data, model, _cfg(), LMDataConfig(), tmp_path / "split", resume=True, quiet=True)
     assert json.loads((tmp_path / "split" / "config.json").read_text())["kernels"] == recorded
 
     def losses(run):
         return [(r["step"], r["loss"]) for r in read_metrics(tmp_path / run / "metrics.jsonl") if "loss" in r]
     assert losses("split") == losses("straight")                          # bit for bit
+
+
+def test_dtype_auto_is_measured_at_the_models_width(cache):
+    """--dtype auto times a feed-forward pair of the model's own (d_model, d_ff), once per width, and caches it."""
+    cache({"train_dtype": "bf16"})
+    assert K.model_width(GPT(preset("tiny"))) == (preset("tiny").d_model, preset("tiny").ff_dim)
+    assert K.model_width(torch.nn.Linear(2, 2)) is None
+    assert K.resolve("auto", CPU)["dtype"] == "bf16"                            # GPT-2's width: the cached choice
+    chosen = K.resolve("auto", CPU, width=(16, 64))["dtype"]
+    entry = autotune.decision("train_dtype/d16f64")
+    assert entry["choice"] == chosen and set(entry["ms"]) == {"fp32", "bf16"}

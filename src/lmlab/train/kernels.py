@@ -26,13 +26,15 @@ PRECISIONS = ("fp32", "bf16")
 LEGACY = {LINEAR: "onednn" if _ONEDNN else "torch"}   # what "auto" meant before runs recorded their kernels
 
 
-def _dtype_candidates() -> dict:
-    """A GPT-2-sized feed-forward pair on 1024 rows, forward and backward, in fp32 (lmlab's linear, so each
-    layer through the kernel it would train with) and under bf16 autocast (oneDNN's bf16 products)."""
+def _dtype_candidates(width: tuple[int, int] = (768, 3072), rows: int = 1024) -> dict:
+    """A feed-forward pair (d_model, d_ff) = `width` on `rows` rows, forward and backward, in fp32 (lmlab's
+    linear, so each layer through the kernel it would train with) and under bf16 autocast (oneDNN's bf16
+    products). GPT-2's width by default; a Transformer's own width where the trainer knows it."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(1024, 768, generator=g, requires_grad=True)
-    w1 = (torch.randn(3072, 768, generator=g) * 0.02).requires_grad_()
-    w2 = (torch.randn(768, 3072, generator=g) * 0.02).requires_grad_()
+    C, F_ = width
+    x = torch.randn(rows, C, generator=g, requires_grad=True)
+    w1 = (torch.randn(F_, C, generator=g) * 0.02).requires_grad_()
+    w2 = (torch.randn(C, F_, generator=g) * 0.02).requires_grad_()
 
     def step(dtype):
         def run():
@@ -43,18 +45,28 @@ def _dtype_candidates() -> dict:
     return {p: step(p) for p in PRECISIONS}
 
 
-def cpu_train_dtype() -> str:
-    """fp32 or bf16, whichever trains faster on this CPU (measured once; with autotuning off, bf16 only
-    where the CPU has native bf16)."""
-    return autotune.choose("train_dtype", _dtype_candidates, default="bf16" if cpu_info().bf16 else "fp32",
-                           reps=3)
+def model_width(model: torch.nn.Module) -> tuple[int, int] | None:
+    """(d_model, d_ff) of a Transformer whose config says them (GPT, BERT, ViT), else None."""
+    cfg = getattr(model, "cfg", None)
+    width = getattr(cfg, "d_model", None), getattr(cfg, "ff_dim", None)
+    return width if all(isinstance(w, int) and w > 0 for w in width) else None
 
 
-def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> dict:
+def cpu_train_dtype(width: tuple[int, int] | None = None) -> str:
+    """fp32 or bf16, whichever trains faster on this CPU at this width (measured once per width: at d_model 128
+    the products are small enough that casts can eat bf16's gain; with autotuning off, bf16 only where the CPU
+    has native bf16)."""
+    name = "train_dtype" if width in (None, (768, 3072)) else f"train_dtype/d{width[0]}f{width[1]}"
+    return autotune.choose(name, lambda: _dtype_candidates(*([width] if width else [])),
+                           default="bf16" if cpu_info().bf16 else "fp32", reps=3)
+
+
+def resolve(dtype: str, device: torch.device, recorded: dict | None = None,
+            width: tuple[int, int] | None = None) -> dict:
     """The kernels to train with: {"linear_fp32": auto|torch|onednn, "linear_fp32_shapes": {choice: kernel},
     "attention": {choice: backend}, "dtype": fp32|bf16|fp16}. `dtype` is the config's (auto: measured on CPU, bf16 on a GPU that has it);
     `recorded`: a resumed run's record (LEGACY for a run from before records), which wins over the cache
-    for whatever is left to "auto"."""
+    for whatever is left to "auto". `width`: the model's (d_model, d_ff), the workload --dtype auto is measured on."""
     recorded = recorded or {}
     forced = kernel_setting() != "auto"
     linear = kernel_setting() if forced else recorded.get(LINEAR, "auto")
@@ -66,7 +78,7 @@ def resolve(dtype: str, device: torch.device, recorded: dict | None = None) -> d
     elif device.type == "cuda":
         chosen = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     else:
-        chosen = cpu_train_dtype()
+        chosen = cpu_train_dtype(width)
     attention = dict(recorded.get(ATTENTION) or {})
     return {LINEAR: linear, SHAPES: shapes, ATTENTION: attention, DTYPE: chosen}
 

@@ -71,7 +71,8 @@ class Trainer:
                                          betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.dtype == "fp16" else None
-        self.kernels = K.agree(K.resolve(cfg.dtype, self.device), self.dist)  # resume() replays the run's own
+        self.kernels = K.agree(K.resolve(cfg.dtype, self.device, width=K.model_width(model)),
+                               self.dist)  # resume() replays the run's own
         warning = K.bf16_warning(self.kernels[K.DTYPE], self.device)
         if warning and self.dist.is_main:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -210,7 +211,8 @@ class Trainer:
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
         self.saved_at = self.step
         # the kernels it trained with, not today's cache: the same numbers step for step
-        self.kernels = K.agree(K.resolve(self.cfg.dtype, self.device, state.get("kernels", K.LEGACY)), self.dist)
+        self.kernels = K.agree(K.resolve(self.cfg.dtype, self.device, state.get("kernels", K.LEGACY),
+                                         K.model_width(self.model)), self.dist)
         # drop metrics logged after the checkpoint: they will be produced again
         if self.dist.is_main and (self.run_dir / "metrics.jsonl").exists():
             kept = [r for r in read_metrics(self.run_dir / "metrics.jsonl") if r["step"] <= self.step]
