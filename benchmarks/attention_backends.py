@@ -23,7 +23,7 @@ flatter or burden the next. In the child:
   allocation before the step (live tensor bytes, after reset_peak_memory_stats);
 - time: the median (and the fastest) of --reps further steps, synchronised on CUDA.
 
-naive is skipped where its estimated peak (about 3.5 score matrices, B·H·T² elements each) exceeds
+naive and bmm (which also keeps the probabilities) are skipped where the estimated peak (about 3.5 score matrices, B·H·T² elements each) exceeds
 --max-naive-gib; at B 1, H 12, fp32, T 8192 it needs about 10 GiB.
 
 Timing on a shared or busy machine is noise: run on a quiet one, and read the ratios to sdpa.
@@ -158,7 +158,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads in each child (default: torch's)")
     p.add_argument("--reps", type=int, default=3, help="timed steps after the memory step (median reported)")
     p.add_argument("--max-naive-gib", type=float, default=16.0,
-                   help="skip naive where its estimated peak exceeds this (default 16)")
+                   help="skip naive and bmm where the estimated peak exceeds this (default 16)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed to one child (default 1800)")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output file (default {DEFAULT_JSON})")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -176,7 +176,7 @@ def main() -> None:
     for window in windows:
         for backend, T in plan:
             job = {**common, "backend": backend, "T": T, "window": window}
-            if backend == "naive" and naive_estimate_gib(args.B, args.H, T, args.dtype) > args.max_naive_gib:
+            if backend in ("naive", "bmm") and naive_estimate_gib(args.B, args.H, T, args.dtype) > args.max_naive_gib:
                 row = {**job, "skipped": f"skipped (~{naive_estimate_gib(args.B, args.H, T, args.dtype):.0f} GiB)"}
             else:
                 row = run_job(job, args.timeout)

@@ -7,7 +7,8 @@ from --nanogpt: its model.py as it is, and the body of its train.py loop written
 it on a CPU (no autocast, a disabled GradScaler, its get_batch from the memmapped train.bin, its cosine
 learning rate set every step, clip 1.0, AdamW from its configure_optimizers, zero_grad(set_to_none)).
 lmlab: a real `Trainer.train_step()` (schedule, batch, forward, loss, backward, clip, optimizer, logging
-numbers) on the bundled `--config` recipe's model and training settings, with lmlab's own data source;
+numbers) on the bundled `--config` recipe's model and training settings (its `dtype auto`: bf16 where this
+CPU measures it faster, `--set train.dtype=fp32` for fp32 against fp32), with lmlab's own data source;
 vocabulary 65 on both sides (the char tokenizer of the corpus).
 
 Both run in ONE process, interleaved: each round runs `--steps` timed steps of each side (the order
@@ -43,6 +44,7 @@ from lmlab.models.gpt import GPT, GPTConfig  # noqa: E402
 from lmlab.ops.cpu import cpu_info  # noqa: E402
 from lmlab.recipes.configs import bundled_config  # noqa: E402
 from lmlab.train.config import TrainConfig  # noqa: E402
+from lmlab.train.kernels import current  # noqa: E402
 from lmlab.train.objectives import causal_lm  # noqa: E402
 from lmlab.train.trainer import Trainer  # noqa: E402
 
@@ -76,7 +78,7 @@ def lmlab_side(config: str, overrides: dict, seed: int):
         torch.nn.utils.clip_grad_norm_(bare.parameters(), train_cfg.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return step, bare_step, trainer.model.num_parameters(), model_cfg
+    return step, bare_step, trainer.model.num_parameters(), model_cfg, lambda: current(trainer.kernels)
 
 
 def nanogpt_side(root: Path, model_cfg: GPTConfig, seed: int):
@@ -153,11 +155,12 @@ def main(argv=None) -> None:
 
     print(f"CPU {cpu_info().label()}; torch {torch.__version__}, {os.cpu_count()} cores, "
           f"{torch.get_num_threads()} threads")
-    lm_step, bare_step, lm_params, model_cfg = lmlab_side(args.config, overrides, args.seed)
+    lm_step, bare_step, lm_params, model_cfg, lm_kernels = lmlab_side(args.config, overrides, args.seed)
     nano_step, nano_params = nanogpt_side(Path(args.nanogpt), model_cfg, args.seed)
     sides = {"lmlab": lm_step, "nanoGPT": nano_step, **({"lmlab-bare": bare_step} if args.bare else {})}
     print(f"lmlab {lm_params:,} parameters; nanoGPT {nano_params:,}; shape d {model_cfg.d_model}, "
-          f"{model_cfg.n_layers} layers, T {model_cfg.max_seq_len}")
+          f"{model_cfg.n_layers} layers, T {model_cfg.max_seq_len}; lmlab trains in {lm_kernels()['dtype']} "
+          "(nanoGPT's CPU recipe: fp32)")
     it = {name: 0 for name in sides}
 
     def run(name: str, timed: list | None) -> None:
@@ -185,6 +188,7 @@ def main(argv=None) -> None:
               f"min {min(ts):.2f}), {1e3 / statistics.median(ts):.1f} steps/s")
     ratio = result["sides"]["nanoGPT"]["median_ms"] / result["sides"]["lmlab"]["median_ms"]
     result["lmlab_steps_per_s_over_nanogpt"] = ratio
+    result["lmlab_kernels"] = lm_kernels()   # the dtype, attention backend and linear kernels it trained with
     print(f"lmlab's steps/s ÷ nanoGPT's: {ratio:.3f}×")
     if args.profile:
         profiles = {}
