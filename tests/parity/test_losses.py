@@ -53,6 +53,38 @@ def test_cross_entropy_uniform_equals_torch(reduction, eps, ignore):
           lambda z: F.cross_entropy(z, target, label_smoothing=eps, reduction=reduction), logits)
 
 
+def test_cross_entropy_gradient_for_any_upstream_sign_and_bf16_logits():
+    """The fused −log p_y (its gradient written out): upstream gradients of both signs and zero, and bf16
+    logits (computed in fp32, the gradient cast back) against F.cross_entropy on the same fp32 values."""
+    logits = 3 * torch.randn(40, 17)
+    target = torch.randint(0, 17, (40,))
+    target[5] = -100
+    g = torch.linspace(-1.0, 1.0, 40)                    # negative, zero and positive rows
+    z1, z2 = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    ours = L.cross_entropy(z1, target, reduction="none")
+    ref = F.cross_entropy(z2, target, reduction="none")
+    assert_close(ours, ref)
+    assert_close(torch.autograd.grad(ours, z1, g)[0], torch.autograd.grad(ref, z2, g)[0])
+    zb = logits.bfloat16().requires_grad_()
+    lb = L.cross_entropy(zb, target)
+    (gb,) = torch.autograd.grad(lb, zb)
+    zf = zb.detach().float().requires_grad_()
+    lf = F.cross_entropy(zf, target)
+    assert lb.dtype == torch.float32 and gb.dtype == torch.bfloat16
+    assert_close(lb, lf)
+    assert (gb.float() - torch.autograd.grad(lf, zf)[0]).abs().max().item() <= 2e-3   # bf16 rounding of ~0.05
+
+
+def test_cross_entropy_keeps_the_logits_not_log_probabilities():
+    """What autograd saves: the fp32 logits (N, V) once and (N,)-sized tensors, no second (N, V) tensor."""
+    logits = torch.randn(8, 50).requires_grad_()
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        L.cross_entropy(logits, torch.randint(0, 50, (8,)))
+    big = [t for t in saved if t.numel() >= 8 * 50]
+    assert len(big) == 1 and big[0].data_ptr() == logits.data_ptr()
+
+
 def test_cross_entropy_custom_ignore_index_and_leading_dims():
     logits = torch.randn(3, 5, 7)                       # (B, T, V), class dim last
     target = torch.randint(0, 7, (3, 5))

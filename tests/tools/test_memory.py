@@ -188,7 +188,7 @@ def test_cli_preset(capsys):
     assert main(["memory", "--preset", "gpt2-small", "--batch", "2", "--seq-len", "256"]) == 0
     out = capsys.readouterr().out
     for row in ("parameters", "gradients", "optimizer states", "activations", "total", "peak (estimated)",
-                "log-probabilities", "moments of a step", "497,759,232"):  # 124,439,808 × 4 B
+                "fp32 logits and a logsumexp", "moments of a step", "497,759,232"):  # 124,439,808 × 4 B
         assert row in out, row
 
 

@@ -65,6 +65,34 @@ def smoothed_targets(target: Tensor, vocab_size: int, label_smoothing: float = 0
     return q.scatter_(-1, target.unsqueeze(-1), on)
 
 
+class _NLLOfSoftmax(torch.autograd.Function):
+    """−log softmax(z)_y = logsumexp(z) − z_y per row, and its gradient written out:
+
+        ∂/∂z_c = g · (softmax(z)_c − [c = y]) = g · exp(z_c − logsumexp(z)) − g · [c = y]
+
+    for the row's incoming gradient g. The same numbers as log_softmax then gather, with less traffic over
+    the (N, V) logits, the biggest tensor of a language model's step: forward writes no (N, V)
+    log-probabilities (it keeps z and one logsumexp a row), and backward writes the gradient once,
+    as exp(z − logsumexp + log g) (g ≥ 0; g = 0 gives 0), instead of a zero-filled scatter target
+    followed by log_softmax's backward."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor, target: Tensor) -> Tensor:
+        lse = torch.logsumexp(z, dim=-1)                                    # (N,)
+        ctx.save_for_backward(z, lse, target)
+        return lse - z.gather(-1, target.unsqueeze(-1)).squeeze(-1)         # (N,)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        z, lse, target = ctx.saved_tensors
+        if bool((g >= 0).all()):   # the usual case (a mean or a sum of the rows): fold g into the exponent
+            grad = torch.sub(z, (lse - g.log()).unsqueeze(-1)).exp_()     # g · softmax(z), (N, V)
+        else:
+            grad = torch.sub(z, lse.unsqueeze(-1)).exp_().mul_(g.unsqueeze(-1))
+        grad.scatter_add_(-1, target.unsqueeze(-1), -g.unsqueeze(-1))      # − g at the target
+        return grad, None
+
+
 def cross_entropy(logits: Tensor, target: Tensor, label_smoothing: float = 0.0, smoothing: str = "uniform",
                   ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of logits (N, V) against class indices (N,), with label smoothing.
@@ -79,11 +107,14 @@ def cross_entropy(logits: Tensor, target: Tensor, label_smoothing: float = 0.0, 
     if smoothing not in ("uniform", "others"):
         raise ValueError(f"unknown smoothing '{smoothing}' (uniform, others)")
     v = logits.size(-1)
-    logp = torch.log_softmax(logits.float(), dim=-1)                      # (N, V)
     keep = target != ignore_index                                         # (N,)
     safe_target = torch.where(keep, target, torch.zeros_like(target))     # any valid index where ignored
-    nll = -logp.gather(-1, safe_target.unsqueeze(-1)).squeeze(-1)         # (N,)  −log p_y
-    loss = nll
+    if label_smoothing == 0.0:   # the usual case: −log p_y from the logsumexp alone (see _NLLOfSoftmax)
+        loss = _NLLOfSoftmax.apply(logits.float(), safe_target)           # (N,)
+    else:
+        logp = torch.log_softmax(logits.float(), dim=-1)                  # (N, V)
+        nll = -logp.gather(-1, safe_target.unsqueeze(-1)).squeeze(-1)     # (N,)  −log p_y
+        loss = nll
     if label_smoothing > 0.0:
         eps = label_smoothing
         sum_logp = logp.sum(-1)                                           # (N,)  Σ_c log p_c

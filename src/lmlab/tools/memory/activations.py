@@ -41,9 +41,10 @@ output and one logsumexp per head and row and recomputes the probabilities in ba
 - a frozen linear layer (LoRA) saves no input: it needs its input only for its weight's gradient.
   The FF then keeps only the activation's input; each adapter saves its input and r values (A·x).
 - Post-LN blocks (GPT-1) save the same values in another order, and need no final norm.
-After the last block: the final norm, the LM head's input (C), the log-probabilities of the
-cross-entropy (V values, fp32 since the objective takes the loss in fp32: the biggest item when V
-is large) with the index it gathers by and its ignore_index mask (9 bytes a token), and the batch
+After the last block: the final norm, the LM head's input (C), the logits the cross-entropy keeps
+for its backward and one logsumexp a row (V + 1 values, fp32 since the objective takes the loss in
+fp32: the biggest item when V is large; ops/losses.py writes no log-probabilities), with the
+index it gathers by and its ignore_index mask (9 bytes a token), and the batch
 (input ids and labels, int64: 16 bytes a token).
 
 Activation checkpointing (Chen et al. 2016) keeps only each block's input (C values per token and
@@ -183,7 +184,7 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
         head.append(Item("LM head input (final norm output)", N * C * a, "B·T · C"))
     if mixed:
         head.append(Item("autocast's bf16 copy of the LM head matrix", 2 * V * C, "2 B × V·C"))
-    head.append(Item("log-probabilities for the cross-entropy (fp32)", N * V * 4, "B·T · V × 4 B"))
+    head.append(Item("the cross-entropy's fp32 logits and a logsumexp a row", N * (V + 1) * 4, "B·T · (V + 1) × 4 B"))
     head.append(Item("cross-entropy's gather index and ignore mask", N * 9, "B·T · (8 + 1) B"))
     positions = 8 * T if cfg.pos_embedding == "learned" and not frozen else 0
     items += head + [Item("batch: input ids + labels (int64)", N * 16 + positions, "B·T · 2 × 8 B")]

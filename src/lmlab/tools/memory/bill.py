@@ -36,9 +36,10 @@ Trainer) there are no gradients during the forward pass, and backward frees a bl
 as it creates that block's gradients. `training_bill` follows one step after the first (the
 optimizer states exist then) through seven moments, and the largest is the peak:
 
-    1 end of forward       weights + states + activations + the logits (and their fp32 copy)
-    2 loss backward        weights + states + activations + 2 × B·T·V fp32 (gradients of the
-                           log-probabilities and of the logits)
+    1 end of forward       weights + states + activations (the loss keeps the fp32 logits) + the
+                           16-bit logits under autocast
+    2 loss backward        weights + states + activations + B·T·V fp32, the logits' gradient (the
+                           loss writes it in one piece: ops/losses.py)
     3 final norm backward  weights + states + activations − the head's (but the norm's) + the LM
                            head's gradient + the norm's temporaries (lmlab's RMSNorm is written
                            out: its backward makes four B·T·C fp32 tensors)
@@ -197,7 +198,7 @@ def training_bill(cfg=None, *, params: float | None = None, batch: int = 8, seq_
     bill.title += f", batch {batch} × {T} tokens" + (", checkpointing" if checkpointing else "")
     blocks = (f"{cfg.n_layers} block inputs + one block" if checkpointing
               else f"{cfg.n_layers} layers × {_h(N)} tokens × {act.per_layer_token:,.0f} B")
-    bill.activations = Item("activations", act.saved, f"{blocks} + head (log-probs B·T·V × 4 B) + batch")
+    bill.activations = Item("activations", act.saved, f"{blocks} + head (fp32 logits B·T·V × 4 B) + batch")
     bill.activation_items = act.items
 
     # the peak: seven moments of a training step (module docstring; the activations: activations.py)
@@ -206,7 +207,7 @@ def training_bill(cfg=None, *, params: float | None = None, batch: int = 8, seq_
     a, r = act.a, act.r
     saved = act.saved - (act.per_layer if checkpointing else 0.0)  # the recomputed block is not there yet
     rest = saved - act.head - act.kept                               # the batch and the like
-    logits = N * V * (a + (4 if a < 4 else 0))   # logits, and their fp32 copy when they are 16-bit
+    logits = N * V * a if a < 4 else 0.0   # 16-bit logits beside the fp32 copy the loss keeps (fp32: the same tensor)
     head_grad = V * C * w if full else 0.0
     # F-sized gradients alive at once in the FF's backward, less the saved input of FF down it frees
     # first (ReLU keeps its output for itself; a frozen FF down saves nothing to free)
@@ -227,8 +228,8 @@ def training_bill(cfg=None, *, params: float | None = None, batch: int = 8, seq_
     bill.moments = [
         Item("end of forward", W + S + saved + act.forward_extra + logits,
              "weights + states + activations + logits"),
-        Item("backward through the loss", W + S + saved + 8 * N * V,
-             "weights + states + activations + 2 × B·T·V × 4 B"),
+        Item("backward through the loss", W + S + saved + 4 * N * V,
+             "weights + states + activations + the logits' gradient, B·T·V × 4 B"),
         Item("backward through the final norm", W + S + saved - act.head + act.head_norm + head_grad + norm_tmp,
              "… − head + its norm + LM-head gradient + the norm's gradient temporaries"),
         Item("backward through the last block", W + S + saved - act.head + head_grad + flowing + recomputed,
