@@ -43,7 +43,7 @@ def call(mode: str, T: int, window: int, dtype: torch.dtype, heads: int, head_di
             for _ in range(2))
     kw = dict(causal=True, window=window or None)
     spec = AttentionMask.build(t_q, T, **kw)
-    backends = ["sdpa", "flash", "auto"] + (["naive"] if mode != "train" else [])
+    backends = ["sdpa", "flash", "bmm", "auto"] + (["naive"] if mode != "train" else [])
 
     def run(backend):
         def fn():
@@ -73,7 +73,7 @@ def main() -> None:
     os.environ["LMLAB_AUTOTUNE"] = "1"
     print(f"CPU {cpu_info().label()}; {torch.get_num_threads()} threads; torch {torch.__version__}; "
           f"batch 1, {args.heads} heads × {args.head_dim}, causal; median of {args.reps}")
-    print(f"{'dtype':<6}{'call':<8}{'T':>6}{'':>6}  {'sdpa':>8}{'flash':>8}{'naive':>8}{'auto':>8}  pick   "
+    print(f"{'dtype':<6}{'call':<8}{'T':>6}{'':>6}  {'sdpa':>8}{'flash':>8}{'bmm':>8}{'naive':>8}{'auto':>8}  pick   "
           f"{'auto/sdpa':>9}{'auto/best':>10}")
     rows = []
     for dname in args.dtypes.split(","):
@@ -97,7 +97,7 @@ def main() -> None:
                        measured=(autotune.decision(name) or {}).get("ms"),
                        auto_over_sdpa=ms["auto"] / ms["sdpa"], auto_over_best=ms["auto"] / best)
             rows.append(row)
-            cells = "".join(f"{ms[b]:>8.2f}" if b in ms else f"{'—':>8}" for b in ("sdpa", "flash", "naive", "auto"))
+            cells = "".join(f"{ms[b]:>8.2f}" if b in ms else f"{'—':>8}" for b in ("sdpa", "flash", "bmm", "naive", "auto"))
             print(f"{dname:<6}{mode:<8}{T:>6}{f' W{window}' if window else '':>6}  {cells}  {pick:<6} {row['auto_over_sdpa']:>8.2f}x"
                   f"{row['auto_over_best']:>9.2f}x", flush=True)
     if args.json:
