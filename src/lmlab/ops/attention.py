@@ -159,19 +159,21 @@ def choice_name(q: Tensor, k: Tensor, spec: AttentionMask, mode: str) -> str | N
     kind = (q.dtype, mode, _mask_kind(spec), q.size(-1), q.size(2), k.size(2))   # exact sizes: no arithmetic
     name = _names.get(kind, "")
     if name == "":
-        dtype, mask = str(q.dtype).removeprefix("torch."), kind[2]
+        mask = kind[2]
         name = _names[kind] = None if mask is None else \
-            f"{AUTO}/{dtype}/{mode}/{mask}/D{kind[3]}/q{seq_bucket(kind[4])}k{seq_bucket(kind[5])}"
+            _name(str(q.dtype).removeprefix("torch."), mode, mask, kind[3], kind[4], kind[5])
     return name
+
+
+def _name(dtype: str, mode: str, mask: str, head_dim: int, t_q: int, t_k: int) -> str:
+    return f"{AUTO}/{dtype}/{mode}/{mask}/D{head_dim}/q{seq_bucket(t_q)}k{seq_bucket(t_k)}"
 
 
 def training_backend(head_dim: int, seq_len: int, dtype: str = "fp32", *, window: int = 0) -> str:
     """What "auto" trains causal self-attention of this shape with on this machine: this process's decision,
     else the cache's, else sdpa (not measured yet; nothing is timed here). For estimates such as the memory bill."""
     torch_dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(dtype, dtype)
-    mask = f"window{window}c" if window else "causal"
-    bucket = seq_bucket(seq_len)
-    name = f"{AUTO}/{torch_dtype}/train/{mask}/D{head_dim}/q{bucket}k{bucket}"
+    name = _name(torch_dtype, "train", f"window{window}c" if window else "causal", head_dim, seq_len, seq_len)
     entry = autotune.decision(name) if autotune.enabled() else None
     return autotune.known(name) or (entry or {}).get("choice") or AUTO_DEFAULT
 
@@ -206,8 +208,8 @@ def _auto_candidates(q: Tensor, k: Tensor, spec: AttentionMask, mode: str, dropo
     # naive and bmm keep the (T_q, T_k) probabilities: candidates while they stay small (BMM_MAX_SCORES in
     # training, where bmm saves them for backward and the memory bill counts them; naive never trains here)
     small = t_q * t_k <= (BMM_MAX_SCORES if train else NAIVE_MAX_SCORES)
-    names = ["sdpa"] + (["flash", "bmm"] if dropout_p == 0 else []) + (["naive"] if small and not train else [])
-    names = [n for n in names if n != "bmm" or small]
+    names = ["sdpa"] + (["flash"] if dropout_p == 0 else []) + (["bmm"] if dropout_p == 0 and small else []) \
+        + (["naive"] if small and not train else [])
     if train:
         qs, ks, vs = (t.requires_grad_() for t in (qs, ks, vs))
 

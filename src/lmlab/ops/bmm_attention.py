@@ -11,8 +11,10 @@ and backward, from P alone (nothing recomputed):
 The maths is the naive backend's; what differs is the cost. autograd's version of the textbook formula runs
 a dozen ops each way (scale, mask, softmax, the products, views) and sdpa's fused CPU kernel tiles and
 recomputes. At T = 64 (char-level Tiny Shakespeare) the scores of one layer are 48 × 64 × 64 values, and a
-handful of large batched products beat both: 1.54 vs 2.06 ms (sdpa) for forward + backward of a layer in
-fp32, 1.24 vs 8.95 ms in bf16 (12 × 4 heads × 64 × 32, one thread). The price is memory: P, T_k values
+handful of large batched products beat both on the Xeon measured: 2.0 vs 2.6 ms (sdpa) for forward +
+backward of a layer in fp32, 2.1 vs 15.0 ms in bf16 (12 × 4 heads × 64 × 32, one thread;
+benchmarks/attention_backends.py, BENCHMARKS.md), while at T = 256 in fp32 sdpa wins: `auto` measures
+which, per machine. The price is memory: P, T_k values
 per head and query, saved for backward (where flash and sdpa keep one logsumexp), so `auto` offers it in
 training only while the scores stay small (ops/attention.py).
 
