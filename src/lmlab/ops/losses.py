@@ -111,11 +111,9 @@ def cross_entropy(logits: Tensor, target: Tensor, label_smoothing: float = 0.0, 
     safe_target = torch.where(keep, target, torch.zeros_like(target))     # any valid index where ignored
     if label_smoothing == 0.0:   # the usual case: −log p_y from the logsumexp alone (see _NLLOfSoftmax)
         loss = _NLLOfSoftmax.apply(logits.float(), safe_target)           # (N,)
-    else:
+    else:                        # smoothing needs every log p_c, not only the target's
         logp = torch.log_softmax(logits.float(), dim=-1)                  # (N, V)
         nll = -logp.gather(-1, safe_target.unsqueeze(-1)).squeeze(-1)     # (N,)  −log p_y
-        loss = nll
-    if label_smoothing > 0.0:
         eps = label_smoothing
         sum_logp = logp.sum(-1)                                           # (N,)  Σ_c log p_c
         if smoothing == "uniform":   # q = (1 − ε)·onehot + ε/V

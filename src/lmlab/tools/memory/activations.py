@@ -125,18 +125,15 @@ def activation_bytes(cfg, batch: int, seq_len: int, *, dtype: str = "fp32", mixe
         per_tok.append(("q·scale, k and v copied to all heads", 3 * C * a, "3·C"))
         per_tok.append(("attention probabilities, T per head", H * T * a, "H·T"))
         per_tok.append(("merged heads (out_proj input)", C * a, "C"))
-    elif backend == "bmm":  # its own copies (B·H_kv, T, D) of q, k, v: the product's output is freed
-        per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else "") + ", copied per head",
-                        (C + 2 * kv) * a, "C + 2·C_kv"))
-        per_tok.append(("attention probabilities, T per head", H * T * a, "H·T"))
-        per_tok.append(("attention output (out_proj input)", C * a, "C"))
-    else:  # sdpa and flash
-        per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else ""), (C + 2 * kv) * a,
-                        "C + 2·C_kv"))
-        if stacked and cfg.pos_embedding == "rotary":  # v is a view of the one product's output: its storage
+    else:  # sdpa and flash save q, k, v as they are; bmm its own copies (B·H_kv, T, D), freeing the product's output
+        bmm = backend == "bmm"
+        per_tok.append(("q, k, v" + (" (rotated)" if cfg.pos_embedding == "rotary" else "")
+                        + (", copied per head" if bmm else ""), (C + 2 * kv) * a, "C + 2·C_kv"))
+        if stacked and cfg.pos_embedding == "rotary" and not bmm:  # v is a view of the one product's output
             per_tok.append(("q, k before rotation (they share v's storage)", (C + kv) * a, "C + C_kv"))
         per_tok.append(("attention output (out_proj input)", C * a, "C"))
-        per_tok.append(("logsumexp per head (fp32)", H * 4, "H"))
+        per_tok.append(("attention probabilities, T per head", H * T * a, "H·T") if bmm
+                       else ("logsumexp per head (fp32)", H * 4, "H"))
     # feed-forward sub-layer (LoRA: frozen up/down keep nothing)
     gated = cfg.activation == "swiglu"
     norm("RMSNorm 2" if rms else "LayerNorm 2", 2 if gated else 1, not frozen)
