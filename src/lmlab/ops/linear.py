@@ -119,6 +119,19 @@ def kernel_for(m: int, k: int, n: int) -> str:
     return autotune.choose(name, lambda: _candidates(rows_bucket(m), k, n), _default, reps=5)
 
 
+def expected_kernel(m: int, k: int, n: int) -> str:
+    """What `kernel_for` gives or will give for this shape, with nothing timed: the forced kernel, else this
+    process's decision, else the cache's, else the CPU's default. For estimates made before a model exists
+    (the memory bill, the pre-flight check), where timing would build the layer's tensors, at any size."""
+    if not _ONEDNN:
+        return "torch"
+    if _kernel != "auto":
+        return _kernel
+    name = choice_name(m, k, n)
+    entry = autotune.decision(name) if autotune.enabled() else None
+    return autotune.known(name) or (entry or {}).get("choice") or _default
+
+
 def resolved_kernel() -> str:
     """The switch with "auto" resolved at a GPT-2-small feed-forward layer (768 -> 3072, 2048 rows)."""
     return kernel_for(2048, 768, 3072)

@@ -124,8 +124,9 @@ def _h(n: float) -> str:
 
 def _onednn_linear(rows: int, k: int, n: int) -> bool:
     """Whether lmlab's fp32 linear layer (k -> n) on `rows` rows takes the oneDNN path (lmlab.ops.linear)
-    in this process (forced, or chosen for that shape on this machine)."""
-    return linear.onednn_available() and linear.kernel_for(rows, k, n) == "onednn"
+    in this process (forced, or chosen for that shape on this machine). Nothing is timed: a bill is asked for
+    shapes that may not fit, before anything is built."""
+    return linear.onednn_available() and linear.expected_kernel(rows, k, n) == "onednn"
 
 
 # ---- the bill ------------------------------------------------------------------------------------
