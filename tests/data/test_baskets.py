@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lmlab.data.baskets import BasketDataConfig, read_baskets
+from lmlab.data.rows import SKIP_HINT
 from lmlab.errors import LmlabError
 
 SAMPLE = Path(__file__).parent / "debian_12_packages.jsonl"
@@ -24,12 +25,22 @@ def test_baskets_resolve_abi_names_through_provides():
     assert got.sections["python3-numpy"] == "python"
 
 
-def test_bad_lines_refused_or_skipped(tmp_path):
+@pytest.mark.parametrize("line, why", [('{"name": "x", "depends": "libc6"}', "not a package record"),
+                                       ("not json", "not a JSON object"), ("[1, 2]", "not a JSON object")])
+def test_a_bad_line_is_refused_as_by_every_loader(tmp_path, line, why):
+    """lmlab.data.rows' rule: FILE:LINE, why, and the shared --skip-bad hint."""
     path = tmp_path / "p.jsonl"
-    path.write_text(SAMPLE.read_text() + '{"name": "x", "depends": "libc6"}\nnot json\n')
-    with pytest.raises(LmlabError, match=r"p.jsonl:13: not a package record"):
+    path.write_text(SAMPLE.read_text() + line + "\n")
+    with pytest.raises(LmlabError) as e:
         read_baskets(path)
+    assert str(e.value).startswith(f"{path}:13: {why}") and str(e.value).endswith(SKIP_HINT)
+
+
+def test_skip_bad_counts_and_reports_the_bad_lines(tmp_path, capsys):
+    path = tmp_path / "p.jsonl"
+    path.write_text(SAMPLE.read_text() + '{"name": "x", "depends": "libc6"}\n\nnot json\n[1, 2]\n')
     got = read_baskets(path, BasketDataConfig(skip_bad=True))
-    assert got.counts["bad_lines"] == 2 and len(got.baskets) == 12
+    assert got.counts["bad_lines"] == 3 and len(got.baskets) == 12
+    assert f"skipped 3 bad row(s) of {path}, kept 12 package records" in capsys.readouterr().err
     cut = read_baskets(SAMPLE, BasketDataConfig(max_basket=2))
     assert max(len(b) for b in cut.baskets) == 2 and cut.counts["cut"] > 0

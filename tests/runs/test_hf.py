@@ -21,13 +21,37 @@ transformers = pytest.importorskip("transformers")
 
 
 # ---- GPT-2 ---------------------------------------------------------------------------------------------
+def _train_gpt(data, out, *flags: str, steps: int = 2):
+    """`lmlab train gpt` for a few steps at batch 2 (--quiet): a run to export."""
+    assert main(["train", "gpt", "--data", str(data), *flags, "--max_steps", str(steps), "--eval_every", str(steps),
+                 "--eval_batches", "1", "--batch_size", "2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def char_run(shakespeare_small, tmp_path_factory):
     """A char-level GPT (tiny preset) trained 2 steps: sharp enough logits for greedy decoding to be decided."""
-    run = tmp_path_factory.mktemp("char") / "run"
-    assert main(["train", "gpt", "--data", str(shakespeare_small), "--preset", "tiny", "--max_steps", "2",
-                 "--eval_every", "2", "--eval_batches", "1", "--batch_size", "2", "--out", str(run), "--quiet"]) == 0
-    return run
+    return _train_gpt(shakespeare_small, tmp_path_factory.mktemp("char") / "run", "--preset", "tiny")
+
+
+@pytest.fixture(scope="module")
+def bpe_run(shakespeare_small, tmp_path_factory):
+    """A GPT (tiny preset) with a byte-level BPE tokenizer of 300 tokens, trained 2 steps."""
+    return _train_gpt(shakespeare_small, tmp_path_factory.mktemp("bpe") / "run", "--preset", "tiny",
+                      "--tokenizer", "bpe", "--bpe_vocab_size", "300")
+
+
+LLAMA_NANO_SMALL = ["--preset", "llama-nano", "--d_model", "32", "--n_heads", "2", "--n_kv_heads", "1",
+                    "--n_layers", "1", "--d_ff", "64", "--max_seq_len", "64"]
+
+
+@pytest.fixture(scope="module", params=["char", "bpe"])
+def llama_run(request, shakespeare_small, tmp_path_factory):
+    """An lmlab-trained llama-nano (RMSNorm, rotary, SwiGLU, grouped KV heads; shrunk to one 32-wide layer) with a
+    char or a byte-level BPE tokenizer, trained 10 steps."""
+    tokenizer = ["--tokenizer", "bpe", "--bpe_vocab_size", "300"] if request.param == "bpe" else []
+    return _train_gpt(shakespeare_small, tmp_path_factory.mktemp(f"llama-{request.param}") / "run",
+                      *LLAMA_NANO_SMALL, *tokenizer, "--warmup_steps", "1", steps=10)
 
 
 def test_gpt2_export_then_import_round_trip(char_run, tmp_path, capsys):
@@ -182,39 +206,49 @@ def _same_in_transformers(folder, tok, texts, with_specials: bool = False) -> No
         assert with_specials or tok.decode(ids) == text
 
 
+def _same_generation(run, folder, capsys, prompt: str = "ROMEO: hi\nJULIET:", n: int = 40) -> None:
+    """`pipeline("text-generation")` on the exported folder, greedy, continues `prompt` by the same n tokens as
+    `lmlab generate --temperature 0`: the same prompt ids, n new ids, and the same text."""
+    tok = Run.open(run).tokenizer()
+    capsys.readouterr()
+    assert main(["generate", str(run), "--prompt", prompt, "--temperature", "0", "--max-new-tokens", str(n)]) == 0
+    ours = capsys.readouterr().out
+    generator = transformers.pipeline("text-generation", model=str(folder), device="cpu")
+    theirs = generator(prompt, max_new_tokens=n, do_sample=False)[0]["generated_text"]
+    ids = generator(prompt, max_new_tokens=n, do_sample=False, return_tensors=True)[0]["generated_token_ids"]
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    prompt_ids = tok.encode(prompt)
+    assert ids[:len(prompt_ids)] == prompt_ids and len(ids) == len(prompt_ids) + n   # no early stop either side
+    assert ours == theirs + "\n" == tok.decode(ids) + "\n"
+
+
 def test_exported_char_gpt_keeps_spaces_in_autotokenizer_and_pipeline(char_run, tmp_path, capsys):
     """Without tokenizer_config.json transformers took GPT2Tokenizer, which dropped every space and newline."""
     assert main(["hf", "export", str(char_run), "--out", str(tmp_path / "hf")]) == 0
-    tok = Run.open(char_run).tokenizer()
-    _same_in_transformers(tmp_path / "hf", tok, TEXTS)
-    prompt = "ROMEO: hi\nJULIET:"
-    capsys.readouterr()
-    assert main(["generate", str(char_run), "--prompt", prompt, "--temperature", "0", "--max-new-tokens", "40"]) == 0
-    ours = capsys.readouterr().out
-    generator = transformers.pipeline("text-generation", model=str(tmp_path / "hf"), device="cpu")
-    theirs = generator(prompt, max_new_tokens=40, do_sample=False)[0]["generated_text"]
-    assert ours == theirs + "\n" and len(theirs) == len(prompt) + 40
+    _same_in_transformers(tmp_path / "hf", Run.open(char_run).tokenizer(), TEXTS)
+    _same_generation(char_run, tmp_path / "hf", capsys)
 
 
-def test_exported_bpe_gpt_round_trips_and_names_its_eos(shakespeare_small, tmp_path):
-    """A random-weight GPT run with a byte-level BPE tokenizer (its <|endoftext|> is the eos of config.json)."""
-    from lmlab.data.tokenizers import train_tokenizer
-    from lmlab.io.checkpoint import save_weights
-    from lmlab.models.gpt.model import GPT
-    from lmlab.models.gpt.presets import preset
-    from lmlab.runs.run import write_run_config
-    tok = train_tokenizer("bpe", shakespeare_small.read_text(encoding="utf-8")[:5_000], vocab_size=300)
-    model = GPT(preset("tiny", vocab_size=tok.vocab_size))
-    run = tmp_path / "run"
-    run.mkdir()
-    write_run_config(run, "gpt", {"model": model.cfg})
-    save_weights(run, model, step=0)
-    tok.save(run / "tokenizer.json")
-    assert main(["hf", "export", str(run), "--out", str(tmp_path / "hf")]) == 0
-    tok = Run.open(run).tokenizer()
+def test_exported_bpe_gpt_round_trips_and_names_its_eos(bpe_run, tmp_path, capsys):
+    """A GPT run with a byte-level BPE tokenizer (its <|endoftext|> is the eos of config.json): AutoTokenizer
+    and pipeline("text-generation") as lmlab."""
+    assert main(["hf", "export", str(bpe_run), "--out", str(tmp_path / "hf")]) == 0
+    tok = Run.open(bpe_run).tokenizer()
     _same_in_transformers(tmp_path / "hf", tok, TEXTS + ["an end<|endoftext|>and café 床"])
     hf_cfg = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert hf_cfg["eos_token_id"] == tok.eos_id == transformers.AutoTokenizer.from_pretrained(tmp_path / "hf").eos_token_id
+    _same_generation(bpe_run, tmp_path / "hf", capsys)
+
+
+def test_exported_llama_nano_run_in_autotokenizer_and_pipeline(llama_run, tmp_path, capsys):
+    """An lmlab-trained llama-nano goes out as LlamaForCausalLM: AutoTokenizer and pipeline("text-generation")
+    as lmlab, for a char and a byte-level BPE tokenizer."""
+    assert main(["hf", "export", str(llama_run), "--out", str(tmp_path / "hf")]) == 0
+    assert "LlamaForCausalLM" in capsys.readouterr().out
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+    tok = Run.open(llama_run).tokenizer()
+    _same_in_transformers(tmp_path / "hf", tok, TEXTS + (["naïve café 床"] if tok.kind == "bpe" else []))
+    _same_generation(llama_run, tmp_path / "hf", capsys)
 
 
 def _llama_tokenizer():

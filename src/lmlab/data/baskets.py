@@ -5,17 +5,18 @@ A basket is the package and, per dependency group, its first alternative that is
 A virtual or ABI name (`perlapi-5.36.0`, `r-api-4.0`, `awk`) is resolved through the `provides`
 lists to the one real package that provides it; a virtual name that several packages (or none)
 provide is dropped, as is a dependency on the package itself. Packages left without dependencies make
-no pairs: they are counted, not refused. A malformed line is refused naming file:line (skip_bad: skipped
-and counted).
+no pairs: they are counted, not refused. A line that is not a package record is a bad row, as in every
+loader (lmlab.data.rows): refused naming FILE:LINE, or with skip_bad (`--skip-bad`) skipped, counted in
+counts["bad_lines"] and reported on stderr.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lmlab.data.rows import Rows
 from lmlab.errors import LmlabError
 
 
@@ -38,36 +39,24 @@ class Baskets:
     counts: dict[str, int] = field(default_factory=dict)   # what happened to lines and dependencies
 
 
-def _check(row, path, n: int) -> None:
-    ok = (isinstance(row, dict) and isinstance(row.get("name"), str) and row["name"]
-          and isinstance(row.get("depends", []), list)
-          and all(isinstance(g, list) and all(isinstance(a, str) for a in g) for g in row.get("depends", []))
-          and isinstance(row.get("provides", []), list))
-    if not ok:
-        raise LmlabError(f"{path}:{n}: not a package record (needs \"name\" and \"depends\" as a list of lists "
-                         "of package names)")
+def _is_package(row: dict) -> bool:
+    depends = row.get("depends", [])
+    return (isinstance(row.get("name"), str) and bool(row["name"]) and isinstance(depends, list)
+            and all(isinstance(g, list) and all(isinstance(a, str) for a in g) for g in depends)
+            and isinstance(row.get("provides", []), list))
 
 
 def read_baskets(path: str | Path, cfg: BasketDataConfig = BasketDataConfig()) -> Baskets:
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise LmlabError(f"cannot read {path}: {e}") from None
-    rows, bad = [], 0
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            _check(row, path, n)
-        except (json.JSONDecodeError, LmlabError) as e:
-            if not cfg.skip_bad:
-                raise LmlabError(str(e) if isinstance(e, LmlabError) else f"{path}:{n}: not JSON ({e.msg}); "
-                                 "fix the line or set --skip_bad true") from None
-            bad += 1
-            continue
-        rows.append(row)
+    """The baskets of a packages.jsonl; its bad lines go the way of every loader's (lmlab.data.rows)."""
+    records = Rows(path, cfg.skip_bad, jsonl=True)
+    rows = []
+    for n, row in records:
+        if _is_package(row):
+            rows.append(row)
+        else:
+            records.bad.reject(n, 'not a package record (needs "name" and "depends" as a list of lists of package '
+                                  'names)')
+    records.report(len(rows), "package records")
     if not rows:
         raise LmlabError(f"{path} holds no package records")
     real = {r["name"] for r in rows}
@@ -77,7 +66,7 @@ def read_baskets(path: str | Path, cfg: BasketDataConfig = BasketDataConfig()) -
             providers[str(v).split()[0]].add(r["name"])
     counts = dict.fromkeys(("bad_lines", "real", "virtual_resolved", "virtual_dropped", "no_dependencies",
                             "cut"), 0)
-    counts["bad_lines"] = bad
+    counts["bad_lines"] = records.bad.count
     baskets = []
     for r in rows:
         basket = [r["name"]]

@@ -55,8 +55,8 @@ def train_item2vec(data: str, model_cfg: Word2VecConfig, train_cfg: Word2VecTrai
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if not quiet:
         c = got.counts
-        print(f"{len(got.baskets)} baskets ({c['no_dependencies']} without dependencies, no pairs; "
-              f"{c['bad_lines']} bad lines skipped); dependencies: {c['real']} real, {c['virtual_resolved']} "
-              f"virtual resolved through provides, {c['virtual_dropped']} virtual dropped (several or no "
-              f"providers); {len(vocab.words)} items; loss {stats.epoch_loss[0]:.3f} -> {stats.epoch_loss[-1]:.3f}")
+        print(f"{len(got.baskets)} baskets ({c['no_dependencies']} without dependencies, no pairs); dependencies: "
+              f"{c['real']} real, {c['virtual_resolved']} virtual resolved through provides, {c['virtual_dropped']} "
+              f"virtual dropped (several or no providers); {len(vocab.words)} items; "
+              f"loss {stats.epoch_loss[0]:.3f} -> {stats.epoch_loss[-1]:.3f}")
     return {"loss": stats.epoch_loss[-1]}
