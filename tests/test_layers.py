@@ -1,9 +1,11 @@
 """The house's rules, checked on every test run: the import-linter contracts of pyproject.toml (layers that
-only point down, no circles inside a package, recipes independent), a parser that imports no torch, and
-files of a readable size."""
+only point down, no circles inside a package, recipes independent), a parser that imports no torch, files
+of a readable size, and tests that mirror the source: every package has its test folder (or one test file
+for a package tested as a whole), every command and every trainable family is run by some test."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -43,3 +45,27 @@ def test_a_command_option_takes_either_spelling():
     args, extra = build_parser().parse_known_args(["finetune", "classify", "--model", "M", "--data", "D",
                                                    "--out", "O", "--max_len", "64", "--max_steps", "5"])
     assert args.max_len == 64 and extra == ["--max_steps", "5"]   # a config key stays a config key
+
+
+def test_every_package_has_its_tests_where_the_source_is():
+    """src/lmlab/P/Q/ is tested in tests/P/Q/, or as a whole in tests/P/test_Q*.py (tools/memory in
+    tests/tools/test_memory.py); data-only folders (presets' JSON, shipped word lists) need none."""
+    src, tests = ROOT / "src" / "lmlab", ROOT / "tests"
+    missing = [str(d.relative_to(src)) for d in sorted(src.rglob("*")) if (d / "__init__.py").is_file()
+               and d != src and not (tests / d.relative_to(src)).is_dir()
+               and not any((tests / d.relative_to(src).parent).glob(f"test_{d.name}*.py"))]
+    assert not missing, f"packages without a mirrored tests folder or test file: {missing}"
+
+
+def _test_sources() -> str:
+    return "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py") if p.name != "test_layers.py")
+
+
+def test_every_command_and_trainable_family_is_run_by_a_test():
+    """An argv list starting with the command (main([...]) or a subprocess) in some test; `train FAMILY` too."""
+    from lmlab.cli import COMMANDS
+    from lmlab.runs.families import trainable
+    text = _test_sources()
+    unrun = [c for c in COMMANDS if not re.search(rf'\[\s*"{re.escape(c)}"\s*,', text)]
+    unrun += [f"train {f.name}" for f in trainable() if not re.search(rf'"train",\s*"{re.escape(f.name)}"', text)]
+    assert not unrun, f"commands no test runs: {unrun}"
