@@ -2,6 +2,8 @@
 
     python benchmarks/representations.py                          # ~15 min on 2 shared CPU cores; writes the JSON
     python benchmarks/representations.py --quick                  # smoke run, ~1 min (writes no JSON)
+    python benchmarks/representations.py --corpus corpus.txt      # write the unlabelled corpus, then:
+    lmlab train elmo --data corpus.txt ... --out runs/elmo-fortunes   # (BENCHMARKS.md gives the command)
     python benchmarks/representations.py --bert runs/fortunes/finetuned-0 --elmo runs/elmo-fortunes
     python benchmarks/representations.py --labels all --w2v-epochs 3 --elmo-budget 600   # all 40 topics
 
@@ -12,11 +14,15 @@ the same classifier on the same texts:
       finetune_fortunes.py, scikit-learn's TfidfVectorizer on word 1-2 grams with C = 10 as there;
   (c) word2vec: the mean of a text's word vectors (skip-gram, dim 100, window 5, negative 5, min_count 3,
       --w2v-epochs) trained by `lmlab.recipes.train_word2vec` on the unlabelled corpus below, words as in (a);
-  (d) ELMo: elmo-tiny's biLM trained by `lmlab.recipes.train_elmo` on the same corpus for --elmo-steps or
-      --elmo-budget seconds, whichever ends first (or the run given by --elmo); a word's vector is the
-      equal-weight scalar mix (γ = 1) of its 3 layers (lmlab.tools.token_vectors), a text's the mean of its
-      words'. The same ELMo with random (seeded) weights is measured too: the baseline any claim about what
-      training taught must beat;
+  (d) ELMo: the run given by --elmo (which must not have read the split's validation or test texts: train it
+      on --corpus's file), or elmo-tiny's biLM trained by `lmlab.recipes.train_elmo` on the same corpus for
+      --elmo-steps or --elmo-budget seconds, whichever ends first. A text's features are the means over its
+      words of the 3 layers (token vectors [x; x], biLM layers 1 and 2), read two ways: (d) the equal-weight
+      scalar mix (γ = 1, lmlab.tools.token_vectors' default) + the logistic regression below; (d′) the scalar
+      mix learned jointly with a linear classifier (Peters et al. 2018, eq. 1: γ Σ_j softmax(w)_j R_j, the
+      ScalarMix of lmlab.models.elmo; each layer standardised on the training split first), by full-batch
+      L-BFGS with the same L2 penalty C and the same choice of C. The same ELMo with random (seeded)
+      weights is measured both ways too: the baseline any claim about what training taught must beat;
   (e) BERT: the fine-tuned classifier given by --bert (a `bert-classifier` run, e.g. OUT/finetuned-0 of
       `finetune_fortunes.py --out OUT`), its own head, evaluated on this split's test texts. Refused if its
       training split is not this split; skipped with a note when not given.
@@ -29,8 +35,9 @@ the very split finetune_fortunes.py uses, so its BERT runs (and the BERT figures
 the same 300 test texts. Unlabelled corpus for word2vec and ELMo: every fortune (all 40 topics) except the
 validation and test texts of the chosen topics, one per line: the corpus finetune_fortunes.py pretrains
 BERT on, so no representation ever saw a test text. Scores: lmlab.tools.classification (accuracy,
-macro-F1). Seconds: "repr" = training the representation + encoding the split's texts, "fit" = the
-classifier's fit at the chosen C (for BERT: its fine-tuning, from its metrics.jsonl).
+macro-F1). Seconds: "repr" = training the representation + encoding the split's texts (ELMo: the encoding
+only, shared by its two rows), "fit" = the classifier's fit at the chosen C (for BERT: its fine-tuning, from
+its metrics.jsonl).
 """
 
 from __future__ import annotations
@@ -108,21 +115,80 @@ def word2vec_means(corpus: list[str], splits: list[list[str]], work: Path, args)
                  "train_seconds": info["seconds"], "texts_with_a_known_word": covered}
 
 
-def elmo_means(run: Path, splits: list[list[str]], random_weights: bool, seed: int) -> list[np.ndarray]:
-    """Each text's mean ELMo vector (equal-weight scalar mix of the layers); texts go shortest first."""
-    from lmlab.data.word_chars import split_words
-    from lmlab.tools.token_vectors import elmo_word_vectors
+@torch.inference_mode()
+def elmo_layer_means(run_dir: Path, splits: list[list[str]], random_weights: bool, seed: int) -> list[np.ndarray]:
+    """Each text's mean over its words of every ELMo layer, (N, L+1, 2C) per split: layer 0 = [x; x], layer j =
+    [→h_j; ←h_j] (Elmo.layer_outputs). Texts go shortest first, 32 at a time; padding is masked out of the mean."""
+    from lmlab.data.word_chars import char_tensor, split_words
+    from lmlab.runs.run import Run
+    run = Run.open(run_dir, family="elmo")
+    torch.manual_seed(seed)
+    model = (run.build() if random_weights else run.model()).eval()
+    lowercase = run.config("data").lowercase
     out = []
     for texts in splits:
-        texts = [t if split_words(t) else "." for t in texts]                  # a text of no word: one mark
-        order = sorted(range(len(texts)), key=lambda i: len(split_words(texts[i])))
-        vecs = elmo_word_vectors(run, [texts[i] for i in order], batch_size=32, random_weights=random_weights,
-                                 seed=seed)
-        x = np.zeros((len(texts), vecs[0].vectors.shape[1]))
-        for i, v in zip(order, vecs):
-            x[i] = v.vectors.mean(0).numpy()
+        words = [split_words(t, lowercase) or ["."] for t in texts]             # a text of no word: one mark
+        order = sorted(range(len(words)), key=lambda i: len(words[i]))
+        x = np.zeros((len(texts), model.cfg.n_layers + 1, 2 * model.cfg.d_model))
+        for start in range(0, len(order), 32):
+            idx = order[start:start + 32]
+            chars, lengths = char_tensor([words[i] for i in idx], model.cfg.max_chars)
+            layers = model.layer_outputs(chars, lengths)                           # (L+1, B, T, 2C)
+            mask = (torch.arange(layers.shape[2]) < lengths[:, None]).to(layers.dtype)  # (B, T)
+            x[idx] = (torch.einsum("lbtc,bt->blc", layers, mask) / lengths[:, None, None]).numpy()
         out.append(x)
     return out
+
+
+def fit_mix(x: torch.Tensor, y: torch.Tensor, n_classes: int, c: float) -> tuple:
+    """ScalarMix + Linear fitted jointly by full-batch L-BFGS (float64) on the mean cross-entropy + ‖γW‖² / (2CN),
+    x (N, L+1, F): scikit-learn's penalty C, put on the effective weights γW since γ only rescales W (a penalty
+    on W alone could be dodged by a large γ). s starts equal, γ at 1, W and b at 0."""
+    import torch.nn.functional as F
+
+    from lmlab.models.elmo.model import ScalarMix
+    mix = ScalarMix(x.shape[1]).double()
+    head = torch.nn.Linear(x.shape[2], n_classes).double()
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    opt = torch.optim.LBFGS([*mix.parameters(), *head.parameters()], max_iter=5000, history_size=20,
+                            tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    layers = x.transpose(0, 1)                                                 # (L+1, N, F), as ScalarMix reads
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(head(mix(layers)), y) + (mix.gamma * head.weight).pow(2).sum() / (2 * c * len(y))
+        loss.backward()
+        return loss
+
+    opt.step(closure)                                                          # to convergence, or 5,000 iterations
+    return mix, head
+
+
+def mixed_logistic(train: tuple, val: tuple, test: tuple) -> dict:
+    """ELMo's scalar mix learned with the classifier (Peters et al. 2018, eq. 1): p(y | text) = softmax(W γ Σ_j s_j
+    R̄_j + b), s = softmax(w), R̄_j the mean of layer j over the text's words (the mean commutes with the mix, so
+    this is the mix of each word, then averaged). Each layer standardised on the training split first (the
+    paper's optional layer normalisation before the mix). C from C_GRID by validation accuracy, as logistic()."""
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = train, val, test
+    mean, std = x_tr.mean(0), x_tr.std(0) + 1e-12                              # (L+1, F) each
+    x_tr, x_va, x_te = (torch.from_numpy((x - mean) / std) for x in (x_tr, x_va, x_te))
+    y = torch.tensor(y_tr)
+    k = int(max(y_tr)) + 1
+
+    def predict(mix, head, x) -> list[int]:
+        with torch.no_grad():
+            return head(mix(x.transpose(0, 1))).argmax(-1).tolist()
+
+    val_acc = {c: accuracy(y_va, predict(*fit_mix(x_tr, y, k, c), x_va)) for c in C_GRID}
+    best = max(C_GRID, key=lambda c: (val_acc[c], -c))
+    t0 = time.perf_counter()
+    mix, head = fit_mix(x_tr, y, k, best)
+    fit = time.perf_counter() - t0
+    pred = predict(mix, head, x_te)
+    return {"accuracy": accuracy(y_te, pred), "macro_f1": macro_f1(y_te, pred), "C": best,
+            "val_accuracy": val_acc[best], "fit_seconds": fit, "features": int(x_tr.shape[2]),
+            "s": torch.softmax(mix.weights.detach(), 0).tolist(), "gamma": mix.gamma.item()}
 
 
 def train_small_elmo(corpus: list[str], work: Path, args) -> Path:
@@ -139,11 +205,8 @@ def train_small_elmo(corpus: list[str], work: Path, args) -> Path:
     cfg = dataclasses.replace(ELMO_TRAIN, max_steps=steps, warmup_steps=min(100, steps // 10),
                               eval_every=max(1, steps // 4), eval_batches=10, seed=args.seed, device="cpu",
                               time_budget=args.elmo_budget)
-    res = train_elmo(str(work / "elmo.txt"), preset("elmo-tiny"), cfg, WordDataConfig(max_vocab=10000),
-                     work / "elmo", overwrite=True, quiet=True)
-    done = max(r["step"] for r in map(json.loads, (work / "elmo" / "metrics.jsonl").open()))
-    args.elmo_steps_done = done
-    print(f"  ELMo elmo-tiny, {done} steps: val fwd ppl {res['val_fwd_ppl']:.1f}, bwd ppl {res['val_bwd_ppl']:.1f}")
+    train_elmo(str(work / "elmo.txt"), preset("elmo-tiny"), cfg, WordDataConfig(max_vocab=10000), work / "elmo",
+               overwrite=True, quiet=True)
     return work / "elmo"
 
 
@@ -194,6 +257,9 @@ def main() -> None:
     ap.add_argument("--out", help="keep the word2vec and ELMo runs here (default: a temporary folder)")
     ap.add_argument("--json", help=f"results file (default {DEFAULT_JSON.relative_to(ROOT)}; none with --quick)")
     ap.add_argument("--quick", action="store_true", help="150 texts a topic, 1 word2vec epoch, 30 ELMo steps")
+    ap.add_argument("--corpus", metavar="FILE",
+                    help="write the unlabelled corpus (one fortune a line) to FILE and stop: the text to train an "
+                         "ELMo on for --elmo")
     args = ap.parse_args()
     if args.quick:
         args.w2v_epochs, args.elmo_steps = 1, 30
@@ -214,6 +280,10 @@ def main() -> None:
     labels = sorted({e["label"] for e in chosen})
     held_out = {e["text"] for e in val + test}
     corpus = [one_line(e["text"]) for e in (train if args.quick else everything) if e["text"] not in held_out]
+    if args.corpus:
+        Path(args.corpus).write_text("".join(t + "\n" for t in corpus), encoding="utf-8")
+        print(f"wrote {len(corpus):,} fortunes to {args.corpus} (no validation or test text of the split)")
+        return
     ids = {lab: i for i, lab in enumerate(labels)}
     texts = [[e["text"] for e in part] for part in (train, val, test)]
     ys = [[ids[e["label"]] for e in part] for part in (train, val, test)]
@@ -221,21 +291,34 @@ def main() -> None:
           f"corpus {len(corpus):,} fortunes ({sum(len(WORDS(t)) for t in corpus):,} words)", flush=True)
     rows: list[dict] = []
 
-    def add(name: str, xs: list, repr_seconds: float, dense: bool, **extra) -> None:
-        r = {"model": name, **logistic(*zip(xs, ys), dense=dense, seed=args.seed), "repr_seconds": repr_seconds,
-             **extra}
+    def add(name: str, scores: dict, repr_seconds: float, **extra) -> None:
+        r = {"model": name, **scores, "repr_seconds": repr_seconds, **extra}
         rows.append(r)
         print(f"  {name}: accuracy {r['accuracy']:.3f}, macro-F1 {r['macro_f1']:.3f} (C {r['C']:g}, val "
               f"{r['val_accuracy']:.3f})", flush=True)
 
+    def add_lr(name: str, xs: list, repr_seconds: float, dense: bool, **extra) -> None:
+        add(name, logistic(*zip(xs, ys), dense=dense, seed=args.seed), repr_seconds, **extra)
+
+    def add_elmo(tag: str, name: str, random_weights: bool) -> None:
+        """Two rows from one encoding: the equal-weight mix + scikit-learn's LR, and the mix learned with the
+        classifier (repr s: the encoding, shared)."""
+        t0 = time.perf_counter()
+        xs = elmo_layer_means(elmo, texts, random_weights=random_weights, seed=args.seed)   # (N, L+1, 2C) each
+        enc = time.perf_counter() - t0
+        add_lr(f"({tag}) {name}: equal mix + LR", [x.mean(1) for x in xs], enc, dense=True)
+        r = mixed_logistic(*zip(xs, ys))
+        add(f"({tag}') {name}: learned scalar mix + linear", r, enc)
+        print(f"      s = {', '.join(f'{w:.3f}' for w in r['s'])}, γ = {r['gamma']:.3f}", flush=True)
+
     t0 = time.perf_counter()
     vocab, x_train, _ = fit_counts(texts[0], binary=True)
     xs = [x_train] + [count_matrix(t, vocab, binary=True) for t in texts[1:]]
-    add("(a) one-hot bag of words + LR", xs, time.perf_counter() - t0, dense=False)
+    add_lr("(a) one-hot bag of words + LR", xs, time.perf_counter() - t0, dense=False)
     t0 = time.perf_counter()
     tfidf = Tfidf(TfidfConfig(tf="sublinear"))
     xs = [tfidf.fit_transform(texts[0])] + [tfidf.transform(t) for t in texts[1:]]
-    add("(b) TF-IDF (lmlab, sublinear tf) + LR", xs, time.perf_counter() - t0, dense=False)
+    add_lr("(b) TF-IDF (lmlab, sublinear tf) + LR", xs, time.perf_counter() - t0, dense=False)
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     t0 = time.perf_counter()
@@ -251,17 +334,18 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         xs, w2v = word2vec_means(corpus, texts, work, args)
-        add(f"(c) word2vec mean ({args.w2v_epochs} epochs) + LR", xs, time.perf_counter() - t0, dense=True,
+        add_lr(f"(c) word2vec mean ({args.w2v_epochs} epochs) + LR", xs, time.perf_counter() - t0, dense=True,
             word2vec=w2v)
-        t0 = time.perf_counter()
         elmo = Path(args.elmo) if args.elmo else train_small_elmo(corpus, work, args)
-        xs = elmo_means(elmo, texts, random_weights=False, seed=args.seed)
-        name = f"run {args.elmo}" if args.elmo else f"elmo-tiny, {args.elmo_steps_done} steps"
-        add(f"(d) ELMo scalar mix, mean ({name}) + LR", xs, time.perf_counter() - t0, dense=True)
+        ppl = [json.loads(line) for line in (elmo / "metrics.jsonl").open()]
+        ppl = [r for r in ppl if "val_fwd_ppl" in r][-1]
+        args.elmo_ppl = {k: ppl[k] for k in ("step", "val_fwd_ppl", "val_bwd_ppl")}
+        name = f"ELMo {elmo.name} ({ppl['step']} steps)"
+        print(f"  ELMo {elmo}: step {ppl['step']}, val fwd ppl {ppl['val_fwd_ppl']:.1f}, bwd ppl "
+              f"{ppl['val_bwd_ppl']:.1f}", flush=True)
+        add_elmo("d", name, random_weights=False)
         if not args.no_elmo_random:
-            t0 = time.perf_counter()
-            xs = elmo_means(elmo, texts, random_weights=True, seed=args.seed)
-            add("(d0) the same ELMo, random weights + LR", xs, time.perf_counter() - t0, dense=True)
+            add_elmo("d0", "the same, random weights", random_weights=True)
     if args.bert:
         r = bert_row(Path(args.bert), labels, test, cfg)
         rows.append({"model": f"(e) BERT fine-tuned ({args.bert})", **r})
@@ -275,9 +359,9 @@ def main() -> None:
 
     print(f"\ntest split: {len(test)} fortunes, {len(labels)} topics; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads")
-    print(f"{'representation + classifier':<58} {'accuracy':>8} {'macro-F1':>8} {'repr s':>7} {'fit s':>7}")
+    print(f"{'representation + classifier':<66} {'accuracy':>8} {'macro-F1':>8} {'repr s':>7} {'fit s':>7}")
     for r in rows:
-        print(f"{r['model']:<58} {r['accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['repr_seconds']:>7.1f} "
+        print(f"{r['model']:<66} {r['accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['repr_seconds']:>7.1f} "
               f"{r['fit_seconds']:>7.1f}")
     print(f"total {time.perf_counter() - t_start:.0f} s")
     out = args.json or (None if args.quick else str(DEFAULT_JSON))

@@ -34,6 +34,39 @@ def test_other_objectives_train(tmp_path, shakespeare_small, arch, loss):
     assert (out / "model.safetensors").is_file()
 
 
+def test_a_folder_of_text_files_is_one_corpus(tmp_path, shakespeare_small):
+    """--data FOLDER reads its text files (sub-folders too, in name order) as one corpus: the vocabulary and
+    word count of the files concatenated."""
+    import json
+    lines = shakespeare_small.read_text(encoding="utf-8").splitlines(keepends=True)
+    half = len(lines) // 2
+    (tmp_path / "texts" / "more").mkdir(parents=True)
+    (tmp_path / "texts" / "a.txt").write_text("".join(lines[:half]), encoding="utf-8")
+    (tmp_path / "texts" / "more" / "b.txt").write_text("".join(lines[half:]), encoding="utf-8")
+    quick = [*ARGS, "--epochs", "1", "--dim", "8"]
+    assert main(["train", "word2vec", "--data", str(tmp_path / "texts"), *quick, "--out", str(tmp_path / "dir")]) == 0
+    assert main(["train", "word2vec", "--data", str(shakespeare_small), *quick, "--out", str(tmp_path / "one")]) == 0
+    runs = [tmp_path / "dir", tmp_path / "one"]
+    vocabs = [sorted((run / "vocab.txt").read_text().splitlines()) for run in runs]
+    words = [json.loads((run / "metrics.json").read_text())["corpus_words"] for run in runs]
+    assert vocabs[0] == vocabs[1] and words[0] == words[1] > 1000
+
+
+def test_window_and_negative_flags(w2v_run, tmp_path, shakespeare_small):
+    """--window and --negative reach the model's config; a window of 1 gives at most 2 (centre, context) pairs a
+    word, fewer than the fixture's 5 (seen: 1.36 against 2.56; Shakespeare's short lines clip the windows)."""
+    import json
+
+    from lmlab.runs.run import Run
+    out = tmp_path / "run"
+    assert main(["train", "word2vec", "--data", str(shakespeare_small), *ARGS, "--window", "1", "--negative", "2",
+                 "--out", str(out)]) == 0
+    cfg = Run.open(out).model().cfg
+    assert (cfg.window, cfg.negative) == (1, 2)
+    per_word = [(m := json.loads((run / "metrics.json").read_text()))["pairs"] / m["words"] for run in (out, w2v_run)]
+    assert per_word[0] <= 2 and per_word[0] < 0.7 * per_word[1], per_word
+
+
 def test_similar_analogy_export(w2v_run, tmp_path, capsys):
     assert main(["similar", str(w2v_run), "Rome", "--topn", "3"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 4

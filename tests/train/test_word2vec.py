@@ -96,3 +96,37 @@ def test_a_state_continues_mid_epoch_exactly():
         runs.append((model.in_emb.numpy().copy(), stats.epoch_loss))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1] and len(runs[0][1]) == 2
+
+
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_rate_decays_linearly_in_the_words_done(engine, monkeypatch):
+    """The rate of each job (numba) or batch (torch) is lr − (lr − min_lr) · words done / (epochs · N): a straight
+    line from lr at the first word towards min_lr at the last, over all epochs (one worker, no sub-sampling)."""
+    import lmlab.models.word2vec.kernel as kernel
+    ids, sid = _two_topics(3000)  # 24,000 words: 3 numba jobs an epoch
+    cfg = Word2VecTrainConfig(epochs=2, lr=0.04, min_lr=0.001, workers=1, batch_size=4000, engine=engine)
+    seen = []                     # (words done before the call, its rate)
+    if engine == "numba":
+        real = kernel.train_job
+
+        def spy(*args):
+            bounds, lr = args[3], args[-2]                    # the job's sentence bounds into the corpus; its rate
+            seen.append((sum(spy.words), lr))
+            spy.words.append(int(bounds[-1] - bounds[0]))
+            return real(*args)
+        spy.words = []
+        monkeypatch.setattr(kernel, "train_job", spy)
+    else:
+        real = Word2Vec.skipgram_step
+
+        def spy(self, context, mask, target, lr, gen):
+            seen.append((len(seen) * cfg.batch_size, lr))     # keep = 1: every batch is batch_size words
+            return real(self, context, mask, target, lr, gen)
+        monkeypatch.setattr(Word2Vec, "skipgram_step", spy)
+    model = Word2Vec(Word2VecConfig(vocab_size=20, dim=8, window=3))
+    model.set_counts(np.bincount(ids, minlength=20))
+    train_word2vec(model, ids, sid, np.ones(20), cfg)
+    done, lrs = np.array(seen, dtype=np.float64).T
+    assert len(lrs) == (6 if engine == "numba" else 12) and lrs[0] == pytest.approx(0.04)
+    np.testing.assert_allclose(lrs, 0.04 - (0.04 - 0.001) * done / (2 * len(ids)), rtol=0, atol=1e-12)
+    assert np.all(np.diff(lrs) < 0) and lrs[-1] > 0.001
