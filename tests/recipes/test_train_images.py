@@ -142,20 +142,22 @@ def test_vit_init_from_an_earlier_run(vit_run, tmp_path, capsys):
 
 
 def test_vit_init_from_a_hugging_face_import(tmp_path, capsys):
-    """A HF ViT (RGB, 8×8 images, 2×2 patches, 3 labels) imported, then trained on digits: digits are read as
-    RGB, the encoder's weights load and the 10-class classifier starts fresh."""
+    """A HF ViT (RGB, 8×8 images, 2×2 patches, 3 labels) imported, then trained on digits at 16×16: digits are
+    read as RGB, the encoder's weights load (the positions resized to the 8×8 grid) and the 10-class classifier
+    starts fresh."""
     from transformers import ViTConfig, ViTForImageClassification
     ViTForImageClassification(ViTConfig(image_size=8, patch_size=2, hidden_size=32, num_hidden_layers=1,
                                         num_attention_heads=2, intermediate_size=64, num_labels=3)
                               ).save_pretrained(tmp_path / "hf")
     assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "imported")]) == 0
     capsys.readouterr()
-    assert main(["train", "vit", "--data", "digits", "--init", str(tmp_path / "imported"), "--max_steps", "3",
-                 "--eval_every", "3", "--batch_size", "16", "--out", str(tmp_path / "ft")]) == 0
+    assert main(["train", "vit", "--data", "digits", "--init", str(tmp_path / "imported"), "--input_size", "16",
+                 "--max_steps", "3", "--eval_every", "3", "--batch_size", "16", "--out", str(tmp_path / "ft")]) == 0
     printed = capsys.readouterr().out
-    assert "2 start fresh (classifier.bias, classifier.weight)" in printed and "n_patches 16 (4×4, stride 2)" in printed
+    assert "2 start fresh (classifier.bias, classifier.weight)" in printed and "n_patches 64 (8×8, stride 2)" in printed
     meta = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert (meta["model"]["n_classes"], meta["model"]["n_channels"], meta["data"]["mode"]) == (10, 3, "RGB")
+    assert meta["model"]["image_size"] == meta["data"]["input_size"] == 16
 
 
 def test_init_from_a_hugging_face_import(tmp_path):

@@ -41,6 +41,8 @@ from lmlab.train.trainer import Trainer
 def load_init(model, init: str | Path, family: str, quiet: bool) -> list[str]:
     """Copy the weights of run `init` into `model` wherever the shapes agree; returns the names left fresh."""
     source = Run.open(init, family=family).model().state_dict()
+    if isinstance(model, ViTForImageClassification):  # another image size: the positions resized, not dropped
+        source = model.fit_positions(source)
     own = model.state_dict()
     kept = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     fresh = sorted(set(own) - set(kept))
@@ -80,8 +82,8 @@ def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: 
         data = DIGITS if run.source == DIGITS else run.corpus()
     else:
         family = families.of_model_config(model_cfg)
-        if init:  # its shape; --input_size may change the image size (a CNN pools any size; a ViT's positions
-            # of another size start fresh, and load_init says so)
+        if init:  # its shape; --input_size may change the image size (a CNN pools any size; a ViT's learned
+            # positions are resized to its new patch grid by load_init)
             model_cfg = Run.open(init, family=family.name).config("model")
             if data_cfg.input_size:
                 model_cfg = dataclasses.replace(model_cfg, image_size=data_cfg.input_size)
