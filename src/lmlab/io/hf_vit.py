@@ -219,8 +219,8 @@ def rgb_twin(model: ViTForImageClassification) -> ViTForImageClassification:
 
 def save_hf_vit(model: nn.Module, path: str | Path, overwrite: bool = False, labels: list[str] | None = None) -> str:
     """Write an lmlab ViTForImageClassification as a Hugging Face ViT folder: ViTForImageClassification, or
-    ViTModel when n_classes = 0 (a grey model as its RGB twin); returns the architecture written. Refused, before anything is written, when
-    HF ViT cannot compute it (see unsupported_by_hf)."""
+    ViTModel when n_classes = 0 (a grey model as its RGB twin); returns the architecture written. Refused,
+    before anything is written, when HF ViT cannot compute it (see unsupported_by_hf)."""
     if not isinstance(model, ViTForImageClassification):
         hint = " (wrap it: ViTForImageClassification(encoder) with n_classes=0)" if isinstance(model, ViTModel) else ""
         raise LmlabError(f"cannot export a {type(model).__name__} as Hugging Face ViT{hint}")
