@@ -50,17 +50,23 @@ def test_classify_prints_top_k(run, pngs, capsys):
     assert abs(sum(p for _, p in out[0]["top"])) <= 1.0 + 1e-6
 
 
-def test_pipeline_on_export_agrees_with_classify(run, pngs, tmp_path, capsys):
+def pipeline_agrees_with_classify(run, pngs, out, capsys) -> None:
+    """Export `run` to `out`; transformers' pipeline("image-classification") gives classify's top class and
+    probability on every image."""
     from transformers import pipeline
-    assert main(["hf", "export", str(run), "--out", str(tmp_path / "hf")]) == 0
-    assert (tmp_path / "hf" / "preprocessor_config.json").is_file()
+    assert main(["hf", "export", str(run), "--out", str(out)]) == 0
+    assert (out / "preprocessor_config.json").is_file()
     capsys.readouterr()
     assert main(["classify", str(run), *map(str, pngs), "--json", "--top-k", "1"]) == 0
     ours = [r["top"][0] for r in json.loads(capsys.readouterr().out)]
-    pipe = pipeline("image-classification", model=str(tmp_path / "hf"), device="cpu")
+    pipe = pipeline("image-classification", model=str(out), device="cpu")
     for path, (label, p) in zip(pngs, ours):
         top = pipe(str(path), top_k=1)[0]
         assert top["label"] == label and abs(top["score"] - p) < 1e-4
+
+
+def test_pipeline_on_export_agrees_with_classify(run, pngs, tmp_path, capsys):
+    pipeline_agrees_with_classify(run, pngs, tmp_path / "hf", capsys)
 
 
 def test_resume_and_init(run, tmp_path):
@@ -105,6 +111,55 @@ def test_vit_trains_on_digits_with_overlapping_patches_and_draws_its_rollout(tmp
     capsys.readouterr()
     assert main(["hf", "export", str(out), "--out", str(tmp_path / "hf")]) == 2
     assert "stride 2 ≠ patch_size 4" in capsys.readouterr().err and not (tmp_path / "hf").exists()
+
+
+@pytest.fixture(scope="module")
+def vit_run(tmp_path_factory):
+    """vit-digits as it comes (2×2 patches, stride 2 = the patch: 4×4 = 16, [CLS] head), tiny, 40 steps."""
+    out = tmp_path_factory.mktemp("runs") / "vit"
+    assert main(["train", "vit", "--data", "digits", "--out", str(out), "--quiet", *VIT_TINY]) == 0
+    return out
+
+
+def test_vit_pipeline_on_export_agrees_with_classify(vit_run, pngs, tmp_path, capsys):
+    """A grey ViT whose stride is its patch size exports (as its RGB twin) and the pipeline agrees."""
+    pipeline_agrees_with_classify(vit_run, pngs, tmp_path / "hf", capsys)
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["num_channels"] == 3
+
+
+def test_vit_init_from_an_earlier_run(vit_run, tmp_path, capsys):
+    """--init takes the run's shape (not vit-digits' own) and its weights: after one step at lr 1e-9 they are
+    the run's. The start prints the patches, as `lmlab info` does."""
+    from lmlab.runs.run import Run
+    out = tmp_path / "again"
+    assert main(["train", "vit", "--data", "digits", "--init", str(vit_run), "--max_steps", "1", "--eval_every", "1",
+                 "--lr", "1e-9", "--min_lr", "0", "--warmup_steps", "0", "--batch_size", "8", "--out", str(out)]) == 0
+    assert "n_patches 16 (4×4, stride 2); sequence 17 with [CLS]" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["model"]["d_model"] == 32
+    before, after = Run.open(vit_run).model().state_dict(), Run.open(out).model().state_dict()
+    assert before.keys() == after.keys()
+    assert max((before[k] - after[k]).abs().max().item() for k in before) < 1e-6
+
+
+def test_vit_init_from_a_hugging_face_import(tmp_path, capsys):
+    """A HF ViT (RGB, 8×8 images, 2×2 patches, 3 labels) imported, then trained on digits at 16×16: digits are
+    read as RGB, the encoder's weights load (the positions resized to the 8×8 grid) and the 10-class classifier
+    starts fresh."""
+    from transformers import ViTConfig, ViTForImageClassification
+    ViTForImageClassification(ViTConfig(image_size=8, patch_size=2, hidden_size=32, num_hidden_layers=1,
+                                        num_attention_heads=2, intermediate_size=64, num_labels=3)
+                              ).save_pretrained(tmp_path / "hf")
+    assert main(["hf", "import", str(tmp_path / "hf"), "--out", str(tmp_path / "imported")]) == 0
+    capsys.readouterr()
+    assert main(["train", "vit", "--data", "digits", "--init", str(tmp_path / "imported"), "--input_size", "16",
+                 "--max_steps", "3", "--eval_every", "3", "--batch_size", "16", "--out", str(tmp_path / "ft")]) == 0
+    printed = capsys.readouterr().out
+    assert "2 start fresh (classifier.bias, classifier.weight)" in printed and "n_patches 64 (8×8, stride 2)" in printed
+    meta = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert (meta["model"]["n_classes"], meta["model"]["n_channels"], meta["data"]["mode"]) == (10, 3, "RGB")
+    assert meta["model"]["image_size"] == meta["data"]["input_size"] == 16
+
+
 def test_init_from_a_hugging_face_import(tmp_path):
     """A HF ResNet (RGB, 3 labels) imported, then fine-tuned on digits at 16×16: a fresh 10-class head."""
     from transformers import ResNetConfig, ResNetForImageClassification

@@ -104,6 +104,11 @@ def load_hf_resnet(path: str | Path) -> CNN:
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2: Pillow's L = 0.299 R + 0.587 G + 0.114 B
 
 
+def luma_split(weight: torch.Tensor) -> torch.Tensor:
+    """A grey input's filters (out, 1, k, k) as RGB ones (out, 3, k, k) that give the same on R = G = B."""
+    return weight * torch.tensor(LUMA, dtype=weight.dtype)[None, :, None, None]
+
+
 def rgb_twin(model: CNN) -> CNN:
     """A grey (1-channel) CNN as the RGB one that computes the same on grey images: the first convolution's
     weights split over R, G, B by the luma weights (they sum to 1, so R = G = B = v gives back v·w; a colour
@@ -112,7 +117,7 @@ def rgb_twin(model: CNN) -> CNN:
     twin = CNN(dataclasses.replace(model.cfg, in_channels=3))
     sd = model.state_dict()
     first = next(k for k, v in sd.items() if v.dim() == 4)
-    sd[first] = sd[first] * torch.tensor(LUMA, dtype=sd[first].dtype)[None, :, None, None]
+    sd[first] = luma_split(sd[first])
     twin.load_state_dict(sd)
     return twin.train(model.training)
 

@@ -14,6 +14,7 @@ mean pooling, a pooler under a classifier).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from lmlab.io.hf_folder import (
     read_weights,
     write_hf_folder,
 )
+from lmlab.io.hf_resnet import luma_split
 from lmlab.models.vit.config import ViTConfig
 from lmlab.models.vit.model import ViTForImageClassification, ViTModel
 
@@ -205,13 +207,25 @@ def load_hf_vit(path: str | Path) -> ViTForImageClassification:
     return load_strict(model, {k: v.float() for k, v in sd.items()}, path, optional=set())
 
 
+def rgb_twin(model: ViTForImageClassification) -> ViTForImageClassification:
+    """A grey (1-channel) ViT as the RGB one that computes the same on grey images: the patch projection split
+    over R, G, B by the luma weights (as io.hf_resnet.rgb_twin does for a CNN). Pipelines feed RGB, hence this."""
+    twin = ViTForImageClassification(dataclasses.replace(model.cfg, n_channels=3))
+    sd = model.state_dict()
+    sd["vit.emb.patch_proj.weight"] = luma_split(sd["vit.emb.patch_proj.weight"])
+    twin.load_state_dict(sd)
+    return twin.train(model.training)
+
+
 def save_hf_vit(model: nn.Module, path: str | Path, overwrite: bool = False, labels: list[str] | None = None) -> str:
     """Write an lmlab ViTForImageClassification as a Hugging Face ViT folder: ViTForImageClassification, or
-    ViTModel when n_classes = 0; returns the architecture written. Refused, before anything is written, when
-    HF ViT cannot compute it (see unsupported_by_hf)."""
+    ViTModel when n_classes = 0 (a grey model as its RGB twin); returns the architecture written. Refused,
+    before anything is written, when HF ViT cannot compute it (see unsupported_by_hf)."""
     if not isinstance(model, ViTForImageClassification):
         hint = " (wrap it: ViTForImageClassification(encoder) with n_classes=0)" if isinstance(model, ViTModel) else ""
         raise LmlabError(f"cannot export a {type(model).__name__} as Hugging Face ViT{hint}")
-    hf_cfg = hf_config_from_vit(model.cfg, labels)
+    if model.cfg.n_channels == 1:
+        model = rgb_twin(model)
+    hf_cfg = hf_config_from_vit(model.cfg, labels)  # refuse before anything is written
     write_hf_folder(path, hf_cfg, _to_hf_state_dict(model), overwrite=overwrite)
     return hf_cfg["architectures"][0]

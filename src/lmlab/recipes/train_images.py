@@ -24,6 +24,8 @@ from lmlab.data.images import DIGITS, ImageBatches, ImageDataConfig, eval_batche
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import save_weights
+from lmlab.models.cnn.model import CNN
+from lmlab.models.vit.model import ViTForImageClassification
 from lmlab.runs import families
 from lmlab.runs.directory import prepare_run_dir
 from lmlab.runs.run import Run, write_run_config
@@ -35,14 +37,12 @@ from lmlab.train.config import TrainConfig
 from lmlab.train.objectives import image_classification
 from lmlab.train.trainer import Trainer
 
-# Small image models on a CPU: AdamW 3e-3 with a short warm-up and cosine decay, evaluated every 100 steps
-IMAGE_TRAIN = TrainConfig(max_steps=1000, batch_size=64, lr=3e-3, min_lr=3e-5, warmup_steps=50, weight_decay=0.05,
-                          eval_every=100, eval_batches=50, log_every=20)
-
 
 def load_init(model, init: str | Path, family: str, quiet: bool) -> list[str]:
     """Copy the weights of run `init` into `model` wherever the shapes agree; returns the names left fresh."""
     source = Run.open(init, family=family).model().state_dict()
+    if isinstance(model, ViTForImageClassification):  # another image size: the positions resized, not dropped
+        source = model.fit_positions(source)
     own = model.state_dict()
     kept = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     fresh = sorted(set(own) - set(kept))
@@ -82,8 +82,8 @@ def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: 
         data = DIGITS if run.source == DIGITS else run.corpus()
     else:
         family = families.of_model_config(model_cfg)
-        if init:  # its shape; --input_size may change the image size (a CNN pools any size; a ViT's positions
-            # of another size start fresh, and load_init says so)
+        if init:  # its shape; --input_size may change the image size (a CNN pools any size; a ViT's learned
+            # positions are resized to its new patch grid by load_init)
             model_cfg = Run.open(init, family=family.name).config("model")
             if data_cfg.input_size:
                 model_cfg = dataclasses.replace(model_cfg, image_size=data_cfg.input_size)
@@ -112,6 +112,8 @@ def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: 
               f"classes | {len(train.labels)} / {len(val.labels)} / {len(test.labels)} train / val / test images "
               f"of {prep.image_size}×{prep.image_size}×{prep.channels}"
               + (f" | {images.skipped} unreadable file(s) skipped" if images.skipped else ""))
+        for line in family.facts(model_cfg):  # a ViT: the patches an image is cut into, as `lmlab info` says
+            print(line)
     val_batches = eval_batches(val, prep)
     trainer = Trainer(model, functools.partial(image_classification, label_smoothing=train_cfg.label_smoothing),
                       ImageBatches(train, train_cfg.batch_size, prep, data_cfg, train_cfg.seed), train_cfg, run_dir,
@@ -127,12 +129,12 @@ def train_images(data: str | None, model_cfg, train_cfg: TrainConfig, data_cfg: 
     results = score(model, test, val, prep, images.classes, trainer.device, run_dir)
     results.update(best_step=best["step"], n_train=len(train.labels), skipped=images.skipped)
     atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2) + "\n")
-    if hasattr(model, "first_conv"):
+    if isinstance(model, CNN):  # the first layer's filters, and what they make of a test image
         conv = model.first_conv()
         plot_filters(conv.weight, run_dir / "filters.png")
         plot_feature_maps(conv, prep.normalize(test.pixels[0]), run_dir / "feature_maps.png",
                           label=images.classes[int(test.labels[0])])
-    if hasattr(model, "vit"):  # a ViT: which patches [CLS] draws on, through every layer
+    elif isinstance(model, ViTForImageClassification):  # which patches [CLS] draws on, through every layer
         save_vit_rollout(model, prep.normalize(test.pixels[0]), run_dir / "rollout.png",
                          title=f"test image 0, class {images.classes[int(test.labels[0])]}")
     if not quiet:

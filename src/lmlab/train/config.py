@@ -111,6 +111,10 @@ class TaggerConfig:
 FINETUNE_TRAIN = TrainConfig(lr=1e-4, min_lr=0.0, schedule="warmup_linear", warmup_steps=30, max_steps=300,
                              batch_size=32, weight_decay=0.01, eval_every=50, eval_batches=50, log_every=10)
 
+# Small image models (CNN, ViT) on a CPU: AdamW 3e-3 with a short warm-up and cosine decay, evaluated every 100 steps
+IMAGE_TRAIN = TrainConfig(max_steps=1000, batch_size=64, lr=3e-3, min_lr=3e-5, warmup_steps=50, weight_decay=0.05,
+                          eval_every=100, eval_batches=50, log_every=20)
+
 # Translation's defaults: the paper's Adam (β2 0.98, ε 1e-9), inverse-√ warm-up, ε_ls 0.1, no weight decay;
 # sized for a small model on a CPU (the paper: 4000 warm-up steps, 100k steps)
 TRANSLATION_TRAIN = TrainConfig(max_steps=4000, lr=1e-3, min_lr=1e-5, warmup_steps=400, schedule="inverse_sqrt",

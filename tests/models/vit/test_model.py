@@ -53,6 +53,21 @@ def test_positions_are_interpolated_for_another_image_size():
     assert model(torch.randn(2, 3, 16, 20)).shape == (2, 7)                  # non-square: a 4×5 grid
 
 
+def test_fit_positions_gives_a_larger_model_what_the_small_one_computes_at_that_size():
+    """The weights of a 12² model fitted to a 24² one (train --init at another --input_size): the 24² model
+    computes on 24² images exactly what the 12² model does with its positions interpolated on the fly."""
+    small, large = ViTForImageClassification(TINY).eval(), ViTForImageClassification(_cfg(image_size=24)).eval()
+    fitted = large.fit_positions(small.state_dict())
+    assert small.state_dict()["vit.emb.pos_emb.weight"].shape == (10, 32)       # 1 + 3×3
+    assert fitted["vit.emb.pos_emb.weight"].shape == (37, 32)                    # 1 + 6×6
+    large.load_state_dict(fitted)
+    x = torch.randn(2, 3, 24, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(large(x), small(x), rtol=1e-5, atol=1e-5)
+    own = small.state_dict()
+    assert small.fit_positions(own)["vit.emb.pos_emb.weight"] is own["vit.emb.pos_emb.weight"]  # same size: as is
+
+
 def test_mean_pool_cls_pool_and_pooler():
     x = torch.randn(2, 3, 12, 12)
     torch.manual_seed(0)

@@ -15,6 +15,7 @@ another size than the config's, the grid of position embeddings is resized by bi
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -47,6 +48,17 @@ def vit_init_(module: nn.Module, std: float = 0.02) -> None:
             m.cls_token.normal_(0.0, std)
 
 
+def resize_positions(table: torch.Tensor, grid_h: int, grid_w: int) -> torch.Tensor:
+    """A position table (1 + G², C) learned on a G × G patch grid, for a grid_h × grid_w one: the grid resized
+    by bicubic interpolation, [CLS]'s row kept (the table itself when the grids agree)."""
+    G = math.isqrt(table.size(0) - 1)
+    if (grid_h, grid_w) == (G, G):
+        return table
+    grid = table[1:].reshape(1, G, G, -1).permute(0, 3, 1, 2)               # (1, C, G, G)
+    grid = F.interpolate(grid, size=(grid_h, grid_w), mode="bicubic", align_corners=False)
+    return torch.cat((table[:1], grid.permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1)))
+
+
 class ViTEmbeddings(nn.Module):
     """Patches -> shared projection, [CLS] in front, + learned positions, dropout: (B, 1 + N, C)."""
 
@@ -61,12 +73,7 @@ class ViTEmbeddings(nn.Module):
     def positions(self, grid_h: int, grid_w: int) -> torch.Tensor:
         """Position embeddings (1 + grid_h·grid_w, C) for a grid_h × grid_w patch grid: the learned ones, or
         the learned grid resized by bicubic interpolation when the image size differs ([CLS]'s kept)."""
-        table, G = self.pos_emb.weight, self.cfg.grid_size                  # (1 + G², C)
-        if (grid_h, grid_w) == (G, G):
-            return table
-        grid = table[1:].reshape(1, G, G, -1).permute(0, 3, 1, 2)           # (1, C, G, G)
-        grid = F.interpolate(grid, size=(grid_h, grid_w), mode="bicubic", align_corners=False)
-        return torch.cat((table[:1], grid.permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1)))
+        return resize_positions(self.pos_emb.weight, grid_h, grid_w)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, n_channels, H, W) -> (B, 1 + N, C)
         B, n_channels, H, W = images.shape
@@ -140,5 +147,13 @@ class ViTForImageClassification(nn.Module):
     def forward(self, images: torch.Tensor, *, backend: str | None = None) -> torch.Tensor:
         """images (B, n_channels, H, W) -> logits (B, n_classes), or (B, C) when n_classes = 0."""
         return self.classifier(self.features(images, backend=backend))
+
+    def fit_positions(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`state_dict` of a ViT of another image size (or stride) with its position table resized to this model's
+        patch grid, so that starting from it (`train --init`) keeps the learned positions instead of dropping them."""
+        key, G = "vit.emb.pos_emb.weight", self.cfg.grid_size
+        if key not in state_dict:
+            return state_dict
+        return {**state_dict, key: resize_positions(state_dict[key], G, G)}
 
     num_parameters = ViTModel.num_parameters
