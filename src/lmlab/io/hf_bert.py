@@ -8,7 +8,7 @@ layouts are the same: both use nn.Linear with separate query, key and value proj
   is saved by HF as `cls.predictions.bias` (and, in some files, again as `cls.predictions.decoder.bias`);
 - old TensorFlow-converted files name LayerNorm parameters gamma/beta instead of weight/bias.
 Configs that lmlab cannot compute exactly are refused with an LmlabError naming the field.
-The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf_folder.
 """
 
 from __future__ import annotations

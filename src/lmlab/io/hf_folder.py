@@ -3,7 +3,8 @@
 A Hugging Face model folder holds `config.json` (its `model_type` names the architecture) and the
 weights as `model.safetensors`, or as shards listed in `model.safetensors.index.json`. This module
 keeps what all converters share, the files, and leaves the names and layouts to one module per
-architecture (hf_gpt2.py, hf_llama.py, hf_bert.py; hf.py picks one by model_type):
+architecture (hf_gpt2.py, hf_llama.py, hf_bert.py; lmlab.runs.hf picks one by model_type, asking the
+family registry):
 - reading config.json and the weights, with messages that say what is wrong with the folder;
 - a strict check before `load_state_dict`: every tensor the model needs, nothing more, right shapes;
 - writing a folder so that nobody ever sees it half-written;

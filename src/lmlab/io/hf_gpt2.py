@@ -7,7 +7,7 @@ The two models compute the same function; only names and layouts differ:
 - with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`;
 - a bias-free lmlab GPT (bias=False, as nanoGPT's) is exported with zero biases: the same function.
 Configs that one side cannot express exactly are refused with an LmlabError, never approximated.
-The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf_folder.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ conversion is a renaming only:
   (checkpoints converted from Meta's original files are already permuted into this layout);
 - with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`.
 Configs that one side cannot express exactly are refused with an LmlabError, never approximated.
-The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf_folder.
 """
 
 from __future__ import annotations
