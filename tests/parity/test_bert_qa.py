@@ -12,9 +12,9 @@ import json
 import pytest
 import torch
 
-from lmlab.io.hf import save_hf
 from lmlab.io.hf_bert import load_hf_bert
 from lmlab.models.bert import BertConfig, BertForQuestionAnswering, BertModel
+from lmlab.runs.hf import save_hf
 from lmlab.train.objectives import span_extraction
 
 transformers = pytest.importorskip("transformers")

@@ -14,7 +14,6 @@ import torch
 from safetensors.torch import load_file
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf import load_hf, save_hf
 from lmlab.io.hf_bert import bert_config_from_hf, hf_config_from_bert, load_hf_bert, save_hf_bert
 from lmlab.models.bert import (
     BertConfig,
@@ -24,6 +23,7 @@ from lmlab.models.bert import (
     BertForTokenClassification,
     BertModel,
 )
+from lmlab.runs.hf import load_hf, save_hf
 
 transformers = pytest.importorskip("transformers")
 from transformers import BertConfig as HFBertConfig  # noqa: E402

@@ -14,10 +14,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf import load_hf, save_hf
 from lmlab.io.hf_llama import hf_config_from_llama, llama_config_from_hf, load_hf_llama, save_hf_llama
 from lmlab.models.gpt.model import GPT
 from lmlab.models.gpt.presets import preset
+from lmlab.runs.hf import load_hf, save_hf
 
 transformers = pytest.importorskip("transformers")
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf import load_hf, save_hf
 from lmlab.io.hf_resnet import hf_config_from_cnn, load_hf_resnet, save_hf_resnet
 from lmlab.models.cnn import CNN, CNNConfig, preset
 from lmlab.models.cnn.presets import count_parameters
+from lmlab.runs.hf import load_hf, save_hf
 
 transformers = pytest.importorskip("transformers")
 from transformers import ResNetConfig, ResNetForImageClassification, ResNetModel  # noqa: E402

@@ -15,9 +15,9 @@ import torch
 from safetensors.torch import load_file
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf import load_hf, save_hf
 from lmlab.io.hf_vit import hf_config_from_vit, load_hf_vit, save_hf_vit, vit_config_from_hf
 from lmlab.models.vit import ViTConfig, ViTForImageClassification
+from lmlab.runs.hf import load_hf, save_hf
 
 transformers = pytest.importorskip("transformers")
 from transformers import ViTConfig as HFViTConfig  # noqa: E402

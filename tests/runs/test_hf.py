@@ -11,9 +11,8 @@ from safetensors.torch import load_file
 
 from lmlab.cli import main
 from lmlab.data.bert_pretraining import BertDataConfig
-from lmlab.io.hf import load_hf
 from lmlab.recipes.pretrain_bert import pretrain_bert
-from lmlab.runs.hf import load_bert_encoder
+from lmlab.runs.hf import load_bert_encoder, load_hf
 from lmlab.runs.run import Run
 from lmlab.train.config import TrainConfig
 

@@ -21,7 +21,7 @@ def cmd_hf(args) -> None:
             print(f"note: sentence-transformers settings kept as `lmlab embed`'s defaults: {st['pooling']} pooling"
                   f"{', normalised' if st['normalize'] else ''}, at most {st['max_len']} tokens")
     elif args.hf_command == "export":
-        from lmlab.io.hf import read_hf_config
+        from lmlab.io.hf_folder import read_hf_config
         out, model_type = export_hf(args.run, args.out, overwrite=args.overwrite)
         cls = read_hf_config(out)["architectures"][0]
         print(f"exported {args.run} to {out} as {model_type}; load it with {cls}.from_pretrained(\"{out}\") "

@@ -11,23 +11,6 @@ from lmlab.errors import LmlabError
 from lmlab.runs import families
 
 
-def _info_family(family, cfg, title: str, preset: str | None) -> None:
-    """Any other family: its model settings and parameter count (and the published one, if its presets have it)."""
-    from lmlab.runs.families import resolve
-    print(f"{family.name} {title}: {family.summary}")
-    for f in dataclasses.fields(cfg):
-        print(f"  {f.name:<15} {getattr(cfg, f.name)}")
-    derived = [name for name, v in vars(type(cfg)).items() if isinstance(v, property)]
-    if derived:
-        print("derived         " + ", ".join(f"{name} {getattr(cfg, name)}" for name in derived))
-    if family.count:
-        n = resolve(family.count)(cfg)
-        published = getattr(resolve(family.presets.partition(":")[0] + ":"), "PUBLISHED", {}) if family.presets else {}
-        print(f"parameters      {n:,} ({human(n)})"
-              + (f"; published {published[preset]:,}" if preset in published else ""))
-        print(f"weights         {bytes_(4 * n)} fp32, {bytes_(2 * n)} bf16")
-
-
 def cmd_system(args) -> None:
     """`lmlab info --system [--clear-cache]`: the CPU, the torch build, quick measurements, the kernels."""
     from lmlab.ops import autotune

@@ -8,7 +8,7 @@ layouts are the same: both use nn.Linear with separate query, key and value proj
   is saved by HF as `cls.predictions.bias` (and, in some files, again as `cls.predictions.decoder.bias`);
 - old TensorFlow-converted files name LayerNorm parameters gamma/beta instead of weight/bias.
 Configs that lmlab cannot compute exactly are refused with an LmlabError naming the field.
-The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf_folder.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from torch import nn
 from lmlab.errors import LmlabError
 from lmlab.io.hf_folder import (
     ACT_TO_HF,
+    PeftNames,
     encoder_act_and_dropout,
     load_strict,
     read_hf_config,
@@ -127,12 +128,17 @@ def bert_config_from_hf(hf: dict[str, Any]) -> BertConfig:
         raise LmlabError(f"config.json describes an invalid BERT: {e}") from None
 
 
+def unsupported_by_bert(cfg: BertConfig) -> list[str]:
+    """Why HF BERT cannot compute this lmlab BERT, one "field=value (reason)" per setting; empty if it can."""
+    return ["norm_first=True (Pre-LN; HF BERT is Post-LN)"] if cfg.norm_first else []
+
+
 def hf_config_from_bert(cfg: BertConfig, architecture: str = "BertForPreTraining", n_classes: int | None = None,
                         labels: list[str] | None = None) -> dict[str, Any]:
     """lmlab BertConfig -> a BertConfig dict for config.json; refuses variants HF BERT cannot express.
     A classifier's classes are named by `labels` (LABEL_0, LABEL_1 … without)."""
-    if cfg.norm_first:
-        raise LmlabError("cannot export as Hugging Face BERT: norm_first=True (Pre-LN; HF BERT is Post-LN)")
+    if why := unsupported_by_bert(cfg):
+        raise LmlabError(f"cannot export as Hugging Face BERT: {'; '.join(why)}")
     out = {
         "model_type": "bert",
         "architectures": [architecture],
@@ -159,6 +165,19 @@ def hf_config_from_bert(cfg: BertConfig, architecture: str = "BertForPreTraining
         out["id2label"] = {str(i): name for i, name in enumerate(names)}
         out["label2id"] = {name: i for i, name in enumerate(names)}
     return out
+
+
+# peft's names of BERT's modules, for adapters (lmlab.io.peft_adapters): the encoder under "bert." in a head
+# and bare in a BertModel, on both sides (group p); the heads' modules without a prefix on either side
+_P = r"(?P<p>(?:bert\.)?)"
+PEFT = PeftNames(
+    models=tuple(cls for cls, _, _ in HEADS.values()), unsupported=unsupported_by_bert,
+    names={**{rf"{_P}blocks\.(?P<i>\d+)\.{re.escape(ours)}": (f"{{p}}encoder.layer.{{i}}.{hf}", None)
+              for hf, ours in LAYER_NAMES.items()},
+           **{rf"{_P}emb\.{re.escape(ours)}": (f"{{p}}embeddings.{hf}", None) for hf, ours in EMB_NAMES.items()},
+           rf"{_P}pooler\.dense": ("{p}pooler.dense", None),
+           **{re.escape(ours): (hf, None) for hf, ours in HEAD_NAMES.items()}},
+    bare_prefix="bert.")
 
 
 # ----------------------------------------------------------------------------- state dicts ---

@@ -3,17 +3,23 @@
 A Hugging Face model folder holds `config.json` (its `model_type` names the architecture) and the
 weights as `model.safetensors`, or as shards listed in `model.safetensors.index.json`. This module
 keeps what all converters share, the files, and leaves the names and layouts to one module per
-architecture (hf_gpt2.py, hf_llama.py, hf_bert.py; hf.py picks one by model_type):
+architecture (hf_gpt2.py, hf_llama.py, hf_bert.py; lmlab.runs.hf picks one by model_type, asking the
+family registry):
 - reading config.json and the weights, with messages that say what is wrong with the folder;
 - a strict check before `load_state_dict`: every tensor the model needs, nothing more, right shapes;
 - writing a folder so that nobody ever sees it half-written;
-- the settings HF's encoder configs (BERT, ViT) spell alike: `hidden_act` and the two dropout rates.
+- the settings HF's encoder configs (BERT, ViT) spell alike: `hidden_act` and the two dropout rates;
+- the shape of the module-name tables that peft adapters use (`PeftNames`; the tables sit beside each
+  converter, lmlab.io.peft_adapters looks them up by model_type).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +49,27 @@ def encoder_act_and_dropout(hf: dict[str, Any]) -> tuple[str, float]:
         warnings.warn(f"lmlab has one dropout rate; using hidden_dropout_prob={hf['hidden_dropout_prob']} "
                       f"(attention_probs_dropout_prob={hf['attention_probs_dropout_prob']})", stacklevel=3)
     return ACT_FROM_HF[act], hf["hidden_dropout_prob"]
+
+
+@dataclass(frozen=True)
+class PeftNames:
+    """How peft names the modules of one Hugging Face architecture, for LoRA adapters (lmlab.io.peft_adapters).
+
+    names: a regex over an lmlab module name -> (the HF module, a format string filled with the regex's named
+    groups; which part of a fused HF module the lmlab module is, e.g. q/k/v = 0/1/2 of GPT-2's c_attn, else None).
+    """
+    models: tuple[type, ...]                      # the lmlab classes whose modules these are
+    unsupported: Callable[[Any], list[str]]       # (model config) -> why the architecture cannot compute it
+    names: Mapping[str, tuple[str, int | None]]
+    bare_prefix: str = ""                         # what an adapter made on the bare model (GPT2Model) leaves out
+    fan_in_fan_out: frozenset[str] = frozenset()  # modules that store weights (in, out): GPT-2's Conv1D
+
+    def hf_name(self, name: str) -> tuple[str, int | None] | None:
+        """lmlab module name -> (HF module name, part), or None where the architecture has no such module."""
+        for pattern, (template, part) in self.names.items():
+            if m := re.fullmatch(pattern, name):
+                return template.format(**m.groupdict()), part
+        return None
 
 
 # ---------------------------------------------------------------------------------- reading ---

@@ -7,7 +7,7 @@ The two models compute the same function; only names and layouts differ:
 - with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`;
 - a bias-free lmlab GPT (bias=False, as nanoGPT's) is exported with zero biases: the same function.
 Configs that one side cannot express exactly are refused with an LmlabError, never approximated.
-The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf_folder.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf_folder import load_strict, read_hf_config, read_weights, write_hf_folder
+from lmlab.io.hf_folder import PeftNames, load_strict, read_hf_config, read_weights, write_hf_folder
 from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
 
@@ -105,6 +105,18 @@ def unsupported_by_gpt2(cfg: GPTConfig) -> list[str]:
         (cfg.attn_window != 0, f"attn_window={cfg.attn_window} (GPT-2 attends to all tokens)"),
     ]
     return [why for bad, why in checks if bad]
+
+
+# peft's names of GPT-2's modules, for adapters (lmlab.io.peft_adapters): q, k, v are parts 0, 1, 2 of c_attn
+PEFT = PeftNames(
+    models=(GPT,), unsupported=unsupported_by_gpt2,
+    names={**{rf"blocks\.(?P<i>\d+)\.{re.escape(ours)}": ("transformer.h.{i}.attn.c_attn", part)
+              for part, ours in enumerate(QKV)},
+           **{rf"blocks\.(?P<i>\d+)\.{re.escape(ours)}": (f"transformer.h.{{i}}.{hf}", None)
+              for hf, ours in BLOCK_NAMES.items()},
+           "tok_emb": ("transformer.wte", None), "pos_emb": ("transformer.wpe", None),
+           "norm_f": ("transformer.ln_f", None), "lm_head": ("lm_head", None)},
+    bare_prefix="transformer.", fan_in_fan_out=frozenset(CONV1D))
 
 
 def hf_config_from_gpt(cfg: GPTConfig, eos_id: int | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ conversion is a renaming only:
   (checkpoints converted from Meta's original files are already permuted into this layout);
 - with tied embeddings HF saves the token-embedding matrix once, without `lm_head.weight`.
 Configs that one side cannot express exactly are refused with an LmlabError, never approximated.
-The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf.
+The files themselves (reading, checking, atomic writing) are handled in lmlab.io.hf_folder.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from lmlab.errors import LmlabError
-from lmlab.io.hf_folder import load_strict, read_hf_config, read_weights, write_hf_folder
+from lmlab.io.hf_folder import PeftNames, load_strict, read_hf_config, read_weights, write_hf_folder
 from lmlab.models.gpt.config import GPTConfig
 from lmlab.models.gpt.model import GPT
 
@@ -120,6 +120,14 @@ def unsupported_by_llama(cfg: GPTConfig) -> list[str]:
         (cfg.attn_window != 0, f"attn_window={cfg.attn_window} (Llama attends to all tokens)"),
     ]
     return [why for bad, why in checks if bad]
+
+
+# peft's names of Llama's modules, for adapters (lmlab.io.peft_adapters)
+PEFT = PeftNames(
+    models=(GPT,), unsupported=unsupported_by_llama,
+    names={**{rf"blocks\.(?P<i>\d+)\.{re.escape(ours)}": (f"model.layers.{{i}}.{hf}", None)
+              for hf, ours in BLOCK_NAMES.items()},
+           "tok_emb": ("model.embed_tokens", None), "norm_f": ("model.norm", None), "lm_head": ("lm_head", None)})
 
 
 def hf_config_from_llama(cfg: GPTConfig, eos_id: int | None = None) -> dict[str, Any]:

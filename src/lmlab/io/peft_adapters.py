@@ -11,7 +11,8 @@ An adapter folder holds `adapter_config.json` (peft's LoraConfig fields) and
 
 so an adapter trained here on a GPT-2, Llama or BERT loads with `PeftModel.from_pretrained(<the HF
 model>, dir)` on the same base weights and computes the same function, and a peft adapter loads here.
-lmlab names become Hugging Face names through the tables of lmlab.io.hf_gpt2 / hf_llama / hf_bert.
+lmlab names become Hugging Face names through the table beside each converter (the `PEFT` of
+lmlab.io.hf_gpt2 / hf_llama / hf_bert), looked up by model_type.
 
 GPT-2 fuses the query, key and value projections into one Conv1D `c_attn` (out = 3C rows [q | k | v]);
 lmlab keeps q_proj, k_proj, v_proj apart. Both directions are exact:
@@ -43,10 +44,7 @@ from lmlab.config import load_json
 from lmlab.errors import LmlabError
 from lmlab.io import hf_bert, hf_gpt2, hf_llama
 from lmlab.io.atomic import write_json_and_tensors
-from lmlab.io.hf_bert import HEADS
-from lmlab.io.hf_gpt2 import CONV1D, unsupported_by_gpt2
-from lmlab.io.hf_llama import unsupported_by_llama
-from lmlab.models.bert.model import BertForSequenceClassification, BertForTokenClassification, BertModel
+from lmlab.models.bert.model import BertForSequenceClassification, BertForTokenClassification
 from lmlab.models.gpt.model import GPT
 from lmlab.nn.surgery import set_module
 from lmlab.peft.lora import LoRAConfig, LoRAEmbedding, LoRALayer, LoRALinear, lora_layers
@@ -58,65 +56,38 @@ EMBEDDING_KEY = re.compile(r"(.+)\.lora_embedding_([AB])")
 
 
 # ---- lmlab module names <-> Hugging Face module names ------------------------------------------------
+# model_type -> how peft names that architecture's modules. A model takes the first that computes it: a GPT is
+# named as GPT-2 where GPT-2 can compute it, else as Llama.
+LAYOUTS = {"gpt2": hf_gpt2.PEFT, "llama": hf_llama.PEFT, "bert": hf_bert.PEFT}
+
+
 def hf_family(model: nn.Module) -> str:
-    """The Hugging Face architecture whose module names this model's adapters use: gpt2, llama or bert."""
-    if any(type(model) is cls for cls, _, _ in HEADS.values()):
-        if model.cfg.norm_first:
-            raise LmlabError("a Pre-LN BERT (norm_first=True) has no Hugging Face counterpart, so its adapters "
-                             "have no peft names")
-        return "bert"
-    if isinstance(model, GPT):
-        not_gpt2, not_llama = unsupported_by_gpt2(model.cfg), unsupported_by_llama(model.cfg)
-        if not not_gpt2:
-            return "gpt2"
-        if not not_llama:
-            return "llama"
-        raise LmlabError(f"neither GPT-2 nor Llama computes this GPT ({'; '.join(not_gpt2)}), so its adapters "
-                         "have no peft names")
-    raise LmlabError(f"adapters in peft's layout are for GPT and BERT models, not a {type(model).__name__}")
+    """The Hugging Face architecture (model_type) whose module names this model's adapters use."""
+    refused = []
+    for model_type, layout in LAYOUTS.items():
+        if isinstance(model, layout.models):
+            if not (why := layout.unsupported(model.cfg)):
+                return model_type
+            refused.append(f"not {model_type}: {'; '.join(why)}")
+    if refused:
+        raise LmlabError(f"no Hugging Face architecture computes this {type(model).__name__} "
+                         f"({'. '.join(refused)}), so its adapters have no peft names")
+    names = list(LAYOUTS)
+    raise LmlabError(f"adapters in peft's layout are for models that Hugging Face {', '.join(names[:-1])} or "
+                     f"{names[-1]} computes, not a {type(model).__name__}")
 
 
-def hf_name(model: nn.Module, family: str, name: str) -> tuple[str, int | None]:
+def hf_name(family: str, name: str) -> tuple[str, int | None]:
     """lmlab module name -> (HF module name, part): part is 0/1/2 for q/k/v inside GPT-2's fused c_attn."""
-    m = re.fullmatch(r"(?:(bert)\.)?blocks\.(\d+)\.(.+)", name)
-    if family == "gpt2":
-        top = {"tok_emb": "transformer.wte", "pos_emb": "transformer.wpe", "norm_f": "transformer.ln_f",
-               "lm_head": "lm_head"}
-        if m and m[3] in hf_gpt2.QKV:
-            return f"transformer.h.{m[2]}.attn.c_attn", hf_gpt2.QKV.index(m[3])
-        inv = {v: k for k, v in hf_gpt2.BLOCK_NAMES.items()}
-        if m and not m[1] and m[3] in inv:
-            return f"transformer.h.{m[2]}.{inv[m[3]]}", None
-        if name in top:
-            return top[name], None
-    elif family == "llama":
-        top = {"tok_emb": "model.embed_tokens", "norm_f": "model.norm", "lm_head": "lm_head"}
-        inv = {v: k for k, v in hf_llama.BLOCK_NAMES.items()}
-        if m and not m[1] and m[3] in inv:
-            return f"model.layers.{m[2]}.{inv[m[3]]}", None
-        if name in top:
-            return top[name], None
-    elif family == "bert":
-        prefix = "" if isinstance(model, BertModel) else "bert."
-        inv_layer = {v: k for k, v in hf_bert.LAYER_NAMES.items()}
-        inv_emb = {v: k for k, v in hf_bert.EMB_NAMES.items()}
-        inv_head = {v: k for k, v in hf_bert.HEAD_NAMES.items()}
-        enc = name[len(prefix):] if name.startswith(prefix) else None
-        if m and enc is not None and m[3] in inv_layer:
-            return f"{prefix}encoder.layer.{m[2]}.{inv_layer[m[3]]}", None
-        if enc == "pooler.dense":
-            return f"{prefix}pooler.dense", None
-        if enc is not None and (e := re.fullmatch(r"emb\.(\w+)", enc)) and e[1] in inv_emb:
-            return f"{prefix}embeddings.{inv_emb[e[1]]}", None
-        if name in inv_head:
-            return inv_head[name], None
+    if (found := LAYOUTS[family].hf_name(name)) is not None:
+        return found
     raise LmlabError(f"lmlab module '{name}' has no place in Hugging Face {family}; its adapter cannot be "
                      "written in peft's layout")
 
 
 def _conv1d(family: str, hf: str) -> bool:
     """GPT-2's Conv1D layers store weights (in, out): whole-module tensors are transposed on the way."""
-    return family == "gpt2" and any(hf.endswith("." + c) for c in CONV1D)
+    return any(hf.endswith("." + c) for c in LAYOUTS[family].fan_in_fan_out)
 
 
 def _hf_to_lmlab(model: nn.Module, family: str) -> dict[str, list[tuple[str, int | None]]]:
@@ -126,14 +97,14 @@ def _hf_to_lmlab(model: nn.Module, family: str) -> dict[str, list[tuple[str, int
         if not name or name.endswith(".base"):
             continue
         try:
-            hf, part = hf_name(model, family, name)
+            hf, part = hf_name(family, name)
         except LmlabError:
             continue
         out[hf].append((name, part))
-    for hf in list(out):  # an adapter made on GPT2Model / BertModel names the encoder without its prefix
-        for p in ("transformer.", "bert."):
-            if hf.startswith(p) and hf[len(p):] not in out:
-                out[hf[len(p):]] = out[hf]
+    p = LAYOUTS[family].bare_prefix  # an adapter made on GPT2Model / BertModel names the encoder without it
+    for hf in list(out):
+        if p and hf.startswith(p) and hf[len(p):] not in out:
+            out[hf[len(p):]] = out[hf]
     return out
 
 
@@ -166,7 +137,7 @@ def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) 
     family = hf_family(model)
     groups: dict[str, dict[int | None, LoRALayer]] = defaultdict(dict)
     for name, layer in layers.items():
-        hf, part = hf_name(model, family, name)
+        hf, part = hf_name(family, name)
         groups[hf][part] = layer
     if len({layer.rslora for layer in layers.values()}) > 1:
         raise LmlabError("the adapters mix rsLoRA and plain LoRA scaling; peft has one use_rslora per adapter")
@@ -191,7 +162,7 @@ def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) 
         tensors[f"{PREFIX}{hf}.lora_{kind.format('B')}"] = B
     to_save = []
     for name in saved_modules(model):
-        hf, part = hf_name(model, family, name)
+        hf, part = hf_name(family, name)
         if part is not None:
             raise LmlabError(f"'{name}' is one third of GPT-2's fused c_attn; peft can save only the whole module")
         to_save.append(hf)
@@ -204,7 +175,7 @@ def adapter_state(model: nn.Module, base_model_name_or_path: str | None = None) 
         "r": r0, "lora_alpha": alpha0, "lora_dropout": max(dropouts), "use_rslora": rslora,
         "target_modules": sorted(groups), "modules_to_save": to_save or None,
         "rank_pattern": rank_pattern, "alpha_pattern": alpha_pattern,
-        "fan_in_fan_out": family == "gpt2", "bias": "none", "use_dora": False, "init_lora_weights": True,
+        "fan_in_fan_out": bool(LAYOUTS[family].fan_in_fan_out), "bias": "none", "use_dora": False, "init_lora_weights": True,
         "inference_mode": True,
     }
     return config, {k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}

@@ -1,4 +1,10 @@
-"""Runs from and to Hugging Face folders (`lmlab hf`), and a BERT encoder from either kind of folder.
+"""Models and runs from and to Hugging Face folders (`lmlab hf`), and a BERT encoder from either kind of folder.
+
+The converters live in lmlab.io, one module per architecture (hf_gpt2, hf_llama, hf_bert, hf_resnet,
+hf_vit); which one a folder or a model goes to is the family registry's answer (`Family.hf`: model_type ->
+Converter), so a new Hugging Face architecture is one Converter in its family's registration.
+`load_hf(path)` picks the converter by config.json's model_type, `save_hf(model, path)` by the model's
+family, trying its converters in order (a GPT goes out as GPT-2 where GPT-2 computes it, else as Llama).
 
 A GPT-2 or Llama folder becomes a "gpt" run (a Llama is an lmlab GPT with other switches); a BERT
 folder becomes a "bert" run holding a BertForPreTraining, as `lmlab train bert` makes, so that
@@ -17,11 +23,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from lmlab.errors import LmlabError
 from lmlab.io.atomic import atomic_write_text
 from lmlab.io.checkpoint import CONFIG_FILE, load_config, save_weights
-from lmlab.io.hf import load_hf, read_hf_config, save_hf
 from lmlab.io.hf_bert import bert_config_from_hf, load_hf_bert
+from lmlab.io.hf_folder import read_hf_config
 from lmlab.io.hf_tokenizer import load_hf_tokenizer, read_tokenizer_config, save_hf_tokenizer
 from lmlab.io.st_folder import copy_st_settings, read_st_settings
 from lmlab.models.bert.model import BertForPreTraining, BertPooler, bert_init_
@@ -30,30 +38,82 @@ from lmlab.runs.directory import prepare_run_dir
 from lmlab.runs.run import TOKENIZER, Run, write_run_config
 
 
-def family_of(model_type: str) -> str:
+def _titles() -> str:
+    """The architectures lmlab converts, in words: "GPT-2, Llama, BERT, ResNet or ViT"."""
+    titles = list(dict.fromkeys(c.title for f in families.FAMILIES.values() for c in f.hf.values()))
+    return f"{', '.join(titles[:-1])} or {titles[-1]}"
+
+
+def family_of(model_type: str | None, folder: str | Path | None = None) -> str:
     """The lmlab family a Hugging Face model_type imports as (the first registered that converts it)."""
     for family in families.FAMILIES.values():
         if model_type in family.hf:
             return family.name
-    known = sorted({t for f in families.FAMILIES.values() for t in f.hf})
-    raise LmlabError(f"lmlab converts Hugging Face model_type {', '.join(map(repr, known))}, not {model_type!r}")
+    known = list(dict.fromkeys(t for f in families.FAMILIES.values() for t in f.hf))
+    found = f"model_type {model_type!r}" if model_type else "no model_type"
+    where = f"{Path(folder) / CONFIG_FILE} has {found}; " if folder is not None else f"{found}: "
+    raise LmlabError(f"{where}lmlab converts model_type {', '.join(map(repr, known[:-1]))} and {known[-1]!r} only")
+
+
+def _source(folder: Path) -> tuple[families.Family, families.Converter, dict[str, Any]]:
+    """The family a Hugging Face folder imports as, the converter of its model_type, and its config.json."""
+    hf_cfg = read_hf_config(folder)
+    model_type = hf_cfg.get("model_type")
+    family = families.get(family_of(model_type, folder))
+    return family, family.hf[model_type], hf_cfg
+
+
+def load_hf(path: str | Path) -> nn.Module:
+    """Build an lmlab model from a Hugging Face folder, chosen by config.json's model_type: a GPT from
+    GPT-2 or Llama, a BERT (BertModel or the head named in `architectures`) from BERT, a CNN from ResNet,
+    a ViT from ViT."""
+    _, converter, _ = _source(Path(path))
+    return families.resolve(converter.load)(path)
+
+
+def save_hf(model: nn.Module, path: str | Path, overwrite: bool = False, *, eos_id: int | None = None,
+            labels: list[str] | None = None, family: families.Family | None = None) -> str:
+    """Write `model` as the Hugging Face architecture that computes the same function; returns its
+    model_type. The family (the one whose model config is the model's, unless given) tries its converters in
+    order: a GPT that neither GPT-2 nor Llama can express is refused, with the reasons; a BERT (BertModel or a
+    head) is written as HF BERT, a ResNet and a ViT as their HF classifiers (other CNNs and ViTs refused, saying
+    why). eos_id: a GPT's end-of-text token (where generation stops); labels: a classifier's class names."""
+    if family is None:
+        try:
+            family = families.of_model_config(getattr(model, "cfg", None))
+        except LmlabError:
+            family = None
+    if family is None or not family.hf:
+        raise LmlabError(f"cannot export a {type(model).__name__} as a Hugging Face model ({_titles()} only)")
+    options = {"eos_id": eos_id, "labels": labels}
+    refused: dict[str, list[str]] = {}
+    for model_type, converter in family.hf.items():
+        why = families.resolve(converter.unsupported)(model.cfg) if converter.unsupported else []
+        if not why:
+            save = families.resolve(converter.save)
+            save(model, path, overwrite=overwrite, **{k: options[k] for k in converter.save_options})
+            return model_type
+        refused[converter.title] = why
+    who = f"neither {' nor '.join(refused)} computes" if len(refused) > 1 else f"{next(iter(refused))} does not compute"
+    reasons = ". ".join(f"not {title}: {'; '.join(why)}" for title, why in refused.items())
+    raise LmlabError(f"cannot export as a Hugging Face model: {who} this {type(model).__name__} ({reasons})")
 
 
 def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
     """A run directory (config.json, model.safetensors, tokenizer.json if the folder has a tokenizer) from an HF
-    folder; a BERT becomes a "bert" run (BertForPreTraining: heads the folder lacks start fresh, with a note)."""
+    folder, through its family's converter; a BERT becomes a "bert" run (BertForPreTraining: heads the folder
+    lacks start fresh, with a note)."""
     hf_dir = Path(hf_dir)
     if not hf_dir.is_dir():
-        raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face GPT-2, Llama, BERT, ResNet or ViT folder "
+        raise LmlabError(f"{hf_dir} is not a folder; give a Hugging Face {_titles()} folder "
                          "(config.json + model.safetensors)")
-    model_type = read_hf_config(hf_dir).get("model_type")
+    family, converter, hf_cfg = _source(hf_dir)
+    model_type = hf_cfg["model_type"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = load_hf_bert(hf_dir, head="pretraining") if model_type == "bert" else load_hf(hf_dir)
+        model = families.resolve(converter.load)(hf_dir, **({"head": converter.head} if converter.head else {}))
     tokenizer = load_hf_tokenizer(hf_dir, model_type, model_vocab_size=getattr(model.cfg, "vocab_size", None))
     st = read_st_settings(hf_dir)  # checked before the run is created
-    family = families.get(family_of(model_type))
-    hf_cfg = read_hf_config(hf_dir)
     labels = [hf_cfg["id2label"][str(i)] for i in range(len(hf_cfg["id2label"]))] \
         if "classify" in family.commands and hf_cfg.get("id2label") else None  # an image classifier's classes
     run_dir = prepare_run_dir(out, resume=False, overwrite=overwrite)
@@ -70,10 +130,11 @@ def import_hf(hf_dir: str | Path, out: str | Path, overwrite: bool = False) -> P
 
 
 def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tuple[Path, str]:
-    """An HF GPT-2, Llama or BERT folder (config.json, model.safetensors, and the tokenizer as AutoTokenizer
-    reads it back) from an lmlab run; returns the folder and the model_type written ("gpt2", "llama" or
-    "bert"). A BERT sequence classifier is written as BertForSequenceClassification, with its labels. A LoRA
-    or QLoRA run is exported merged (its NF4 base dequantised): the plain model that computes what the run does."""
+    """A Hugging Face folder (config.json, model.safetensors, and the tokenizer as AutoTokenizer reads it back)
+    from an lmlab run, through its family's converters; returns the folder and the model_type written (e.g.
+    "gpt2", "llama", "bert"). A BERT sequence classifier is written as BertForSequenceClassification, with its
+    labels. A LoRA or QLoRA run is exported merged (its NF4 base dequantised): the plain model that computes
+    what the run does."""
     run = Run.open(run)
     if not run.family.hf:
         able = [f.name for f in families.FAMILIES.values() if f.hf]
@@ -82,9 +143,9 @@ def export_hf(run: str | Path, out: str | Path, overwrite: bool = False) -> tupl
     tok = run.tokenizer() if (run.path / TOKENIZER).is_file() else None
     model = run.model()
     model_type = save_hf(model, out, overwrite=overwrite, eos_id=tok.eos_id if tok else None,
-                         labels=run.meta.get("labels"))
-    if tok is not None:
-        save_hf_tokenizer(tok, out, model_max_length=model.cfg.max_seq_len, causal=model_type != "bert")
+                         labels=run.meta.get("labels"), family=run.family)
+    if tok is not None:  # a decoder's tokenizer pads on the left, for batched generation
+        save_hf_tokenizer(tok, out, model_max_length=model.cfg.max_seq_len, causal=run.family.lm == "causal")
     if "data" in run.meta and hasattr(run.config("data"), "preprocessing") and run.meta["data"].get("input_size"):
         prep = run.config("data").preprocessing()  # an image run: how images are read, for AutoImageProcessor
         atomic_write_text(Path(out) / "preprocessor_config.json", json.dumps(prep.hf_processor(), indent=2) + "\n")

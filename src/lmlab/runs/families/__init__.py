@@ -12,9 +12,12 @@ import importlib
 from lmlab.runs.families.registry import (
     FAMILIES,
     TRAIN,
+    UPWARD,
+    Converter,
     Family,
     get,
     of_model_config,
+    references,
     register,
     resolve,
     trainable,
@@ -25,5 +28,5 @@ KINDS = ("language", "tasks", "words", "vision")  # the modules that register fa
 for _kind in KINDS:
     importlib.import_module(f"lmlab.runs.families.{_kind}")
 
-__all__ = ["FAMILIES", "TRAIN", "Family", "get", "of_model_config", "register", "resolve", "trainable", "with_preset",
-           "KINDS"]
+__all__ = ["FAMILIES", "TRAIN", "UPWARD", "Converter", "Family", "get", "of_model_config", "references", "register",
+           "resolve", "trainable", "with_preset", "KINDS"]

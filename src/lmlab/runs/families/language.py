@@ -1,6 +1,15 @@
 """The language-model families: GPT (causal LM), BERT (masked LM) and the encoder-decoder Transformer."""
 
-from lmlab.runs.families.registry import TRAIN, Family, register
+from lmlab.runs.families.registry import TRAIN, Converter, Family, register
+
+# Hugging Face converters (lmlab.io): a GPT exports as GPT-2 where GPT-2 computes it, else as Llama; a BERT
+# folder imports as BertForPreTraining, the model `lmlab train bert` makes (the task heads' families export too)
+GPT2 = Converter("GPT-2", load="lmlab.io.hf_gpt2:load_hf_gpt2", save="lmlab.io.hf_gpt2:save_hf_gpt2",
+                 save_options=("eos_id",), unsupported="lmlab.io.hf_gpt2:unsupported_by_gpt2")
+LLAMA = Converter("Llama", load="lmlab.io.hf_llama:load_hf_llama", save="lmlab.io.hf_llama:save_hf_llama",
+                  save_options=("eos_id",), unsupported="lmlab.io.hf_llama:unsupported_by_llama")
+BERT = Converter("BERT", load="lmlab.io.hf_bert:load_hf_bert", save="lmlab.io.hf_bert:save_hf_bert",
+                 save_options=("labels",), head="pretraining")
 
 register(Family(
     name="gpt",
@@ -10,7 +19,7 @@ register(Family(
     presets="lmlab.models.gpt.presets:PRESETS", default_preset="nano",
     count="lmlab.models.gpt.presets:count_parameters", memory="lmlab.tools.memory.bill:training_bill",
     tokenizer="char or byte-level BPE, trained on the corpus",
-    hf=("gpt2", "llama"),
+    hf={"gpt2": GPT2, "llama": LLAMA},
     lm="causal", batches="lmlab.data.lm:causal_lm_batches",
     train="lmlab.recipes.pretrain_gpt:pretrain_gpt", train_options=("config", "init", "lora", "nf4"),
     commands=("train", "generate", "info", "hf", "lora", "quantize", "convert", "distill"),
@@ -36,7 +45,7 @@ register(Family(
     presets="lmlab.models.bert.presets:PRESETS", default_preset="bert-tiny",
     count="lmlab.models.bert.presets:count_parameters",
     tokenizer="WordPiece, trained on the corpus or given (tokenizer.json or vocab.txt)",
-    hf=("bert",),
+    hf={"bert": BERT},
     lm="masked", batches="lmlab.data.bert_pretraining:masked_lm_batches",
     heads={"mlm": "lmlab.models.bert.model:BertForMaskedLM",
            "classify": "lmlab.models.bert.model:BertForSequenceClassification",

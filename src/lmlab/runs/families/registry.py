@@ -4,13 +4,19 @@ A `Family` names what a family is made of — its config classes, model builder,
 Hugging Face converter, tokenizer files and the commands that take its runs — as "module:attr"
 strings, imported only when used. So building the command line imports no torch, and `models/`
 never imports up. The families are registered in the modules beside this one (see the package's __init__).
+
+A string may name a module above `runs/` (a recipe behind `train`, a tool behind `memory` or
+`token_vectors`, a recipe's defaults): import-linter cannot see through it, so such a field is resolved
+only by callers in those layers (the CLI, a recipe, a tool), never from `runs/` or below. The fields that
+may point up are listed in UPWARD; tests/runs/test_families.py checks every string resolves and that no
+module of `runs/` or below resolves an UPWARD field.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lmlab.errors import LmlabError
@@ -25,29 +31,67 @@ def resolve(ref: str) -> Any:
     return obj
 
 
+REF = {"ref": True}  # field metadata: the field holds "module:attr" strings (see references())
+UPWARD = ("train", "memory", "token_vectors", "defaults")  # fields that may name lmlab.recipes or lmlab.tools
+
+
+def references(entry: Any) -> dict[str, str]:
+    """Every "module:attr" string a registry entry names, by where it stands: "model", "configs[train]",
+    "hf[gpt2].load" (the fields marked REF, into mappings and the Converters they hold)."""
+    out: dict[str, str] = {}
+    for f in fields(entry):
+        value = getattr(entry, f.name)
+        if not f.metadata.get("ref") or value is None:
+            continue
+        items = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for key, v in items:
+            where = f.name if key is None else f"{f.name}[{key}]"
+            if isinstance(v, str):
+                out[where] = v
+            else:
+                out |= {f"{where}.{name}": ref for name, ref in references(v).items()}
+    return out
+
+
+@dataclass(frozen=True)
+class Converter:
+    """A family's way to and from one Hugging Face model_type: its converter's functions in lmlab.io, by name."""
+    title: str                              # the architecture in words, for messages ("GPT-2")
+    load: str = field(metadata=REF)         # (folder, [head=]) -> model: what `lmlab hf import` builds
+    save: str = field(metadata=REF)         # (model, folder, overwrite=, [eos_id=, labels=]) -> None
+    save_options: tuple[str, ...] = ()      # which of eos_id, labels the save function takes
+    head: str | None = None                 # the head= load builds for `lmlab hf import` (BERT: "pretraining")
+    unsupported: str | None = field(default=None, metadata=REF)  # (model config) -> why this model_type cannot
+                                                                 #   compute it ([]: it can); None: save says
+
+
 @dataclass(frozen=True)
 class Family:
     name: str                               # config.json's "family"
     summary: str                            # one line, for --help and `lmlab info`
-    configs: Mapping[str, str]              # config.json sections -> config class ("module:Class")
-    model: str                              # built from the model config, or a builder (configs, meta) -> model
+    configs: Mapping[str, str] = field(metadata=REF)  # config.json sections -> config class ("module:Class")
+    model: str = field(metadata=REF)        # built from the model config, or a builder (configs, meta) -> model
     model_takes: str = "config"             # "config": model(configs["model"]); "sections": model(configs, meta)
-    presets: str | None = None              # "module:PRESETS" ({name: settings}); the module has preset(name)
+    presets: str | None = field(default=None, metadata=REF)  # "module:PRESETS" ({name: settings}); the module
+                                                             #   has preset(name)
     default_preset: str | None = None
-    count: str | None = None                # parameter count of a model config, without building the model
-    memory: str | None = None               # the memory bill of a training step (cfg, batch=, seq_len=, …) -> Bill
-    defaults: Mapping[str, str] = field(default_factory=dict)  # section -> a default instance other than Class()
+    count: str | None = field(default=None, metadata=REF)   # parameter count of a model config, without building it
+    memory: str | None = field(default=None, metadata=REF)  # the memory bill of a training step (cfg, batch=, …)
+    defaults: Mapping[str, str] = field(default_factory=dict, metadata=REF)  # section -> a default other than Class()
     tokenizer: str = ""                     # what tokenizes its text, in words
-    hf: tuple[str, ...] = ()                # Hugging Face model_types it converts to and from
-    heads: Mapping[str, str] = field(default_factory=dict)   # task -> head class
+    hf: Mapping[str, Converter] = field(default_factory=dict, metadata=REF)  # Hugging Face model_type -> its
+                                            #   converter, in the order an export tries them
+    heads: Mapping[str, str] = field(default_factory=dict, metadata=REF)   # task -> head class
     lm: str = ""                            # the language-model objective it pretrains on: "causal" or "masked"
-    batches: str | None = None              # (text, tok, model_cfg, data_cfg, batch_size, seed, n_eval)
-                                            #   -> (train, val, val_ids): its pretraining batches from a corpus
-    train: str | None = None                # the recipe behind `lmlab train NAME`
+    batches: str | None = field(default=None, metadata=REF)  # (text, tok, model_cfg, data_cfg, batch_size, seed,
+                                            #   n_eval) -> (train, val, val_ids): its pretraining batches
+    train: str | None = field(default=None, metadata=REF)    # the recipe behind `lmlab train NAME`
     train_options: tuple[str, ...] = ()     # optional flags of `lmlab train NAME`: config, init, tokenizer, lora, nf4
-    init_config: str | None = None          # (path) -> model config of a `train --init` source (default: a run of it)
+    init_config: str | None = field(default=None, metadata=REF)  # (path) -> model config of a `train --init`
+                                                                 #   source (default: a run of it)
     commands: tuple[str, ...] = ()          # commands that take a run of this family
-    token_vectors: str | None = None        # (folder, texts, …) -> a contextual vector per word (`embed --tokens`)
+    token_vectors: str | None = field(default=None, metadata=REF)  # (folder, texts, …) -> a contextual vector
+                                                                   #   per word (`embed --tokens`)
     next_step: str = ""                     # what to do with a finished run ({out} is filled in)
     about: str = ""                         # `lmlab train NAME --help`: what training does and writes
     data_help: str = "bundled corpus name (see `lmlab data list`), a UTF-8 text file, or a folder of text files"

@@ -1,5 +1,6 @@
 """Task heads on a pretrained encoder, each a family of its own runs (`lmlab finetune TASK`)."""
 
+from lmlab.runs.families.language import BERT
 from lmlab.runs.families.registry import TRAIN, Family, register
 
 register(Family(
@@ -12,7 +13,7 @@ register(Family(
     presets="lmlab.models.bert.presets:PRESETS",
     count="lmlab.models.bert.presets:count_parameters",
     tokenizer="the encoder's WordPiece",
-    hf=("bert",),  # exported as BertForSequenceClassification; a BERT folder imports as "bert" (registered first)
+    hf={"bert": BERT},  # exported as BertForSequenceClassification; a BERT folder imports as "bert" (registered first)
     commands=("info", "lora", "hf"),
 ))
 
@@ -25,7 +26,7 @@ register(Family(
     presets="lmlab.models.bert.presets:PRESETS",
     count="lmlab.models.bert.presets:count_parameters",
     tokenizer="the encoder's WordPiece",
-    hf=("bert",),  # exported as BertForTokenClassification with id2label; a BERT folder imports as "bert"
+    hf={"bert": BERT},  # exported as BertForTokenClassification with id2label; a BERT folder imports as "bert"
     commands=("info", "hf", "tag"),
 ))
 
@@ -37,6 +38,6 @@ register(Family(
     presets="lmlab.models.bert.presets:PRESETS",
     count="lmlab.models.bert.presets:count_qa_parameters",
     tokenizer="the encoder's WordPiece",
-    hf=("bert",),  # exported as BertForQuestionAnswering; a BERT folder imports as "bert" (registered first)
+    hf={"bert": BERT},  # exported as BertForQuestionAnswering; a BERT folder imports as "bert" (registered first)
     commands=("info", "hf", "answer"),
 ))

@@ -1,6 +1,6 @@
 """Image classifiers: the CNN line (AlexNet, VGG, ResNet) and the Vision Transformer."""
 
-from lmlab.runs.families.registry import TRAIN, Family, register
+from lmlab.runs.families.registry import TRAIN, Converter, Family, register
 
 IMAGES_DATA = "`digits` (scikit-learn's 1,797 8×8 digits) or a folder of class folders: FOLDER/CLASS_NAME/*.png|jpg"
 IMAGES_ABOUT = ("Train an image classifier on scikit-learn's 8×8 digits (`--data digits`) or on a folder of class "
@@ -23,7 +23,8 @@ register(Family(
     presets="lmlab.models.cnn.presets:PRESETS", default_preset="resnet-digits",
     count="lmlab.models.cnn.presets:count_parameters",
     tokenizer="none (images: resized, converted, normalised)",
-    hf=("resnet",),
+    hf={"resnet": Converter("ResNet", load="lmlab.io.hf_resnet:load_hf_resnet",
+                            save="lmlab.io.hf_resnet:save_hf_resnet", save_options=("labels",))},
     train="lmlab.recipes.train_images:train_images", train_options=("config", "init"),
     commands=("train", "classify", "info", "hf"),
     next_step="classify images with: lmlab classify {out} IMAGE.png",
@@ -50,7 +51,8 @@ register(Family(
     presets="lmlab.models.vit.presets:PRESETS", default_preset="vit-digits",
     count="lmlab.models.vit.presets:count_parameters",
     tokenizer="none: images are cut into patches (lmlab explain patches)",
-    hf=("vit",),
+    hf={"vit": Converter("ViT", load="lmlab.io.hf_vit:load_hf_vit", save="lmlab.io.hf_vit:save_hf_vit",
+                         save_options=("labels",))},
     train="lmlab.recipes.train_images:train_images", train_options=("config", "init"),
     commands=("train", "classify", "info", "hf"),
     next_step="classify images with: lmlab classify {out} IMAGE.png",
