@@ -22,6 +22,12 @@ script translates the 500 test messages (greedy, and beam search with --num-beam
   reserved tokens; --placeholder-slots 0 trains as lmlab did before masking.
 
     python benchmarks/translate_messages.py --eval-run runs/en-zh   # only evaluate a run trained before
+    python benchmarks/translate_messages.py --check-reference       # the references against their sources only
+
+--check-reference trains nothing: on the whole corpus and on the test split it prints how often the reference
+holds exactly its source's placeholders (as a multiset, of the pairs whose reference holds one: the
+"agrees with reference" figure of the source itself), the same with `%n$` positions ignored, and how often
+`msgfmt -c` would accept the reference for its source (of all pairs).
 The figures and settings go to --json (default benchmarks/results/translate_messages.json; --quick
 writes none unless --json is given).
 """
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +45,7 @@ from pathlib import Path
 import torch
 
 from lmlab.data.placeholders import placeholders
-from lmlab.data.translation import TRANSLATION_DATA, load_tokenizers
+from lmlab.data.translation import TRANSLATION_DATA, load_tokenizers, read_parallel
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.seq2seq import translate_texts
 from lmlab.models.seq2seq import preset
@@ -65,6 +72,20 @@ def score(hyps: list[str], refs: list[str], srcs: list[str], tokenize: str) -> d
             "source_sentences_with": c["total_with"]}
 
 
+def check_reference(data: str) -> None:
+    """The references against their own sources, on the whole corpus and on the test split (see the docstring)."""
+    unnumbered = lambda texts: [re.sub(r"%\d+\$", "%", t) for t in texts]  # %2$s -> %s
+    pairs = read_parallel(data)[0]
+    for name, split in (("whole corpus", pairs), ("test split", run_splits(data, TRANSLATION_DATA)[2])):
+        srcs, refs = [p.src for p in split], [p.tgt for p in split]
+        n, total = placeholder_agreement(srcs, refs)
+        m, _ = placeholder_agreement(unnumbered(srcs), unnumbered(refs))
+        c = printf_compatibility(refs, srcs)
+        print(f"{name}: {len(split)} pairs, {total} references with a placeholder; the reference holds exactly its "
+              f"source's placeholders in {n / total:.4f}, ignoring %n$ positions {m / total:.4f}; msgfmt-compatible "
+              f"with its source {c['n'] / c['total']:.4f} ({c['total'] - c['n']} pairs not)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -85,9 +106,13 @@ def main() -> None:
                     help="reserved <phk> tokens for placeholders (default: 16; 0 = raw text, as before masking)")
     ap.add_argument("--run", help="run directory to keep (default: a temporary one)")
     ap.add_argument("--eval-run", help="evaluate this trained run instead of training one")
+    ap.add_argument("--check-reference", action="store_true",
+                    help="only compare the references' placeholders with their sources' (corpus and test split)")
     ap.add_argument("--quick", action="store_true", help="smoke run: no JSON unless --json is given")
     ap.add_argument("--json", help=f"where to write the results (default: {DEFAULT_JSON.relative_to(ROOT)})")
     args = ap.parse_args()
+    if args.check_reference:
+        return check_reference(args.data)
     if args.threads:
         torch.set_num_threads(args.threads)
 
