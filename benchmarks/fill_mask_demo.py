@@ -6,7 +6,7 @@
 
 1. Without --run: a bert-tiny (`lmlab train bert`, masked LM only) on wikitext-2 `valid.txt` (a paragraph per
    document, its sentences the segments, headings dropped: bert_continued.wiki_corpus; wikitext's <unk>
-   dropped), WordPiece trained on it, for --time-budget seconds.
+   dropped where a space precedes it), WordPiece trained on it, for --time-budget seconds.
 2. `lmlab hf export RUN --out RUN/hf`: BertForPreTraining + vocab.txt + tokenizer.json.
 3. `lmlab fill-mask RUN TEXT… --json --top-k K` (through lmlab.cli.main, as a user types it) on sentences of
    wikitext-2 `test.txt`, which training never saw, one of them with two [MASK]s.
