@@ -10,7 +10,8 @@ sentence) into train / 500 validation / 500 test pairs, trains a joint byte-leve
 encoder-decoder Transformer (--preset, bf16 autocast) with label smoothing 0.1 and warm-up + cosine
 for --time-budget seconds, then this
 script translates the 500 test messages (greedy, and beam search with --num-beams) and reports:
-- BLEU and chrF (sacrebleu; `zh` tokenization for Chinese, i.e. per character);
+- BLEU and chrF (sacrebleu; `zh` tokenization for Chinese, i.e. per character), and the output's length over
+  the references' (BLEU's tokens; above 1 no brevity penalty applies, and long outputs are often loops);
 - the copy-the-source baseline (the English message as its own "translation"): messages are full
   of option names, paths and placeholders that stay untranslated, so copying scores above zero;
 - placeholders: of the test messages whose reference holds printf placeholders (%s, %lu, %1$s,
@@ -65,9 +66,12 @@ DEFAULT_JSON = Path(__file__).parent / "results" / "translate_messages.json"
 
 
 def score(hyps: list[str], refs: list[str], srcs: list[str], tokenize: str) -> dict:
+    import sacrebleu
     n, total = placeholder_agreement(hyps, refs)
     c = printf_compatibility(hyps, srcs)
-    return {**bleu_chrf(hyps, refs, tokenize), "placeholders_exact": n / max(total, 1), "placeholder_sentences": total,
+    bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize)  # for its lengths (BLEU's brevity penalty)
+    return {**bleu_chrf(hyps, refs, tokenize), "length_ratio": bleu.sys_len / bleu.ref_len,
+            "placeholders_exact": n / max(total, 1), "placeholder_sentences": total,
             "printf_compatible": c["n"] / c["total"], "printf_compatible_with": c["n_with"] / max(c["total_with"], 1),
             "source_sentences_with": c["total_with"]}
 
@@ -156,10 +160,10 @@ def main() -> None:
     print(f"\n{src_col} -> {tgt_col}: {len(test)} test messages; {args.preset} "
           f"({model.num_parameters() / 1e6:.2f}M parameters), {steps} steps in {train_s:.0f} s "
           f"({'trained before' if args.eval_run else f'budget {args.time_budget:g} s'}), final val_loss {final.get('val_loss', float('nan')):.3f}")
-    print(f"slots {data_cfg.placeholder_slots}; {'system':<14} {'BLEU':>6} {'chrF':>6}  printf-compatible "
+    print(f"slots {data_cfg.placeholder_slots}; {'system':<14} {'BLEU':>6} {'chrF':>6} {'length':>6}  printf-compatible "
           f"(all / with placeholders)  agrees with reference")
     for name, r in results.items():
-        print(f"{name:<14} {r['bleu']:6.2f} {r['chrf']:6.2f}  {r['printf_compatible']:.3f} / "
+        print(f"{name:<14} {r['bleu']:6.2f} {r['chrf']:6.2f} {r['length_ratio']:6.3f}  {r['printf_compatible']:.3f} / "
               f"{r['printf_compatible_with']:.3f} of {r['source_sentences_with']}  {r['placeholders_exact']:.3f} "
               f"of {r['placeholder_sentences']}")
     for ex in results["greedy+guard"]["examples"][:4]:
