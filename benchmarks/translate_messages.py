@@ -10,7 +10,8 @@ sentence) into train / 500 validation / 500 test pairs, trains a joint byte-leve
 encoder-decoder Transformer (--preset, bf16 autocast) with label smoothing 0.1 and warm-up + cosine
 for --time-budget seconds, then this
 script translates the 500 test messages (greedy, and beam search with --num-beams) and reports:
-- BLEU and chrF (sacrebleu; `zh` tokenization for Chinese, i.e. per character);
+- BLEU and chrF (sacrebleu; `zh` tokenization for Chinese, i.e. per character), and the output's length over
+  the references' (BLEU's tokens; above 1 no brevity penalty applies, and long outputs are often loops);
 - the copy-the-source baseline (the English message as its own "translation"): messages are full
   of option names, paths and placeholders that stay untranslated, so copying scores above zero;
 - placeholders: of the test messages whose reference holds printf placeholders (%s, %lu, %1$s,
@@ -22,6 +23,12 @@ script translates the 500 test messages (greedy, and beam search with --num-beam
   reserved tokens; --placeholder-slots 0 trains as lmlab did before masking.
 
     python benchmarks/translate_messages.py --eval-run runs/en-zh   # only evaluate a run trained before
+    python benchmarks/translate_messages.py --check-reference       # the references against their sources only
+
+--check-reference trains nothing: on the whole corpus and on the test split it prints how often the reference
+holds exactly its source's placeholders (as a multiset, of the pairs whose reference holds one: the
+"agrees with reference" figure of the source itself), the same with `%n$` positions ignored, and how often
+`msgfmt -c` would accept the reference for its source (of all pairs).
 The figures and settings go to --json (default benchmarks/results/translate_messages.json; --quick
 writes none unless --json is given).
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +46,7 @@ from pathlib import Path
 import torch
 
 from lmlab.data.placeholders import placeholders
-from lmlab.data.translation import TRANSLATION_DATA, load_tokenizers
+from lmlab.data.translation import TRANSLATION_DATA, load_tokenizers, read_parallel
 from lmlab.generate.decoding import GenerationConfig
 from lmlab.generate.seq2seq import translate_texts
 from lmlab.models.seq2seq import preset
@@ -58,11 +66,28 @@ DEFAULT_JSON = Path(__file__).parent / "results" / "translate_messages.json"
 
 
 def score(hyps: list[str], refs: list[str], srcs: list[str], tokenize: str) -> dict:
+    import sacrebleu
     n, total = placeholder_agreement(hyps, refs)
     c = printf_compatibility(hyps, srcs)
-    return {**bleu_chrf(hyps, refs, tokenize), "placeholders_exact": n / max(total, 1), "placeholder_sentences": total,
+    bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize)  # for its lengths (BLEU's brevity penalty)
+    return {**bleu_chrf(hyps, refs, tokenize), "length_ratio": bleu.sys_len / bleu.ref_len,
+            "placeholders_exact": n / max(total, 1), "placeholder_sentences": total,
             "printf_compatible": c["n"] / c["total"], "printf_compatible_with": c["n_with"] / max(c["total_with"], 1),
             "source_sentences_with": c["total_with"]}
+
+
+def check_reference(data: str) -> None:
+    """The references against their own sources, on the whole corpus and on the test split (see the docstring)."""
+    unnumbered = lambda texts: [re.sub(r"%\d+\$", "%", t) for t in texts]  # %2$s -> %s
+    pairs = read_parallel(data)[0]
+    for name, split in (("whole corpus", pairs), ("test split", run_splits(data, TRANSLATION_DATA)[2])):
+        srcs, refs = [p.src for p in split], [p.tgt for p in split]
+        n, total = placeholder_agreement(srcs, refs)
+        m, _ = placeholder_agreement(unnumbered(srcs), unnumbered(refs))
+        c = printf_compatibility(refs, srcs)
+        print(f"{name}: {len(split)} pairs, {total} references with a placeholder; the reference holds exactly its "
+              f"source's placeholders in {n / total:.4f}, ignoring %n$ positions {m / total:.4f}; msgfmt-compatible "
+              f"with its source {c['n'] / c['total']:.4f} ({c['total'] - c['n']} pairs not)")
 
 
 def main() -> None:
@@ -85,9 +110,13 @@ def main() -> None:
                     help="reserved <phk> tokens for placeholders (default: 16; 0 = raw text, as before masking)")
     ap.add_argument("--run", help="run directory to keep (default: a temporary one)")
     ap.add_argument("--eval-run", help="evaluate this trained run instead of training one")
+    ap.add_argument("--check-reference", action="store_true",
+                    help="only compare the references' placeholders with their sources' (corpus and test split)")
     ap.add_argument("--quick", action="store_true", help="smoke run: no JSON unless --json is given")
     ap.add_argument("--json", help=f"where to write the results (default: {DEFAULT_JSON.relative_to(ROOT)})")
     args = ap.parse_args()
+    if args.check_reference:
+        return check_reference(args.data)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -131,10 +160,10 @@ def main() -> None:
     print(f"\n{src_col} -> {tgt_col}: {len(test)} test messages; {args.preset} "
           f"({model.num_parameters() / 1e6:.2f}M parameters), {steps} steps in {train_s:.0f} s "
           f"({'trained before' if args.eval_run else f'budget {args.time_budget:g} s'}), final val_loss {final.get('val_loss', float('nan')):.3f}")
-    print(f"slots {data_cfg.placeholder_slots}; {'system':<14} {'BLEU':>6} {'chrF':>6}  printf-compatible "
+    print(f"slots {data_cfg.placeholder_slots}; {'system':<14} {'BLEU':>6} {'chrF':>6} {'length':>6}  printf-compatible "
           f"(all / with placeholders)  agrees with reference")
     for name, r in results.items():
-        print(f"{name:<14} {r['bleu']:6.2f} {r['chrf']:6.2f}  {r['printf_compatible']:.3f} / "
+        print(f"{name:<14} {r['bleu']:6.2f} {r['chrf']:6.2f} {r['length_ratio']:6.3f}  {r['printf_compatible']:.3f} / "
               f"{r['printf_compatible_with']:.3f} of {r['source_sentences_with']}  {r['placeholders_exact']:.3f} "
               f"of {r['placeholder_sentences']}")
     for ex in results["greedy+guard"]["examples"][:4]:
