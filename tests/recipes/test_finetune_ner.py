@@ -95,7 +95,7 @@ def test_export_agrees_with_the_transformers_pipeline(tagger, tmp_path):
     model = Run.open(run_dir).model()
     with torch.no_grad():
         model.classifier.weight.copy_(torch.randn(model.classifier.weight.shape, generator=torch.Generator().manual_seed(0)))
-        model.classifier.bias[tagger[1]["labels"].index("O")] = -4.0  # O rarely wins, whatever the trained encoder
+        model.classifier.bias[tagger[1]["labels"].index("O")] = -30.0  # O never wins, whatever the trained encoder
     save_weights(run_dir, model, step=0)
     folder, model_type = export_hf(run_dir, tmp_path / "hf")
     assert model_type == "bert"
@@ -115,7 +115,7 @@ def test_export_agrees_with_the_transformers_pipeline(tagger, tmp_path):
                [(e["type"], e["start"], e["end"]) for e in mine], text
         assert all(abs(float(a["score"]) - b["score"]) <= 1e-5 for a, b in zip(theirs, mine))
         n += len(mine)
-    assert n >= 30, n  # entities were compared
+    assert n >= len(texts), n  # entities were compared: O never wins, so every text has at least one
 
 
 def test_cli_end_to_end_and_refusals(encoder, tmp_path, capsys):
